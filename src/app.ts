@@ -1,0 +1,101 @@
+/**
+ * The standalone service: configuration from the environment (@fastify/env), the configured store, the
+ * built-in user directory and the session plugin. Builds the instance and never listens (server.ts does).
+ */
+import fastifyEnv from '@fastify/env'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { systemClock, type Clock } from './clock.js'
+import { envSchema, type EnvConfig } from './config/env-schema.js'
+import { resolveSecret } from './config/secrets.js'
+import { errorHandler } from './error-handler.js'
+import { errorBody } from './errors.js'
+import sessionPlugin from './plugin.js'
+import { healthRoutes } from './routes/health-routes.js'
+import { openStores } from './stores/open-stores.js'
+import { OWASP_ARGON2ID, PasswordHasher, type PasswordHashCost } from './users/password-hasher.js'
+import { UserDirectory } from './users/user-directory.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: EnvConfig
+    /** The built-in user directory (standalone service only). */
+    users: UserDirectory
+  }
+}
+
+export interface BuildAppOptions {
+  /** Environment variables to configure from; server.ts passes process.env, tests pass plain data. */
+  env?: Record<string, string | undefined>
+  /** Also read a `.env` file from the working directory (values in `env` win). */
+  dotenv?: boolean
+  /** Fastify's `logger` option; off by default. */
+  logger?: FastifyServerOptions['logger']
+  /** Tests move time with it. */
+  clock?: Clock
+  /** argon2id cost; OWASP's by default. Tests lower it to run fast. */
+  passwordHashCost?: PasswordHashCost
+}
+
+export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Request ids never come from the client: they go into audit lines.
+    requestIdHeader: false,
+    return503OnClosing: true
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler(async (request, reply) => {
+    return await reply.code(404).header('cache-control', 'no-store')
+      .send(errorBody(404, 'ERR_ROUTE_NOT_FOUND', `Route ${request.method}:${request.url.split('?')[0] ?? ''} not found`))
+  })
+
+  await app.register(fastifyEnv, {
+    schema: structuredClone(envSchema),
+    data: { ...options.env },
+    env: false,
+    dotenv: options.dotenv ?? false
+  })
+  const config = app.config
+  if (options.logger !== undefined && options.logger !== false) app.log.level = config.LOG_LEVEL
+  const production = config.NODE_ENV === 'production'
+  const clock = options.clock ?? systemClock
+
+  const { secret, generatedAt } = resolveSecret({ configured: config.SESSION_SECRET, production, dataDir: config.DATA_DIR })
+  if (generatedAt !== undefined) app.log.warn(`SESSION_SECRET is not set: using the development secret kept in ${generatedAt}`)
+
+  const stores = await openStores(config)
+  app.addHook('onClose', async () => { await stores.close() })
+  app.log.info({ store: config.STORE, location: stores.location }, 'session store opened')
+
+  const users = new UserDirectory({
+    users: stores.users,
+    sessions: stores.sessions,
+    hasher: new PasswordHasher(options.passwordHashCost ?? OWASP_ARGON2ID),
+    clock,
+    revocationLifetime: Math.max(config.ACCESS_TTL_SECONDS, config.REFRESH_IDLE_TTL_SECONDS)
+  })
+  app.decorate('users', users)
+
+  await app.register(sessionPlugin, {
+    secret,
+    previousSecrets: config.SESSION_PREVIOUS_SECRETS.filter((s) => s !== ''),
+    store: stores.sessions,
+    verifyCredentials: async (username, password) => await users.verifyCredentials(username, password),
+    findUser: async (id) => await users.findUser(id),
+    prefix: config.AUTH_PREFIX,
+    issuer: config.TOKEN_ISSUER,
+    audience: config.TOKEN_AUDIENCE,
+    accessTtlSeconds: config.ACCESS_TTL_SECONDS,
+    refreshIdleTtlSeconds: config.REFRESH_IDLE_TTL_SECONDS,
+    sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
+    refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
+    clockLeewaySeconds: config.CLOCK_LEEWAY_SECONDS,
+    cookieSecure: config.COOKIE_SECURE,
+    production,
+    clock
+  })
+  await app.register(healthRoutes, { store: stores.sessions })
+  return app
+}

@@ -1,0 +1,28 @@
+/**
+ * Audit events: one structured log line each, with user and family ids and never a token, cookie value or
+ * password (ASVS 16.2.5, 16.3.1). Security events (refresh token reuse) are warnings; the rest info.
+ */
+import type { FastifyBaseLogger } from 'fastify'
+
+export type AuditEvent =
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'refresh.succeeded'
+  | 'refresh.failed'
+  | 'refresh.reuse_detected'
+  | 'logout'
+  | 'logout_all'
+  | 'session.ended'
+  | 'user.added'
+  | 'user.password_changed'
+  | 'user.roles_changed'
+  | 'user.disabled'
+  | 'user.enabled'
+
+const WARNINGS = new Set<AuditEvent>(['refresh.reuse_detected'])
+
+export function audit (log: FastifyBaseLogger, event: AuditEvent, fields: Record<string, unknown> = {}): void {
+  const line = { audit: event, ...fields }
+  if (WARNINGS.has(event)) log.warn(line, event)
+  else log.info(line, event)
+}

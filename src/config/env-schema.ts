@@ -1,0 +1,43 @@
+/**
+ * The one configuration schema. @fastify/env validates the environment against it; `.env.example` and
+ * docs/configuration.md are generated from it (`npm run docs:config`) and a test keeps all three in step.
+ */
+import { Type, type Static } from 'typebox'
+
+/** Comma-separated list in the environment, an array at run time (env-schema's `separator` keyword). */
+const List = (description: string) =>
+  Type.Unsafe<string[]>({ type: 'string', default: '', separator: ',', description })
+
+export const envSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+    description: '`production` turns on the strict checks: a strong SESSION_SECRET is required and COOKIE_SECURE=false is refused.'
+  }),
+  HOST: Type.String({ default: 'localhost', minLength: 1, description: 'Interface the standalone service listens on.' }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'TCP port of the standalone service.' }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
+    default: 'info',
+    description: 'pino log level. Audit events are logged at `info` (security events at `warn`).'
+  }),
+  SESSION_SECRET: Type.String({
+    default: '',
+    description: 'Master secret (at least 32 characters of random data, e.g. `openssl rand -base64 32`). All token keys are derived from it with HKDF. Empty outside production: one is generated into DATA_DIR/session-secret (mode 0600) and reused. Required in production.'
+  }),
+  SESSION_PREVIOUS_SECRETS: List('Comma-separated earlier secrets still accepted during a rotation; tokens under them are re-issued under SESSION_SECRET at their next refresh.'),
+  TOKEN_ISSUER: Type.String({ default: 'stateless-session', minLength: 1, maxLength: 256, description: 'The `iss` claim written into and required of every token.' }),
+  TOKEN_AUDIENCE: Type.String({ default: 'stateless-session', minLength: 1, maxLength: 256, description: 'The `aud` claim written into and required of every token.' }),
+  ACCESS_TTL_SECONDS: Type.Integer({ default: 900, minimum: 10, maximum: 86400, description: 'Lifetime of an access token and its cookie.' }),
+  REFRESH_IDLE_TTL_SECONDS: Type.Integer({ default: 604800, minimum: 60, maximum: 31536000, description: 'Lifetime of a refresh token: a session not refreshed for this long ends (idle timeout).' }),
+  SESSION_MAX_AGE_SECONDS: Type.Integer({ default: 2592000, minimum: 60, maximum: 31536000, description: 'Absolute session lifetime, counted from login; no refresh extends it.' }),
+  REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ default: 10, minimum: 0, maximum: 300, description: 'How long the immediate predecessor of a refresh token may be presented again (parallel tabs) and get the same successor, before it counts as reuse.' }),
+  CLOCK_LEEWAY_SECONDS: Type.Integer({ default: 30, minimum: 0, maximum: 300, description: 'Clock skew tolerated on `exp`, `nbf` and `iat`.' }),
+  COOKIE_SECURE: Type.Boolean({ default: true, description: '`false` drops the `Secure` attribute and the `__Host-`/`__Secure-` prefixes, for plain-http development on hosts other than localhost. Refused in production.' }),
+  AUTH_PREFIX: Type.String({ default: '/auth', pattern: '^(/[A-Za-z0-9._~-]+)+$', description: 'Path prefix of the auth routes; also the Path of the refresh cookie.' }),
+  STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('memory')], {
+    default: 'sqlite',
+    description: 'Where rotations, revocations and users live: `sqlite` (embedded, durable, the default) or `memory` (tests and demos: lost on restart).'
+  }),
+  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Directory of the SQLite database and of the generated development secret.' })
+})
+
+export type EnvConfig = Static<typeof envSchema>

@@ -1,0 +1,60 @@
+/**
+ * The master secret: strength checks, and the development fallback of a generated secret kept in DATA_DIR.
+ */
+import { randomBytes } from 'node:crypto'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { InvalidOptionError } from '../errors.js'
+
+export const MIN_SECRET_BYTES = 32
+const PLACEHOLDER = /change.?me|example|placeholder|replace|your.?secret|^(secret|password)/i
+
+/**
+ * 'short' under 32 bytes; 'weak' when it reads like a placeholder or has too little variety to be random
+ * (fewer than 10 distinct bytes, or one character repeated); undefined when it looks fine.
+ */
+export function assessSecret (secret: Buffer): 'short' | 'weak' | undefined {
+  if (secret.length < MIN_SECRET_BYTES) return 'short'
+  if (new Set(secret).size < 10 || PLACEHOLDER.test(secret.toString('latin1'))) return 'weak'
+  return undefined
+}
+
+export interface SecretSource {
+  /** The configured secret; empty when unset. */
+  configured: string
+  production: boolean
+  dataDir: string
+}
+
+export interface ResolvedSecret {
+  secret: string
+  /** Set when the secret was generated or read from DATA_DIR: worth a startup warning. */
+  generatedAt?: string
+}
+
+/**
+ * The configured secret; in production a missing one stops the boot. Outside production a missing secret is
+ * generated once into DATA_DIR/session-secret (mode 0600) and reused, so a fresh clone runs with no set-up
+ * and restarts keep sessions.
+ */
+export function resolveSecret (source: SecretSource): ResolvedSecret {
+  if (source.configured !== '') return { secret: source.configured }
+  if (source.production) {
+    throw new InvalidOptionError('SESSION_SECRET is required when NODE_ENV=production: set it to at least 32 random bytes, e.g. `openssl rand -base64 32`')
+  }
+  const file = join(source.dataDir, 'session-secret')
+  try {
+    const existing = readFileSync(file, 'utf8').trim()
+    if (assessSecret(Buffer.from(existing)) !== undefined) {
+      throw new InvalidOptionError(`${file} does not hold a usable secret: delete it to have a new one generated, or set SESSION_SECRET`)
+    }
+    return { secret: existing, generatedAt: file }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  mkdirSync(source.dataDir, { recursive: true, mode: 0o700 })
+  const secret = randomBytes(32).toString('base64url')
+  writeFileSync(file, secret + '\n', { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return { secret, generatedAt: file }
+}

@@ -1,0 +1,68 @@
+/**
+ * Every error code the service can answer with lives here, so docs/errors.md can be checked against it.
+ * Each HTTP error body is `{ statusCode, code, error, message }` (see `errorBody`).
+ */
+import createError, { type FastifyErrorConstructor } from '@fastify/error'
+import { STATUS_CODES } from 'node:http'
+
+/** One body for every token or session failure (missing, malformed, tampered, expired, revoked, reused). */
+export const SessionInvalidError = createError('ERR_SESSION_INVALID', 'No valid session', 401)
+/** Unknown user, wrong password and disabled user are deliberately indistinguishable. */
+export const InvalidCredentialsError = createError('ERR_INVALID_CREDENTIALS', 'Invalid username or password', 401)
+export const StoreUnavailableError = createError('ERR_STORE_UNAVAILABLE', 'The session store is unavailable; try again shortly', 503)
+export const SessionNotFoundError = createError('ERR_SESSION_NOT_FOUND', 'No such session', 404)
+export const ValidationError = createError('ERR_VALIDATION', '%s', 400)
+export const MalformedJsonError = createError('ERR_MALFORMED_JSON', 'The request body is not valid JSON', 400)
+export const UnsupportedMediaTypeError = createError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be application/json', 415)
+export const BodyTooLargeError = createError('ERR_BODY_TOO_LARGE', 'The request body is too large', 413)
+export const RouteNotFoundError = createError('ERR_ROUTE_NOT_FOUND', 'Route %s:%s not found', 404)
+/** The session would need a cookie over the 4096-byte browser limit: the user profile is too large. */
+export const CookieTooLargeError = createError('ERR_COOKIE_TOO_LARGE', 'The session does not fit in a cookie (%s bytes, limit 4096); reduce the user profile', 500)
+export const InternalError = createError('ERR_INTERNAL', 'Internal server error', 500)
+/** Boot-time failure: an option or environment variable is missing or wrong. Never an HTTP answer. */
+export const InvalidOptionError = createError('ERR_INVALID_OPTION', '%s')
+/** User directory (CLI) errors. */
+export const UserExistsError = createError('ERR_USER_EXISTS', 'A user named "%s" already exists')
+export const UserNotFoundError = createError('ERR_USER_NOT_FOUND', 'No user named "%s"')
+export const InvalidUserInputError = createError('ERR_INVALID_USER_INPUT', '%s')
+
+/** All codes an HTTP client can receive, for the docs check. */
+export const httpErrors: readonly FastifyErrorConstructor[] = [
+  SessionInvalidError,
+  InvalidCredentialsError,
+  StoreUnavailableError,
+  SessionNotFoundError,
+  ValidationError,
+  MalformedJsonError,
+  UnsupportedMediaTypeError,
+  BodyTooLargeError,
+  RouteNotFoundError,
+  CookieTooLargeError,
+  InternalError
+]
+
+/** All codes, HTTP and boot-time. */
+export const allErrors: readonly FastifyErrorConstructor[] = [
+  ...httpErrors,
+  InvalidOptionError,
+  UserExistsError,
+  UserNotFoundError,
+  InvalidUserInputError
+]
+
+export interface ErrorBody {
+  statusCode: number
+  code: string
+  error: string
+  message: string
+}
+
+/** The wire form of an error: the same four fields everywhere. */
+export function errorBody (statusCode: number, code: string, message: string): ErrorBody {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+/** The one 401 body every token failure answers with (built once: identical bytes, no oracle). */
+export const SESSION_INVALID_BODY: Readonly<ErrorBody> = Object.freeze(
+  errorBody(401, 'ERR_SESSION_INVALID', 'No valid session')
+)

@@ -1,0 +1,22 @@
+/**
+ * pino options for the service. Fastify's default serializers log no headers and no bodies; the redaction
+ * is the second line of defence for anything that logs a request or response object by hand.
+ */
+import type { FastifyServerOptions } from 'fastify'
+
+export const REDACTED_PATHS = [
+  'req.headers.cookie',
+  'req.headers.authorization',
+  'res.headers["set-cookie"]',
+  'headers.cookie',
+  'headers.authorization',
+  'headers["set-cookie"]',
+  'password',
+  '*.password',
+  'body.password',
+  'req.body.password'
+]
+
+export function loggerOptions (level: string): NonNullable<FastifyServerOptions['logger']> {
+  return { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
+}

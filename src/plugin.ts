@@ -1,0 +1,129 @@
+/**
+ * The session plugin: register it and your app gets the auth routes, a typed `request.session` and an
+ * `app.requireSession` preHandler. See docs/plugin.md.
+ */
+import fastifyCookie from '@fastify/cookie'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import fp from 'fastify-plugin'
+import { cookiePolicy, readCookie, type CookiePolicy } from './cookies.js'
+import { Denylist } from './denylist.js'
+import { SESSION_INVALID_BODY } from './errors.js'
+import { resolveOptions, type SessionPluginOptions } from './plugin-options.js'
+import { RevocationSync } from './revocation-sync.js'
+import { authRoutes } from './routes/auth-routes.js'
+import { SessionService, type SessionInfo } from './session-service.js'
+import { registerJws } from './tokens/jws.js'
+import { KeyRing } from './tokens/keys.js'
+import { TokenCodec } from './tokens/token-codec.js'
+
+export type { SessionPluginOptions } from './plugin-options.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The session service: login, refresh, logout, revocation (for custom routes and admin tools). */
+    sessions: SessionService
+    /** preHandler that answers 401 (the standard body) unless the request carries a valid session. */
+    requireSession: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+    /** Cookie names and attributes in use. */
+    sessionCookies: CookiePolicy
+    /** The revocation sync, for readiness checks. */
+    sessionRevocations: RevocationSync
+  }
+  interface FastifyRequest {
+    /** The verified session of this request, or null. */
+    session: SessionInfo | null
+  }
+}
+
+const SESSION_INVALID_JSON = JSON.stringify(SESSION_INVALID_BODY)
+
+async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOptions): Promise<void> {
+  const o = resolveOptions(options)
+  for (const warning of o.warnings) fastify.log.warn(warning)
+
+  if (!fastify.hasReplyDecorator('setCookie')) {
+    // Parsing is ours (exact names, duplicates refused; see cookies.ts): no need to parse every cookie of
+    // every request. Register @fastify/cookie yourself, before this plugin, if your app reads cookies.
+    await fastify.register(fastifyCookie, { hook: false })
+  }
+
+  const ring = new KeyRing({
+    current: o.secret,
+    previous: o.previousSecrets,
+    maxLifetime: { access: o.accessTtl, refresh: o.refreshIdleTtl },
+    leewaySeconds: o.leeway
+  })
+  const codec = new TokenCodec({
+    ring,
+    jws: await registerJws(fastify, ring),
+    rules: {
+      issuer: o.issuer,
+      audience: o.audience,
+      lifetime: { access: o.accessTtl, refresh: o.refreshIdleTtl },
+      maxAge: o.maxAge,
+      leeway: o.leeway
+    }
+  })
+  const denylist = new Denylist()
+  const sync = new RevocationSync({
+    store: o.store,
+    denylist,
+    clock: o.clock,
+    log: fastify.log,
+    leeway: o.leeway,
+    pollIntervalMs: o.revocationPollIntervalMs,
+    purgeIntervalMs: 60_000
+  })
+  const policy = cookiePolicy(o.cookieSecure, o.prefix)
+  const service = new SessionService({
+    codec,
+    store: o.store,
+    denylist,
+    clock: o.clock,
+    lifetimes: { accessTtl: o.accessTtl, refreshIdleTtl: o.refreshIdleTtl, maxAge: o.maxAge, grace: o.grace, leeway: o.leeway },
+    verifyCredentials: o.verifyCredentials,
+    findUser: o.findUser,
+    verifiedTokenCacheSize: o.verifiedTokenCacheSize,
+    maxTokenLength: 4096 - Math.max(policy.access.name.length, policy.refresh.name.length)
+  })
+
+  // Every live revocation is in memory before the first request is served.
+  await sync.start()
+  fastify.addHook('onClose', async () => { sync.stop() })
+
+  fastify.decorate('sessions', service)
+  fastify.decorate('sessionCookies', policy)
+  fastify.decorate('sessionRevocations', sync)
+  fastify.decorateRequest('session', null)
+
+  const accessName = policy.access.name
+  fastify.addHook('onRequest', function readSession (request, _reply, done) {
+    const token = readCookie(request.headers.cookie, accessName)
+    if (token !== undefined) {
+      const result = service.authenticate(token)
+      if (typeof result === 'string') {
+        request.log.debug({ reason: result }, 'access cookie rejected')
+      } else {
+        request.session = result
+      }
+    }
+    done()
+  })
+
+  fastify.decorate('requireSession', function requireSession (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    if (request.session !== null) {
+      done()
+      return
+    }
+    void reply.code(401)
+      .header('cache-control', 'no-store')
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(SESSION_INVALID_JSON)
+  })
+
+  if (o.routes) {
+    await fastify.register(authRoutes, { prefix: o.prefix, service, policy })
+  }
+}
+
+export default fp(sessionPlugin, { name: 'stateless-session', fastify: '5.x' })

@@ -1,0 +1,192 @@
+/**
+ * The auth routes, mounted under the prefix (default /auth). JSON in and out; tokens only ever travel in
+ * Set-Cookie, never in a body. Every answer carries `Cache-Control: no-store`.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
+import { audit } from '../audit.js'
+import { clearSessionCookies, readCookie, setSessionCookies, type CookiePolicy } from '../cookies.js'
+import { InvalidCredentialsError, SESSION_INVALID_BODY, SessionNotFoundError } from '../errors.js'
+import { errorHandler } from '../error-handler.js'
+import type { IssuedSession, SessionInfo, SessionService } from '../session-service.js'
+import { ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from './schemas.js'
+
+export interface AuthRoutesOptions {
+  service: SessionService
+  policy: CookiePolicy
+}
+
+/** Longest body any auth route accepts: a login with the longest username and password fits easily. */
+const BODY_LIMIT = 8192
+const MAX_USER_AGENT = 256
+
+function iso (epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString()
+}
+
+export function sessionBody (info: SessionInfo): { user: { id: string, username: string, roles: string[] }, session: { id: string, accessExpiresAt: string, refreshExpiresAt: string, absoluteExpiresAt: string } } {
+  return {
+    user: { id: info.user.id, username: info.user.username, roles: [...info.user.roles] },
+    session: {
+      id: info.id,
+      accessExpiresAt: iso(info.accessExpiresAt),
+      refreshExpiresAt: iso(info.refreshExpiresAt),
+      absoluteExpiresAt: iso(info.absoluteExpiresAt)
+    }
+  }
+}
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 415: ErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody }
+
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, { service, policy }) {
+  fastify.setErrorHandler(errorHandler)
+  fastify.addSchema(ErrorBody)
+
+  // Bodies are JSON only: text/plain, forms and multipart get 415 (no parser). An empty body is allowed
+  // (refresh and logout need none), and Fastify's parser keeps its __proto__/constructor poisoning guards.
+  fastify.removeAllContentTypeParsers()
+  const parseJson = fastify.getDefaultJsonParser('error', 'error')
+  fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (request, body, done) => {
+    if (body === '') done(null, undefined)
+    else parseJson(request, body as string, done)
+  })
+
+  fastify.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+  })
+
+  function sendSession (reply: FastifyReply, issued: IssuedSession): ReturnType<typeof sessionBody> {
+    setSessionCookies(reply, policy, issued.access, issued.refresh)
+    return sessionBody(issued.info)
+  }
+
+  function refuseSession (reply: FastifyReply, clear: boolean): FastifyReply {
+    if (clear) clearSessionCookies(reply, policy)
+    return reply.code(401).send(SESSION_INVALID_BODY)
+  }
+
+  fastify.post('/login', {
+    bodyLimit: BODY_LIMIT,
+    schema: {
+      summary: 'Log in: sets the access and refresh cookies',
+      body: LoginBody,
+      response: { 200: SessionBody, 413: ErrorBody, ...errors }
+    }
+  }, async function login (request, reply) {
+    // Any session cookie sent along is ignored: a login always starts a new family (no session fixation).
+    const userAgent = request.headers['user-agent']?.slice(0, MAX_USER_AGENT) ?? null
+    const issued = await service.login(request.body.username, request.body.password, userAgent)
+    if (issued === null) {
+      audit(request.log, 'login.failed', { username: request.body.username })
+      throw new InvalidCredentialsError()
+    }
+    audit(request.log, 'login.succeeded', { userId: issued.info.user.id, familyId: issued.info.id })
+    return sendSession(reply, issued)
+  })
+
+  fastify.post('/refresh', {
+    bodyLimit: BODY_LIMIT,
+    schema: {
+      summary: 'Rotate both tokens; 401 (and both cookies cleared) for a missing, invalid, expired, revoked or reused refresh token',
+      response: { 200: SessionBody, ...errors }
+    }
+  }, async function refresh (request, reply) {
+    const token = readCookie(request.headers.cookie, policy.refresh.name)
+    if (token === undefined) {
+      audit(request.log, 'refresh.failed', { reason: 'missing' })
+      return refuseSession(reply, true)
+    }
+    const result = await service.refresh(token)
+    switch (result.status) {
+      case 'issued':
+        audit(request.log, 'refresh.succeeded', {
+          userId: result.session.info.user.id,
+          familyId: result.session.info.id,
+          generation: result.generation,
+          replayed: result.replayed
+        })
+        return sendSession(reply, result.session)
+      case 'reuse':
+        audit(request.log, 'refresh.reuse_detected', { userId: result.userId, familyId: result.familyId })
+        return refuseSession(reply, true)
+      case 'invalid':
+        audit(request.log, 'refresh.failed', { reason: result.reason, userId: result.userId, familyId: result.familyId })
+        return refuseSession(reply, true)
+    }
+  })
+
+  fastify.post('/logout', {
+    bodyLimit: BODY_LIMIT,
+    schema: {
+      summary: 'Log out: revokes the access token and its whole session; 204 even without a session',
+      response: { 204: NoContent, ...errors }
+    }
+  }, async function logout (request, reply) {
+    const ended = await service.logout(
+      readCookie(request.headers.cookie, policy.access.name),
+      readCookie(request.headers.cookie, policy.refresh.name)
+    )
+    if (ended !== null) audit(request.log, 'logout', ended)
+    clearSessionCookies(reply, policy)
+    return reply.code(204).send(null)
+  })
+
+  fastify.post('/logout-all', {
+    bodyLimit: BODY_LIMIT,
+    preHandler: fastify.requireSession,
+    schema: {
+      summary: 'End every session of the current user',
+      response: { 204: NoContent, ...errors }
+    }
+  }, async function logoutAll (request, reply) {
+    const session = request.session as SessionInfo
+    const sessionsEnded = await service.logoutAll(session)
+    audit(request.log, 'logout_all', { userId: session.user.id, familyId: session.id, sessionsEnded })
+    clearSessionCookies(reply, policy)
+    return reply.code(204).send(null)
+  })
+
+  fastify.get('/session', {
+    schema: {
+      summary: 'The current session',
+      response: { 200: SessionBody, ...errors }
+    }
+  }, async function currentSession (request, reply) {
+    if (request.session === null) return refuseSession(reply, false)
+    return sessionBody(request.session)
+  })
+
+  fastify.get('/sessions', {
+    preHandler: fastify.requireSession,
+    schema: {
+      summary: 'The live sessions of the current user',
+      response: { 200: SessionList, ...errors }
+    }
+  }, async function listSessions (request) {
+    const sessions = await service.listSessions(request.session as SessionInfo)
+    return {
+      sessions: sessions.map((s) => ({
+        id: s.id,
+        createdAt: iso(s.createdAt),
+        lastRefreshedAt: iso(s.lastRefreshedAt),
+        userAgent: s.userAgent,
+        current: s.current
+      }))
+    }
+  })
+
+  fastify.delete('/sessions/:id', {
+    preHandler: fastify.requireSession,
+    schema: {
+      summary: 'End one session of the current user; ending the current one also clears its cookies',
+      params: SessionIdParams,
+      response: { 204: NoContent, 404: ErrorBody, ...errors }
+    }
+  }, async function endSession (request, reply) {
+    const session = request.session as SessionInfo
+    if (!await service.endSession(session, request.params.id)) throw new SessionNotFoundError()
+    audit(request.log, 'session.ended', { userId: session.user.id, familyId: request.params.id, current: request.params.id === session.id })
+    if (request.params.id === session.id) clearSessionCookies(reply, policy)
+    return reply.code(204).send(null)
+  })
+}

@@ -1,0 +1,303 @@
+/**
+ * What a session is and how it changes: login, access check, refresh rotation with reuse detection, logout,
+ * logout everywhere, listing and ending sessions. No HTTP here (routes/auth-routes.ts maps it onto routes and
+ * cookies); no I/O on the access check (the denylist is in memory).
+ */
+import { randomBytes } from 'node:crypto'
+import { seconds, type Clock } from './clock.js'
+import type { Denylist, Revocation } from './denylist.js'
+import { CookieTooLargeError, StoreUnavailableError } from './errors.js'
+import type { AccessClaims, BaseClaims } from './tokens/claims.js'
+import type { TokenCodec, VerifyFailure } from './tokens/token-codec.js'
+import type { FamilyRecord, SessionStore, SessionUser } from './stores/session-store.js'
+
+export interface Lifetimes {
+  accessTtl: number
+  refreshIdleTtl: number
+  maxAge: number
+  grace: number
+  leeway: number
+}
+
+/** What `request.session` holds: who, which session, and until when. Frozen; shared between requests. */
+export interface SessionInfo {
+  /** Session (family) id: stable across refreshes; what GET /auth/sessions lists. */
+  readonly id: string
+  readonly user: Readonly<SessionUser>
+  /** Id and issue time of the access token this request presented. */
+  readonly tokenId: string
+  readonly issuedAt: number
+  readonly accessExpiresAt: number
+  readonly refreshExpiresAt: number
+  readonly absoluteExpiresAt: number
+}
+
+export interface IssuedCookie {
+  value: string
+  /** Seconds, for the cookie's Max-Age: never longer than the token lives. */
+  maxAge: number
+}
+
+export interface IssuedSession {
+  info: SessionInfo
+  access: IssuedCookie
+  refresh: IssuedCookie
+}
+
+export type AuthFailure = VerifyFailure | 'revoked'
+
+export type RefreshResult =
+  | { status: 'issued', session: IssuedSession, replayed: boolean, generation: number }
+  | { status: 'invalid', reason: VerifyFailure | 'revoked' | 'user-unavailable' | 'session-expired' | 'rejected', userId?: string, familyId?: string }
+  | { status: 'reuse', userId: string, familyId: string }
+
+export interface LiveSession {
+  id: string
+  createdAt: number
+  lastRefreshedAt: number
+  userAgent: string | null
+  current: boolean
+}
+
+export type VerifyCredentials = (username: string, password: string) => Promise<SessionUser | null>
+export type FindUser = (id: string) => Promise<SessionUser | null>
+
+export interface SessionServiceOptions {
+  codec: TokenCodec
+  store: SessionStore
+  denylist: Denylist
+  lifetimes: Lifetimes
+  clock: Clock
+  verifyCredentials: VerifyCredentials
+  findUser?: FindUser | undefined
+  /** Verified access tokens remembered (exact text); 0 turns the cache off. */
+  verifiedTokenCacheSize: number
+  /** Longest token accepted for a cookie: 4096 minus the longest cookie name. */
+  maxTokenLength: number
+}
+
+/** 128 random bits, base64url: token and family ids (RFC 7519 §4.1.7; SECURITY.md rule 9). */
+export function newId (): string {
+  return randomBytes(16).toString('base64url')
+}
+
+async function fromStore<T> (operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation()
+  } catch (cause) {
+    throw new StoreUnavailableError({ cause })
+  }
+}
+
+export class SessionService {
+  readonly #o: SessionServiceOptions
+  readonly #cache = new Map<string, SessionInfo>()
+
+  constructor (options: SessionServiceOptions) {
+    this.#o = options
+  }
+
+  get lifetimes (): Lifetimes {
+    return this.#o.lifetimes
+  }
+
+  /**
+   * The session of an access token, or why there is none. No I/O: crypto (or the cache of tokens already
+   * verified, which still re-checks expiry and revocation on every hit) and the in-memory denylist.
+   */
+  authenticate (token: string): SessionInfo | AuthFailure {
+    const now = seconds(this.#o.clock)
+    let info = this.#cache.get(token)
+    if (info === undefined) {
+      const verified = this.#o.codec.verify('access', token, now)
+      if (!verified.ok) return verified.reason
+      info = this.#info(verified.claims)
+      this.#remember(token, info)
+    } else if (now >= info.accessExpiresAt + this.#o.lifetimes.leeway) {
+      this.#cache.delete(token)
+      return 'expired'
+    }
+    return this.#o.denylist.isRevoked(info.tokenId, info.id, info.user.id, info.issuedAt) ? 'revoked' : info
+  }
+
+  /** A new session for valid credentials (a new family and new ids, whatever the request carried), or null. */
+  async login (username: string, password: string, userAgent: string | null): Promise<IssuedSession | null> {
+    const user = await fromStore(async () => await this.#o.verifyCredentials(username, password))
+    if (user === null) return null
+    const now = seconds(this.#o.clock)
+    const { accessTtl, refreshIdleTtl, maxAge } = this.#o.lifetimes
+    const family: FamilyRecord = {
+      id: newId(),
+      user: { id: user.id, username: user.username, roles: [...user.roles] },
+      authTime: now,
+      refreshJti: newId(),
+      previousRefreshJti: null,
+      accessJti: newId(),
+      rotatedAt: now,
+      refreshExpiresAt: now + Math.min(refreshIdleTtl, maxAge),
+      accessExpiresAt: now + Math.min(accessTtl, maxAge),
+      generation: 0,
+      userAgent,
+      revokedAt: null
+    }
+    // Tokens are minted (and their size checked) before anything is recorded.
+    const issued = this.#issue(family, now)
+    await fromStore(async () => await this.#o.store.createFamily(family))
+    return issued
+  }
+
+  /**
+   * Rotates a refresh token (RFC 9700 §4.14.2). The current token gets a new pair; its immediate
+   * predecessor, inside the grace window, gets that same pair again (parallel tabs); any other known token
+   * of the family is reuse, which revokes the whole family at once.
+   */
+  async refresh (token: string): Promise<RefreshResult> {
+    const now = seconds(this.#o.clock)
+    const verified = this.#o.codec.verify('refresh', token, now)
+    if (!verified.ok) return { status: 'invalid', reason: verified.reason }
+    const claims = verified.claims
+    const who = { userId: claims.sub, familyId: claims.sid }
+    if (this.#isRevoked(claims)) return { status: 'invalid', reason: 'revoked', ...who }
+    const absolute = claims.auth_time + this.#o.lifetimes.maxAge
+    if (now >= absolute) return { status: 'invalid', reason: 'session-expired', ...who }
+
+    const findUser = this.#o.findUser
+    const user = findUser === undefined ? undefined : await fromStore(async () => await findUser(claims.sub))
+    if (user === null) return { status: 'invalid', reason: 'user-unavailable', ...who }
+    const { accessTtl, refreshIdleTtl, grace } = this.#o.lifetimes
+    const outcome = await fromStore(async () => await this.#o.store.rotate({
+      familyId: claims.sid,
+      subject: claims.sub,
+      presentedJti: claims.jti,
+      now,
+      graceSeconds: grace,
+      next: {
+        refreshJti: newId(),
+        accessJti: newId(),
+        refreshExpiresAt: Math.min(now + refreshIdleTtl, absolute),
+        accessExpiresAt: Math.min(now + accessTtl, absolute),
+        ...(user === undefined ? {} : { user: { id: user.id, username: user.username, roles: [...user.roles] } })
+      }
+    }))
+    switch (outcome.outcome) {
+      case 'rotated':
+      case 'replayed':
+        return {
+          status: 'issued',
+          session: this.#issue(outcome.family, now),
+          replayed: outcome.outcome === 'replayed',
+          generation: outcome.family.generation
+        }
+      case 'reused':
+        this.#o.denylist.add(outcome.revocation)
+        return { status: 'reuse', ...who }
+      case 'rejected':
+        return { status: 'invalid', reason: 'rejected', ...who }
+    }
+  }
+
+  /**
+   * Revokes the presented access token and its whole family; with no usable access token, the family of
+   * the refresh token. Null when neither names a session (logout stays idempotent).
+   */
+  async logout (accessToken: string | undefined, refreshToken: string | undefined): Promise<{ userId: string, familyId: string } | null> {
+    const now = seconds(this.#o.clock)
+    const access = accessToken === undefined ? undefined : this.#o.codec.verify('access', accessToken, now)
+    const refresh = access?.ok !== true && refreshToken !== undefined ? this.#o.codec.verify('refresh', refreshToken, now) : undefined
+    const claims: BaseClaims | undefined = access?.ok === true ? access.claims : refresh?.ok === true ? refresh.claims : undefined
+    if (claims === undefined) return null
+    const revocations: Revocation[] = []
+    if (access?.ok === true) {
+      const revocation = { kind: 'token', id: claims.jti, expiresAt: claims.exp } as const
+      await fromStore(async () => await this.#o.store.revokeToken(revocation))
+      revocations.push(revocation)
+    }
+    const family = await fromStore(async () => await this.#o.store.revokeFamily(claims.sid, now, claims.sub))
+    if (family !== undefined) revocations.push(family)
+    this.#o.denylist.addAll(revocations)
+    return { userId: claims.sub, familyId: claims.sid }
+  }
+
+  /** Ends every session of the user: a "not before" on the subject plus each live family, atomically. */
+  async logoutAll (session: SessionInfo): Promise<number> {
+    const now = seconds(this.#o.clock)
+    const { accessTtl, refreshIdleTtl } = this.#o.lifetimes
+    const revocations = await fromStore(async () => await this.#o.store.revokeSubject(
+      { kind: 'subject', id: session.user.id, notBefore: now, expiresAt: now + Math.max(accessTtl, refreshIdleTtl) },
+      now
+    ))
+    this.#o.denylist.addAll(revocations)
+    return revocations.length - 1
+  }
+
+  async listSessions (session: SessionInfo): Promise<LiveSession[]> {
+    const now = seconds(this.#o.clock)
+    const families = await fromStore(async () => await this.#o.store.listFamilies(session.user.id, now))
+    return families
+      .filter((family) => !this.#o.denylist.isFamilyRevoked(family.id))
+      .map((family) => ({
+        id: family.id,
+        createdAt: family.authTime,
+        lastRefreshedAt: family.rotatedAt,
+        userAgent: family.userAgent,
+        current: family.id === session.id
+      }))
+  }
+
+  /** Ends one session of the user; false when the user has no such session. */
+  async endSession (session: SessionInfo, familyId: string): Promise<boolean> {
+    const now = seconds(this.#o.clock)
+    const revocation = await fromStore(async () => await this.#o.store.revokeFamily(familyId, now, session.user.id))
+    if (revocation === undefined) return false
+    this.#o.denylist.add(revocation)
+    return true
+  }
+
+  #isRevoked (claims: BaseClaims): boolean {
+    return this.#o.denylist.isRevoked(claims.jti, claims.sid, claims.sub, claims.iat)
+  }
+
+  #info (claims: AccessClaims): SessionInfo {
+    const { refreshIdleTtl, maxAge } = this.#o.lifetimes
+    const absoluteExpiresAt = claims.auth_time + maxAge
+    return Object.freeze({
+      id: claims.sid,
+      user: Object.freeze({ id: claims.sub, username: claims.username, roles: Object.freeze([...claims.roles]) as string[] }),
+      tokenId: claims.jti,
+      issuedAt: claims.iat,
+      accessExpiresAt: claims.exp,
+      // Refresh and access tokens of one pair share `iat`, so the refresh expiry follows from it.
+      refreshExpiresAt: Math.min(claims.iat + refreshIdleTtl, absoluteExpiresAt),
+      absoluteExpiresAt
+    })
+  }
+
+  #remember (token: string, info: SessionInfo): void {
+    const size = this.#o.verifiedTokenCacheSize
+    if (size === 0) return
+    // First in, first out: a hit costs one Map lookup and no bookkeeping; the oldest entry goes when full.
+    if (this.#cache.size >= size) this.#cache.delete(this.#cache.keys().next().value as string)
+    this.#cache.set(token, info)
+  }
+
+  #issue (family: FamilyRecord, now: number): IssuedSession {
+    const { issuer: iss, audience: aud } = this.#o.codec.rules
+    const base = { iss, aud, sub: family.user.id, sid: family.id, iat: family.rotatedAt, auth_time: family.authTime }
+    const accessClaims: AccessClaims = {
+      ...base,
+      jti: family.accessJti,
+      exp: family.accessExpiresAt,
+      username: family.user.username,
+      roles: family.user.roles
+    }
+    const access = this.#o.codec.mint('access', accessClaims)
+    const refresh = this.#o.codec.mint('refresh', { ...base, jti: family.refreshJti, exp: family.refreshExpiresAt })
+    const longest = Math.max(access.length, refresh.length)
+    if (longest > this.#o.maxTokenLength) throw new CookieTooLargeError(longest + 4096 - this.#o.maxTokenLength)
+    return {
+      info: this.#info(accessClaims),
+      access: { value: access, maxAge: Math.max(family.accessExpiresAt - now, 1) },
+      refresh: { value: refresh, maxAge: Math.max(family.refreshExpiresAt - now, 1) }
+    }
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The store contract. Every backend (memory, SQLite, Redis) implements it and passes the same contract suite
+ * (test/stores/contract.ts). Times are Unix seconds.
+ *
+ * What lives here, and only here: one record per session family (login) holding the ids of its current token
+ * pair, for rotation and reuse detection; and the append-only log of revocations that every instance's
+ * in-memory denylist is built from. Checking an access token never reads the store.
+ *
+ * Rules each backend must keep:
+ * - `rotate` is one atomic compare-and-set on the family's current refresh token id: of any number of
+ *   concurrent calls presenting the same token, exactly one rotates; the others see `replayed` (inside the
+ *   grace window) or `reused`. A family never forks into two live chains.
+ * - A revocation is durable once the promise resolves, and is returned by `revocationsSince` of every
+ *   instance sharing the store. The family's status and its revocation record change together.
+ * - Any failure rejects the promise (the service answers 503); nothing is left half-written.
+ */
+import type { Revocation } from '../denylist.js'
+
+/** The public profile carried in access tokens. Nothing secret. */
+export interface SessionUser {
+  id: string
+  username: string
+  roles: string[]
+}
+
+export interface FamilyRecord {
+  id: string
+  user: SessionUser
+  /** Login time: `auth_time` of every token in the family. */
+  authTime: number
+  /** Id of the current refresh token. */
+  refreshJti: string
+  /** Id of its immediate predecessor, honoured for `graceSeconds` after `rotatedAt`. */
+  previousRefreshJti: string | null
+  /** Id of the access token issued with the current refresh token. */
+  accessJti: string
+  /** `iat` of the current pair: the last rotation, or the login. */
+  rotatedAt: number
+  refreshExpiresAt: number
+  accessExpiresAt: number
+  /** Rotations so far (0 after login). */
+  generation: number
+  userAgent: string | null
+  revokedAt: number | null
+}
+
+export interface RotationRequest {
+  familyId: string
+  /** The `sub` of the presented token; a family of another subject is `rejected`. */
+  subject: string
+  presentedJti: string
+  now: number
+  graceSeconds: number
+  /** The successor pair, used only if this call wins the rotation. */
+  next: Pick<FamilyRecord, 'refreshJti' | 'accessJti' | 'refreshExpiresAt' | 'accessExpiresAt'> & {
+    /** A fresher profile of the user (from `findUser`); without it the family keeps the one it has. */
+    user?: SessionUser
+  }
+}
+
+export type RotationOutcome =
+  /** The presented token was current: the family now holds `next`. */
+  | { outcome: 'rotated', family: FamilyRecord }
+  /** The immediate predecessor, inside the grace window: the family's current pair is handed out again. */
+  | { outcome: 'replayed', family: FamilyRecord }
+  /** Any other stale token: the family is revoked by this call (the revocation is already recorded). */
+  | { outcome: 'reused', family: FamilyRecord, revocation: Revocation }
+  /** Unknown family, another subject's family, or one already revoked. */
+  | { outcome: 'rejected' }
+
+export interface RevocationBatch {
+  revocations: Revocation[]
+  /** Opaque position in the revocation log, for `revocationsSince`. */
+  cursor: string
+}
+
+export interface SessionStore {
+  /** Records a new family (a login). */
+  createFamily: (family: FamilyRecord) => Promise<void>
+  rotate: (request: RotationRequest) => Promise<RotationOutcome>
+  /** Live families of a subject: not revoked and with a refresh token not yet expired at `now`. */
+  listFamilies: (subject: string, now: number) => Promise<FamilyRecord[]>
+  /**
+   * Revokes one family; with `subject`, only if it belongs to that subject. Undefined when there is no such
+   * family. Revoking a revoked family returns its revocation again (idempotent).
+   */
+  revokeFamily: (familyId: string, now: number, subject?: string) => Promise<Revocation | undefined>
+  /** Records the revocation of a single token id (an access token at logout). */
+  revokeToken: (revocation: Extract<Revocation, { kind: 'token' }>) => Promise<void>
+  /**
+   * Ends every session of a subject: records a "not before" revocation and revokes all its live families,
+   * atomically. Returns every revocation recorded.
+   */
+  revokeSubject: (revocation: Extract<Revocation, { kind: 'subject' }>, now: number) => Promise<Revocation[]>
+  /** Every revocation still in force at `now`, and the log position after them. */
+  loadRevocations: (now: number) => Promise<RevocationBatch>
+  /** Revocations recorded (by any instance or process) after `cursor`. */
+  revocationsSince: (cursor: string) => Promise<RevocationBatch>
+  /** Deletes revocations and families whose tokens all expired before `before`. */
+  purgeExpired: (before: number) => Promise<void>
+  /** Resolves when the store answers; rejects otherwise. */
+  ping: () => Promise<void>
+  close: () => Promise<void>
+}
+
+/** The expiry of a family's revocation: when the last token it could have issued expires. */
+export function familyRevocation (family: FamilyRecord): Revocation {
+  return { kind: 'family', id: family.id, expiresAt: Math.max(family.refreshExpiresAt, family.accessExpiresAt) }
+}
+
+/**
+ * The decision of `rotate`, shared by every backend so they cannot drift: given the family as read inside
+ * the backend's atomic section, what happens.
+ */
+export function decideRotation (family: FamilyRecord | undefined, request: RotationRequest): 'rotate' | 'replay' | 'reuse' | 'reject' {
+  if (family === undefined || family.user.id !== request.subject || family.revokedAt !== null) return 'reject'
+  if (family.refreshJti === request.presentedJti) return 'rotate'
+  if (family.previousRefreshJti === request.presentedJti && request.now - family.rotatedAt <= request.graceSeconds) return 'replay'
+  return 'reuse'
+}
+
+/** The family after a successful rotation. */
+export function rotatedFamily (family: FamilyRecord, request: RotationRequest): FamilyRecord {
+  return {
+    ...family,
+    ...request.next,
+    previousRefreshJti: family.refreshJti,
+    rotatedAt: request.now,
+    generation: family.generation + 1
+  }
+}

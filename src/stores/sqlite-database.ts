@@ -1,0 +1,75 @@
+/**
+ * Opens the embedded SQLite database (better-sqlite3) and brings its schema up to date.
+ * WAL with synchronous=NORMAL: a committed transaction survives a crash of the process (kill -9 included);
+ * only a power loss or OS crash can lose the last few, which `SQLITE_SYNCHRONOUS=FULL` would prevent at the
+ * cost of an fsync per write (docs/deployment.md).
+ */
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+export type SqliteDatabase = Database.Database
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE families (
+     id TEXT PRIMARY KEY,
+     subject TEXT NOT NULL,
+     user_json TEXT NOT NULL,
+     auth_time INTEGER NOT NULL,
+     refresh_jti TEXT NOT NULL,
+     previous_refresh_jti TEXT,
+     access_jti TEXT NOT NULL,
+     rotated_at INTEGER NOT NULL,
+     refresh_expires_at INTEGER NOT NULL,
+     access_expires_at INTEGER NOT NULL,
+     generation INTEGER NOT NULL,
+     user_agent TEXT,
+     revoked_at INTEGER
+   ) STRICT;
+   CREATE INDEX families_by_subject ON families (subject);
+   CREATE INDEX families_by_expiry ON families (refresh_expires_at);
+   CREATE TABLE revocations (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     kind TEXT NOT NULL CHECK (kind IN ('token', 'family', 'subject')),
+     id TEXT NOT NULL,
+     not_before INTEGER,
+     expires_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX revocations_by_expiry ON revocations (expires_at);
+   CREATE TABLE users (
+     id TEXT PRIMARY KEY,
+     username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+     password_hash TEXT NOT NULL,
+     roles_json TEXT NOT NULL,
+     disabled INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   ) STRICT;`
+]
+
+export interface OpenSqliteOptions {
+  /** File path, or ':memory:'. */
+  path: string
+  synchronous?: 'NORMAL' | 'FULL'
+}
+
+export function openSqliteDatabase (options: OpenSqliteOptions): SqliteDatabase {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 })
+  const db = new Database(options.path)
+  db.pragma('journal_mode = WAL')
+  db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`)
+  // Another process (the users CLI, a second instance) may hold the write lock for a moment.
+  db.pragma('busy_timeout = 5000')
+  migrate(db)
+  return db
+}
+
+function migrate (db: SqliteDatabase): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number
+    for (let next = version; next < MIGRATIONS.length; next++) {
+      db.exec(MIGRATIONS[next] as string)
+    }
+    db.pragma(`user_version = ${MIGRATIONS.length}`)
+  }).immediate()
+}

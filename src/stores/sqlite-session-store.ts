@@ -1,0 +1,234 @@
+/**
+ * The embedded default store (`STORE=sqlite`). better-sqlite3 is synchronous, so each method is one
+ * transaction that no other callback of this process can interleave with; `BEGIN IMMEDIATE` takes the write
+ * lock up front, so other processes on the same file (the users CLI) serialise with it too.
+ */
+import type { Statement } from 'better-sqlite3'
+import type { Revocation } from '../denylist.js'
+import type { SqliteDatabase } from './sqlite-database.js'
+import {
+  decideRotation,
+  familyRevocation,
+  rotatedFamily,
+  type FamilyRecord,
+  type RevocationBatch,
+  type RotationOutcome,
+  type RotationRequest,
+  type SessionStore,
+  type SessionUser
+} from './session-store.js'
+
+interface FamilyRow {
+  id: string
+  subject: string
+  user_json: string
+  auth_time: number
+  refresh_jti: string
+  previous_refresh_jti: string | null
+  access_jti: string
+  rotated_at: number
+  refresh_expires_at: number
+  access_expires_at: number
+  generation: number
+  user_agent: string | null
+  revoked_at: number | null
+}
+
+interface RevocationRow {
+  seq: number
+  kind: Revocation['kind']
+  id: string
+  not_before: number | null
+  expires_at: number
+}
+
+function toFamily (row: FamilyRow): FamilyRecord {
+  return {
+    id: row.id,
+    user: JSON.parse(row.user_json) as SessionUser,
+    authTime: row.auth_time,
+    refreshJti: row.refresh_jti,
+    previousRefreshJti: row.previous_refresh_jti,
+    accessJti: row.access_jti,
+    rotatedAt: row.rotated_at,
+    refreshExpiresAt: row.refresh_expires_at,
+    accessExpiresAt: row.access_expires_at,
+    generation: row.generation,
+    userAgent: row.user_agent,
+    revokedAt: row.revoked_at
+  }
+}
+
+function toRevocation (row: RevocationRow): Revocation {
+  return row.kind === 'subject'
+    ? { kind: 'subject', id: row.id, notBefore: row.not_before as number, expiresAt: row.expires_at }
+    : { kind: row.kind, id: row.id, expiresAt: row.expires_at }
+}
+
+export class SqliteSessionStore implements SessionStore {
+  readonly #db: SqliteDatabase
+  readonly #sql: {
+    insertFamily: Statement
+    getFamily: Statement<[string], FamilyRow>
+    updateRotation: Statement
+    markRevoked: Statement
+    familiesOf: Statement<[string, number], FamilyRow>
+    liveFamiliesOf: Statement<[string], FamilyRow>
+    insertRevocation: Statement
+    liveRevocations: Statement<[number], RevocationRow>
+    revocationsAfter: Statement<[number], RevocationRow>
+    lastSeq: Statement<[], { seq: number | null }>
+    purgeRevocations: Statement
+    purgeFamilies: Statement
+  }
+
+  readonly #rotate: (request: RotationRequest) => RotationOutcome
+  readonly #revokeFamily: (familyId: string, now: number, subject?: string) => Revocation | undefined
+  readonly #revokeSubject: (revocation: Extract<Revocation, { kind: 'subject' }>, now: number) => Revocation[]
+
+  constructor (db: SqliteDatabase) {
+    this.#db = db
+    this.#sql = {
+      insertFamily: db.prepare(`INSERT INTO families (id, subject, user_json, auth_time, refresh_jti, previous_refresh_jti,
+        access_jti, rotated_at, refresh_expires_at, access_expires_at, generation, user_agent, revoked_at)
+        VALUES (@id, @subject, @user_json, @auth_time, @refresh_jti, @previous_refresh_jti, @access_jti, @rotated_at,
+        @refresh_expires_at, @access_expires_at, @generation, @user_agent, @revoked_at)`),
+      getFamily: db.prepare('SELECT * FROM families WHERE id = ?'),
+      // The WHERE on refresh_jti makes the update itself a compare-and-set, on top of the transaction.
+      updateRotation: db.prepare(`UPDATE families SET user_json = @user_json, refresh_jti = @refresh_jti,
+        previous_refresh_jti = @previous_refresh_jti, access_jti = @access_jti, rotated_at = @rotated_at,
+        refresh_expires_at = @refresh_expires_at, access_expires_at = @access_expires_at, generation = @generation
+        WHERE id = @id AND refresh_jti = @expected_refresh_jti AND revoked_at IS NULL`),
+      markRevoked: db.prepare('UPDATE families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      familiesOf: db.prepare(`SELECT * FROM families WHERE subject = ? AND revoked_at IS NULL AND refresh_expires_at > ?
+        ORDER BY auth_time, id`),
+      liveFamiliesOf: db.prepare('SELECT * FROM families WHERE subject = ? AND revoked_at IS NULL'),
+      insertRevocation: db.prepare('INSERT INTO revocations (kind, id, not_before, expires_at) VALUES (?, ?, ?, ?)'),
+      liveRevocations: db.prepare('SELECT * FROM revocations WHERE expires_at > ? ORDER BY seq'),
+      revocationsAfter: db.prepare('SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT 10000'),
+      lastSeq: db.prepare('SELECT max(seq) AS seq FROM revocations'),
+      purgeRevocations: db.prepare('DELETE FROM revocations WHERE expires_at < ?'),
+      purgeFamilies: db.prepare('DELETE FROM families WHERE max(refresh_expires_at, access_expires_at) < ?')
+    }
+
+    this.#rotate = db.transaction((request: RotationRequest): RotationOutcome => {
+      const row = this.#sql.getFamily.get(request.familyId)
+      const family = row === undefined ? undefined : toFamily(row)
+      switch (decideRotation(family, request)) {
+        case 'reject':
+          return { outcome: 'rejected' }
+        case 'rotate': {
+          const next = rotatedFamily(family as FamilyRecord, request)
+          this.#sql.updateRotation.run({
+            id: next.id,
+            expected_refresh_jti: request.presentedJti,
+            user_json: JSON.stringify(next.user),
+            refresh_jti: next.refreshJti,
+            previous_refresh_jti: next.previousRefreshJti,
+            access_jti: next.accessJti,
+            rotated_at: next.rotatedAt,
+            refresh_expires_at: next.refreshExpiresAt,
+            access_expires_at: next.accessExpiresAt,
+            generation: next.generation
+          })
+          return { outcome: 'rotated', family: next }
+        }
+        case 'replay':
+          return { outcome: 'replayed', family: family as FamilyRecord }
+        case 'reuse':
+          return { outcome: 'reused', family: family as FamilyRecord, revocation: this.#markRevoked(family as FamilyRecord, request.now) }
+      }
+    }).immediate
+
+    this.#revokeFamily = db.transaction((familyId: string, now: number, subject?: string): Revocation | undefined => {
+      const row = this.#sql.getFamily.get(familyId)
+      if (row === undefined || (subject !== undefined && row.subject !== subject)) return undefined
+      const family = toFamily(row)
+      return family.revokedAt === null ? this.#markRevoked(family, now) : familyRevocation(family)
+    }).immediate
+
+    this.#revokeSubject = db.transaction((revocation: Extract<Revocation, { kind: 'subject' }>, now: number): Revocation[] => {
+      const recorded: Revocation[] = [this.#record(revocation)]
+      for (const row of this.#sql.liveFamiliesOf.all(revocation.id)) {
+        recorded.push(this.#markRevoked(toFamily(row), now))
+      }
+      return recorded
+    }).immediate
+  }
+
+  async createFamily (family: FamilyRecord): Promise<void> {
+    this.#sql.insertFamily.run({
+      id: family.id,
+      subject: family.user.id,
+      user_json: JSON.stringify(family.user),
+      auth_time: family.authTime,
+      refresh_jti: family.refreshJti,
+      previous_refresh_jti: family.previousRefreshJti,
+      access_jti: family.accessJti,
+      rotated_at: family.rotatedAt,
+      refresh_expires_at: family.refreshExpiresAt,
+      access_expires_at: family.accessExpiresAt,
+      generation: family.generation,
+      user_agent: family.userAgent,
+      revoked_at: family.revokedAt
+    })
+  }
+
+  async rotate (request: RotationRequest): Promise<RotationOutcome> {
+    return this.#rotate(request)
+  }
+
+  async listFamilies (subject: string, now: number): Promise<FamilyRecord[]> {
+    return this.#sql.familiesOf.all(subject, now).map(toFamily)
+  }
+
+  async revokeFamily (familyId: string, now: number, subject?: string): Promise<Revocation | undefined> {
+    return this.#revokeFamily(familyId, now, subject)
+  }
+
+  async revokeToken (revocation: Extract<Revocation, { kind: 'token' }>): Promise<void> {
+    this.#record(revocation)
+  }
+
+  async revokeSubject (revocation: Extract<Revocation, { kind: 'subject' }>, now: number): Promise<Revocation[]> {
+    return this.#revokeSubject(revocation, now)
+  }
+
+  async loadRevocations (now: number): Promise<RevocationBatch> {
+    return this.#db.transaction(() => ({
+      revocations: this.#sql.liveRevocations.all(now).map(toRevocation),
+      cursor: String(this.#sql.lastSeq.get()?.seq ?? 0)
+    }))()
+  }
+
+  async revocationsSince (cursor: string): Promise<RevocationBatch> {
+    const rows = this.#sql.revocationsAfter.all(Number(cursor))
+    const last = rows.at(-1)
+    return { revocations: rows.map(toRevocation), cursor: last === undefined ? cursor : String(last.seq) }
+  }
+
+  async purgeExpired (before: number): Promise<void> {
+    this.#db.transaction(() => {
+      this.#sql.purgeRevocations.run(before)
+      this.#sql.purgeFamilies.run(before)
+    }).immediate()
+  }
+
+  async ping (): Promise<void> {
+    this.#sql.lastSeq.get()
+  }
+
+  async close (): Promise<void> {
+    if (this.#db.open) this.#db.close()
+  }
+
+  #markRevoked (family: FamilyRecord, now: number): Revocation {
+    this.#sql.markRevoked.run(now, family.id)
+    return this.#record(familyRevocation({ ...family, revokedAt: now }))
+  }
+
+  #record (revocation: Revocation): Revocation {
+    this.#sql.insertRevocation.run(revocation.kind, revocation.id, revocation.kind === 'subject' ? revocation.notBefore : null, revocation.expiresAt)
+    return revocation
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Claim rules of both token kinds (SECURITY.md rule 4). The signature says who wrote a token; these rules say
+ * whether it can still be honoured. Times must be finite integers (a JSON `1e400` is Infinity), a token may
+ * not claim a longer life than its kind has, and `iat` may not lie in the future beyond the leeway.
+ * Only the known claims are copied into a fresh object: `__proto__` or `constructor` keys in a payload
+ * never reach anything (rule 6).
+ */
+import type { TokenKind } from './keys.js'
+
+export interface BaseClaims {
+  iss: string
+  aud: string
+  /** User id. */
+  sub: string
+  /** Token id, 128 random bits. */
+  jti: string
+  /** Session family id: every token of one login shares it. */
+  sid: string
+  iat: number
+  exp: number
+  /** Login time; the absolute session lifetime counts from it. */
+  auth_time: number
+}
+
+export interface AccessClaims extends BaseClaims {
+  username: string
+  roles: string[]
+}
+
+export type RefreshClaims = BaseClaims
+
+export interface ClaimRules {
+  issuer: string
+  audience: string
+  /** Longest allowed `exp - iat` per kind, in seconds. */
+  lifetime: Record<TokenKind, number>
+  /** Absolute session lifetime: no token outlives `auth_time + maxAge`. */
+  maxAge: number
+  leeway: number
+}
+
+export type ClaimsResult<C> = { ok: true, claims: C } | { ok: false, reason: 'claims' | 'expired' | 'not-yet-valid' }
+
+const ID = /^[A-Za-z0-9_-]{16,64}$/
+export const MAX_ROLES = 32
+export const MAX_NAME_LENGTH = 128
+export const MAX_ROLE_LENGTH = 64
+
+function isTime (value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0
+}
+
+function isText (value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max
+}
+
+function isRoles (value: unknown): value is string[] {
+  return Array.isArray(value) && value.length <= MAX_ROLES && value.every((role) => isText(role, MAX_ROLE_LENGTH))
+}
+
+const INVALID = { ok: false, reason: 'claims' } as const
+
+/** Checks a verified payload of `kind` at `now` (seconds) and returns a clean copy of its claims. */
+export function checkClaims (kind: 'access', payload: Record<string, unknown>, rules: ClaimRules, now: number): ClaimsResult<AccessClaims>
+export function checkClaims (kind: 'refresh', payload: Record<string, unknown>, rules: ClaimRules, now: number): ClaimsResult<RefreshClaims>
+export function checkClaims (kind: TokenKind, payload: Record<string, unknown>, rules: ClaimRules, now: number): ClaimsResult<BaseClaims>
+export function checkClaims (kind: TokenKind, payload: Record<string, unknown>, rules: ClaimRules, now: number): ClaimsResult<BaseClaims> {
+  const { iss, aud, sub, jti, sid, iat, exp, nbf } = payload
+  const authTime = payload['auth_time']
+  if (iss !== rules.issuer || aud !== rules.audience) return INVALID
+  if (!isText(sub, MAX_NAME_LENGTH) || typeof jti !== 'string' || !ID.test(jti) || typeof sid !== 'string' || !ID.test(sid)) return INVALID
+  if (!isTime(iat) || !isTime(exp) || !isTime(authTime) || (nbf !== undefined && !isTime(nbf))) return INVALID
+  if (exp <= iat || exp - iat > rules.lifetime[kind] || authTime > iat || exp > authTime + rules.maxAge) return INVALID
+  if (iat > now + rules.leeway || (nbf !== undefined && nbf > now + rules.leeway)) return { ok: false, reason: 'not-yet-valid' }
+  if (now >= exp + rules.leeway) return { ok: false, reason: 'expired' }
+  const claims: BaseClaims = { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime }
+  if (kind === 'refresh') return { ok: true, claims }
+  const { username, roles } = payload
+  if (!isText(username, MAX_NAME_LENGTH) || !isRoles(roles)) return INVALID
+  return { ok: true, claims: { ...claims, username, roles: [...roles] } as AccessClaims }
+}

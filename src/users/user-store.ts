@@ -1,0 +1,126 @@
+/**
+ * Storage of the built-in user directory (standalone service). Embedding apps usually bring their own users
+ * and pass `verifyCredentials` instead. Usernames are unique regardless of ASCII case.
+ */
+import { UserExistsError } from '../errors.js'
+import type { SqliteDatabase } from '../stores/sqlite-database.js'
+
+export interface UserRecord {
+  id: string
+  username: string
+  /** PHC string (argon2id). */
+  passwordHash: string
+  roles: string[]
+  disabled: boolean
+  createdAt: number
+  updatedAt: number
+}
+
+export type UserPatch = Partial<Pick<UserRecord, 'passwordHash' | 'roles' | 'disabled'>>
+
+export interface UserStore {
+  findByUsername: (username: string) => Promise<UserRecord | undefined>
+  findById: (id: string) => Promise<UserRecord | undefined>
+  /** Throws UserExistsError when the username is taken. */
+  insert: (user: UserRecord) => Promise<void>
+  /** False when there is no such user. */
+  update: (id: string, patch: UserPatch, now: number) => Promise<boolean>
+  list: () => Promise<UserRecord[]>
+}
+
+export class MemoryUserStore implements UserStore {
+  readonly #byId = new Map<string, UserRecord>()
+
+  async findByUsername (username: string): Promise<UserRecord | undefined> {
+    const wanted = username.toLowerCase()
+    for (const user of this.#byId.values()) {
+      if (user.username.toLowerCase() === wanted) return structuredClone(user)
+    }
+    return undefined
+  }
+
+  async findById (id: string): Promise<UserRecord | undefined> {
+    const user = this.#byId.get(id)
+    return user === undefined ? undefined : structuredClone(user)
+  }
+
+  async insert (user: UserRecord): Promise<void> {
+    if (await this.findByUsername(user.username) !== undefined) throw new UserExistsError(user.username)
+    this.#byId.set(user.id, structuredClone(user))
+  }
+
+  async update (id: string, patch: UserPatch, now: number): Promise<boolean> {
+    const user = this.#byId.get(id)
+    if (user === undefined) return false
+    this.#byId.set(id, { ...user, ...structuredClone(patch), updatedAt: now })
+    return true
+  }
+
+  async list (): Promise<UserRecord[]> {
+    return [...this.#byId.values()].sort((a, b) => a.createdAt - b.createdAt).map((u) => structuredClone(u))
+  }
+}
+
+interface UserRow {
+  id: string
+  username: string
+  password_hash: string
+  roles_json: string
+  disabled: number
+  created_at: number
+  updated_at: number
+}
+
+function toUser (row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    roles: JSON.parse(row.roles_json) as string[],
+    disabled: row.disabled === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at
+  }
+}
+
+export class SqliteUserStore implements UserStore {
+  readonly #db: SqliteDatabase
+
+  constructor (db: SqliteDatabase) {
+    this.#db = db
+  }
+
+  async findByUsername (username: string): Promise<UserRecord | undefined> {
+    const row = this.#db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?').get(username)
+    return row === undefined ? undefined : toUser(row)
+  }
+
+  async findById (id: string): Promise<UserRecord | undefined> {
+    const row = this.#db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?').get(id)
+    return row === undefined ? undefined : toUser(row)
+  }
+
+  async insert (user: UserRecord): Promise<void> {
+    try {
+      this.#db.prepare(`INSERT INTO users (id, username, password_hash, roles_json, disabled, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`).run(user.id, user.username, user.passwordHash, JSON.stringify(user.roles),
+        user.disabled ? 1 : 0, user.createdAt, user.updatedAt)
+    } catch (error) {
+      if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new UserExistsError(user.username)
+      throw error
+    }
+  }
+
+  async update (id: string, patch: UserPatch, now: number): Promise<boolean> {
+    const user = await this.findById(id)
+    if (user === undefined) return false
+    const next = { ...user, ...patch }
+    this.#db.prepare('UPDATE users SET password_hash = ?, roles_json = ?, disabled = ?, updated_at = ? WHERE id = ?')
+      .run(next.passwordHash, JSON.stringify(next.roles), next.disabled ? 1 : 0, now, id)
+    return true
+  }
+
+  async list (): Promise<UserRecord[]> {
+    return this.#db.prepare<[], UserRow>('SELECT * FROM users ORDER BY created_at, username').all().map(toUser)
+  }
+}
