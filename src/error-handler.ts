@@ -44,5 +44,5 @@ export function errorHandler (error: FastifyError, request: FastifyRequest, repl
   } else {
     request.log.debug({ code: body.code }, 'request rejected')
   }
-  void reply.code(body.statusCode).header('cache-control', 'no-store').send(body)
+  reply.code(body.statusCode).header('cache-control', 'no-store').send(body)
 }

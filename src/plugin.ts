@@ -115,7 +115,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       done()
       return
     }
-    void reply.code(401)
+    reply.code(401)
       .header('cache-control', 'no-store')
       .header('content-type', 'application/json; charset=utf-8')
       .send(SESSION_INVALID_JSON)

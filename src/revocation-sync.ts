@@ -37,8 +37,9 @@ export class RevocationSync {
     const batch = await store.loadRevocations(seconds(clock) - this.#o.leeway)
     denylist.addAll(batch.revocations)
     this.#cursor = batch.cursor
-    const poll = setInterval(() => { void this.poll() }, this.#o.pollIntervalMs)
-    const purge = setInterval(() => { void this.purge() }, this.#o.purgeIntervalMs)
+    // poll() and purge() log their failures and never reject.
+    const poll = setInterval(() => { this.poll() }, this.#o.pollIntervalMs)
+    const purge = setInterval(() => { this.purge() }, this.#o.purgeIntervalMs)
     poll.unref()
     purge.unref()
     this.#timers = [poll, purge]
