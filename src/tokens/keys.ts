@@ -98,10 +98,6 @@ export class KeyRing {
     return entry === undefined ? undefined : this.#remember(kind, kid, entry, epoch)
   }
 
-  signingKey (kind: TokenKind, fingerprint: string): Buffer | undefined {
-    return this.#byFingerprint.get(fingerprint)?.signing[kind]
-  }
-
   #parseEpoch (kid: string): number | undefined {
     const match = KID_PATTERN.exec(kid)
     return match === null ? undefined : Number(match[2])
