@@ -9,7 +9,7 @@ import { systemClock, type Clock } from './clock.js'
 import { envSchema, type EnvConfig } from './config/env-schema.js'
 import { resolveSecret } from './config/secrets.js'
 import { errorHandler } from './error-handler.js'
-import { errorBody } from './errors.js'
+import { errorBody, InvalidOptionError } from './errors.js'
 import sessionPlugin from './plugin.js'
 import { healthRoutes } from './routes/health-routes.js'
 import { openStores } from './stores/open-stores.js'
@@ -62,8 +62,16 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   const production = config.NODE_ENV === 'production'
   const clock = options.clock ?? systemClock
 
-  const { secret, generatedAt } = resolveSecret({ configured: config.SESSION_SECRET, production, dataDir: config.DATA_DIR })
+  const { secret, previous, generatedAt } = resolveSecret({
+    configured: config.SESSION_SECRET,
+    previous: config.SESSION_PREVIOUS_SECRETS,
+    production,
+    dataDir: config.DATA_DIR
+  })
   if (generatedAt !== undefined) app.log.warn(`SESSION_SECRET is not set: using the development secret kept in ${generatedAt}`)
+  if (production && !config.COOKIE_SECURE) {
+    throw new InvalidOptionError('COOKIE_SECURE=false is refused when NODE_ENV=production: session cookies must be Secure')
+  }
 
   const stores = await openStores(config)
   app.addHook('onClose', async () => { await stores.close() })
@@ -80,7 +88,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
 
   await app.register(sessionPlugin, {
     secret,
-    previousSecrets: config.SESSION_PREVIOUS_SECRETS.filter((s) => s !== ''),
+    previousSecrets: previous,
     store: stores.sessions,
     verifyCredentials: async (username, password) => await users.verifyCredentials(username, password),
     findUser: async (id) => await users.findUser(id),

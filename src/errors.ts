@@ -18,6 +18,8 @@ export const BodyTooLargeError = createError('ERR_BODY_TOO_LARGE', 'The request 
 export const RouteNotFoundError = createError('ERR_ROUTE_NOT_FOUND', 'Route %s:%s not found', 404)
 /** The session would need a cookie over the 4096-byte browser limit: the user profile is too large. */
 export const CookieTooLargeError = createError('ERR_COOKIE_TOO_LARGE', 'The session does not fit in a cookie (%s bytes, limit 4096); reduce the user profile', 500)
+/** The app's `verifyCredentials` or `findUser` returned a user that cannot go into a token. */
+export const InvalidUserProfileError = createError('ERR_INVALID_USER_PROFILE', 'The user profile cannot be put in a session: %s', 500)
 export const InternalError = createError('ERR_INTERNAL', 'Internal server error', 500)
 /** Boot-time failure: an option or environment variable is missing or wrong. Never an HTTP answer. */
 export const InvalidOptionError = createError('ERR_INVALID_OPTION', '%s')
@@ -38,6 +40,7 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   BodyTooLargeError,
   RouteNotFoundError,
   CookieTooLargeError,
+  InvalidUserProfileError,
   InternalError
 ]
 

@@ -91,13 +91,12 @@ function secretBytes (option: string, value: unknown, production: boolean, warni
   if (problem === 'short') fail(option, `is too short: at least 32 bytes are required (got ${bytes.length})`)
   if (problem === 'weak') {
     if (production) fail(option, 'looks weak (a placeholder or too little variety); generate one with `openssl rand -base64 32`')
-    warnings.push(`${option} looks weak; production would refuse it`)
+    warnings.push(`the session ${option} looks weak (SESSION_SECRET, or the plugin's ${option} option); production would refuse it`)
   }
   return bytes
 }
 
 export function resolveOptions (options: SessionPluginOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) fail('options', 'must be an object')
   const warnings: string[] = []
   const production = options.production ?? false
   if (typeof production !== 'boolean') fail('production', 'must be a boolean')

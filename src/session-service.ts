@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto'
 import { seconds, type Clock } from './clock.js'
 import type { Denylist, Revocation } from './denylist.js'
-import { CookieTooLargeError, StoreUnavailableError } from './errors.js'
-import type { AccessClaims, BaseClaims } from './tokens/claims.js'
+import { CookieTooLargeError, InvalidUserProfileError, StoreUnavailableError } from './errors.js'
+import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES, type AccessClaims, type BaseClaims } from './tokens/claims.js'
 import type { TokenCodec, VerifyFailure } from './tokens/token-codec.js'
 import type { FamilyRecord, SessionStore, SessionUser } from './stores/session-store.js'
 
@@ -81,6 +81,21 @@ export function newId (): string {
   return randomBytes(16).toString('base64url')
 }
 
+/**
+ * A copy of the profile the app gave us, or an error saying what is wrong with it: a token that could never
+ * verify must not be issued.
+ */
+function sessionUser (user: SessionUser): SessionUser {
+  const text = (value: unknown, max: number): boolean => typeof value === 'string' && value.length > 0 && value.length <= max
+  if (typeof user !== 'object' || user === null) throw new InvalidUserProfileError('not an object')
+  if (!text(user.id, MAX_NAME_LENGTH)) throw new InvalidUserProfileError(`id must be a string of 1-${MAX_NAME_LENGTH} characters`)
+  if (!text(user.username, MAX_NAME_LENGTH)) throw new InvalidUserProfileError(`username must be a string of 1-${MAX_NAME_LENGTH} characters`)
+  if (!Array.isArray(user.roles) || user.roles.length > MAX_ROLES || !user.roles.every((role) => text(role, MAX_ROLE_LENGTH))) {
+    throw new InvalidUserProfileError(`roles must be an array of at most ${MAX_ROLES} strings of 1-${MAX_ROLE_LENGTH} characters`)
+  }
+  return { id: user.id, username: user.username, roles: [...user.roles] }
+}
+
 async function fromStore<T> (operation: () => Promise<T>): Promise<T> {
   try {
     return await operation()
@@ -122,13 +137,14 @@ export class SessionService {
 
   /** A new session for valid credentials (a new family and new ids, whatever the request carried), or null. */
   async login (username: string, password: string, userAgent: string | null): Promise<IssuedSession | null> {
-    const user = await fromStore(async () => await this.#o.verifyCredentials(username, password))
-    if (user === null) return null
+    const found = await fromStore(async () => await this.#o.verifyCredentials(username, password))
+    if (found === null) return null
+    const user = sessionUser(found)
     const now = seconds(this.#o.clock)
     const { accessTtl, refreshIdleTtl, maxAge } = this.#o.lifetimes
     const family: FamilyRecord = {
       id: newId(),
-      user: { id: user.id, username: user.username, roles: [...user.roles] },
+      user,
       authTime: now,
       refreshJti: newId(),
       previousRefreshJti: null,
@@ -162,8 +178,9 @@ export class SessionService {
     if (now >= absolute) return { status: 'invalid', reason: 'session-expired', ...who }
 
     const findUser = this.#o.findUser
-    const user = findUser === undefined ? undefined : await fromStore(async () => await findUser(claims.sub))
-    if (user === null) return { status: 'invalid', reason: 'user-unavailable', ...who }
+    const found = findUser === undefined ? undefined : await fromStore(async () => await findUser(claims.sub))
+    if (found === null) return { status: 'invalid', reason: 'user-unavailable', ...who }
+    const user = found === undefined ? undefined : sessionUser(found)
     const { accessTtl, refreshIdleTtl, grace } = this.#o.lifetimes
     const outcome = await fromStore(async () => await this.#o.store.rotate({
       familyId: claims.sid,
@@ -176,7 +193,7 @@ export class SessionService {
         accessJti: newId(),
         refreshExpiresAt: Math.min(now + refreshIdleTtl, absolute),
         accessExpiresAt: Math.min(now + accessTtl, absolute),
-        ...(user === undefined ? {} : { user: { id: user.id, username: user.username, roles: [...user.roles] } })
+        ...(user === undefined ? {} : { user })
       }
     }))
     switch (outcome.outcome) {

@@ -1,6 +1,6 @@
 /** Logout, logout everywhere, password change and disable: each takes effect at once. */
 import { test } from 'tap'
-import { addUser, buildTestApp, client, CookieJar, loggedIn, ManualClock, parseSetCookie, setCookieHeaders, TEST_PASSWORD } from '../helper.js'
+import { addUser, buildTestApp, client, loggedIn, ManualClock, parseSetCookie, setCookieHeaders, TEST_PASSWORD } from '../helper.js'
 
 const ACCESS = '__Host-session'
 const REFRESH = '__Secure-refresh'

@@ -129,7 +129,7 @@ test('key epochs: a kid outside the window of its kind is refused', async (t) =>
   const ancient = await joseToken({ kind: 'access', claims: accessClaims(), epoch: epoch - 2 })
   t.same(codec.verify('access', ancient, NOW), { ok: false, reason: 'unknown-key' }, 'older than any live access token')
   const oldRefresh = await joseToken({ kind: 'refresh', claims: refreshClaims(), epoch: epoch - 100 })
-  t.equal(codec.verify('refresh', oldRefresh, NOW).reason === 'unknown-key', false, 'refresh tokens live longer: still a known key')
+  t.equal(codec.verify('refresh', oldRefresh, NOW).ok, true, 'refresh tokens live longer: still a known key')
   const badKid = await joseToken({ kind: 'access', claims: accessClaims(), jweHeader: { kid: '../../etc/passwd' } })
   t.same(codec.verify('access', badKid, NOW), { ok: false, reason: 'unknown-key' })
 })

@@ -1,0 +1,3 @@
+import { writeConfigDocs } from './config-docs.js'
+
+writeConfigDocs(process.cwd())
