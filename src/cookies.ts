@@ -4,7 +4,6 @@
  * Both HttpOnly and Secure; `cookieSecure: false` drops Secure and with it the prefixes, which require it.
  */
 import type { FastifyReply } from 'fastify'
-import { CookieTooLargeError } from './errors.js'
 
 /** Browsers drop a cookie whose name + value exceed 4096 bytes without a word (RFC 6265bis §5.6). */
 export const MAX_COOKIE_BYTES = 4096
@@ -41,18 +40,15 @@ export function readCookie (header: string | undefined, name: string): string | 
 
 export interface CookieToSet {
   value: string
+  /** Seconds, for the cookie's Max-Age: never longer than the token lives. */
   maxAge: number
 }
 
-function checkSize (name: string, value: string): void {
-  const bytes = Buffer.byteLength(name) + Buffer.byteLength(value)
-  if (bytes > MAX_COOKIE_BYTES) throw new CookieTooLargeError(bytes)
-}
-
-/** Sets both cookies, refusing (before anything is sent) any cookie a browser would silently drop. */
+/**
+ * Sets both cookies. Their size was checked when the tokens were minted (SessionService, against
+ * MAX_COOKIE_BYTES minus the longest name), before anything was recorded.
+ */
 export function setSessionCookies (reply: FastifyReply, policy: CookiePolicy, access: CookieToSet, refresh: CookieToSet): void {
-  checkSize(policy.access.name, access.value)
-  checkSize(policy.refresh.name, refresh.value)
   const { name: accessName, ...accessAttributes } = policy.access
   const { name: refreshName, ...refreshAttributes } = policy.refresh
   reply.setCookie(accessName, access.value, { ...accessAttributes, maxAge: access.maxAge })

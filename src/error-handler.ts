@@ -30,7 +30,7 @@ export function toErrorBody (error: FastifyError): ErrorBody {
     return errorBody(400, 'ERR_VALIDATION', error.message)
   }
   if (OWN_CODES.has(error.code)) {
-    return errorBody(error.statusCode ?? 500, error.code, error.message)
+    return errorBody(error.statusCode as number, error.code, error.message)
   }
   const translate = FASTIFY_CODES[error.code]
   const known = translate === undefined ? new InternalError() : translate()

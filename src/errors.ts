@@ -62,7 +62,8 @@ export interface ErrorBody {
 
 /** The wire form of an error: the same four fields everywhere. */
 export function errorBody (statusCode: number, code: string, message: string): ErrorBody {
-  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+  // Every status we answer with is a standard one, so it has a reason phrase.
+  return { statusCode, code, error: STATUS_CODES[statusCode] as string, message }
 }
 
 /** The one 401 body every token failure answers with (built once: identical bytes, no oracle). */

@@ -5,7 +5,7 @@
 import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
-import { cookiePolicy, readCookie, type CookiePolicy } from './cookies.js'
+import { cookiePolicy, MAX_COOKIE_BYTES, readCookie, type CookiePolicy } from './cookies.js'
 import { Denylist } from './denylist.js'
 import { SESSION_INVALID_BODY } from './errors.js'
 import { resolveOptions, type SessionPluginOptions } from './plugin-options.js'
@@ -84,7 +84,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     verifyCredentials: o.verifyCredentials,
     findUser: o.findUser,
     verifiedTokenCacheSize: o.verifiedTokenCacheSize,
-    maxTokenLength: 4096 - Math.max(policy.access.name.length, policy.refresh.name.length)
+    maxTokenLength: MAX_COOKIE_BYTES - Math.max(policy.access.name.length, policy.refresh.name.length)
   })
 
   // Every live revocation is in memory before the first request is served.

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { seconds, type Clock } from './clock.js'
+import type { CookieToSet } from './cookies.js'
 import type { Denylist, Revocation } from './denylist.js'
 import { CookieTooLargeError, InvalidUserProfileError, StoreUnavailableError } from './errors.js'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES, type AccessClaims, type BaseClaims } from './tokens/claims.js'
@@ -32,16 +33,10 @@ export interface SessionInfo {
   readonly absoluteExpiresAt: number
 }
 
-export interface IssuedCookie {
-  value: string
-  /** Seconds, for the cookie's Max-Age: never longer than the token lives. */
-  maxAge: number
-}
-
 export interface IssuedSession {
   info: SessionInfo
-  access: IssuedCookie
-  refresh: IssuedCookie
+  access: CookieToSet
+  refresh: CookieToSet
 }
 
 export type AuthFailure = VerifyFailure | 'revoked'
@@ -72,7 +67,7 @@ export interface SessionServiceOptions {
   findUser?: FindUser | undefined
   /** Verified access tokens remembered (exact text); 0 turns the cache off. */
   verifiedTokenCacheSize: number
-  /** Longest token accepted for a cookie: 4096 minus the longest cookie name. */
+  /** Longest token that fits a cookie: MAX_COOKIE_BYTES minus the longest cookie name. */
   maxTokenLength: number
 }
 
@@ -110,10 +105,6 @@ export class SessionService {
 
   constructor (options: SessionServiceOptions) {
     this.#o = options
-  }
-
-  get lifetimes (): Lifetimes {
-    return this.#o.lifetimes
   }
 
   /**
@@ -310,6 +301,7 @@ export class SessionService {
     const access = this.#o.codec.mint('access', accessClaims)
     const refresh = this.#o.codec.mint('refresh', { ...base, jti: family.refreshJti, exp: family.refreshExpiresAt })
     const longest = Math.max(access.length, refresh.length)
+    // Tokens are ASCII, so characters are bytes; the error reports name + value bytes of the larger cookie.
     if (longest > this.#o.maxTokenLength) throw new CookieTooLargeError(longest + 4096 - this.#o.maxTokenLength)
     return {
       info: this.#info(accessClaims),

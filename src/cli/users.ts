@@ -24,7 +24,9 @@ const USAGE = `usage: npm run users -- <command>
   enable <name>
   list`
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
 
 async function readStdin (stream: NodeJS.ReadableStream): Promise<string> {
   let text = ''
