@@ -2,7 +2,11 @@
  * docs/token-format.md is enough for a third party: jose alone (with the secret) opens our tokens, and
  * tokens jose builds from the document are accepted.
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { test } from 'tap'
+import { TEST_SECRET } from '../helper.js'
 import type { AccessClaims, RefreshClaims } from '../../src/tokens/claims.js'
 import { accessClaims, joseOpen, joseToken, makeCodec, NOW, refreshClaims } from './token-kit.js'
 
@@ -35,4 +39,26 @@ test('a jose token with the header members in another order is accepted (members
   t.equal(codec.verify('access', token, NOW).ok, false, 'a header without kid is refused')
   const reordered = await joseToken({ kind: 'access', claims: accessClaims(), jwsHeader: { typ: 'at+jwt', alg: 'HS256' } })
   t.equal(codec.verify('access', reordered, NOW).ok, true)
+})
+
+test('the jose example in docs/token-format.md runs as written and opens a real token', async (t) => {
+  const doc = readFileSync('docs/token-format.md', 'utf8')
+  const example = /## Example: open a token with jose\n\n```js\n([\s\S]*?)```/.exec(doc)?.[1]
+  t.ok(example, 'the example is in the document')
+  const dir = join('.tap', 'doc-examples')
+  mkdirSync(dir, { recursive: true })
+  const file = join(dir, `token-format-${process.pid}.mjs`)
+  writeFileSync(file, `${example as string}\nexport { openAccessToken }\n`)
+  const codec = await makeCodec(t)
+  const token = codec.mint('access', accessClaims({ iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 900, auth_time: Math.floor(Date.now() / 1000) }) as unknown as AccessClaims)
+  const previous = process.env['SESSION_SECRET']
+  process.env['SESSION_SECRET'] = TEST_SECRET
+  // The example reads the secret the way a third party would, from its environment.
+  t.teardown(() => {
+    if (previous === undefined) delete process.env['SESSION_SECRET']
+    else process.env['SESSION_SECRET'] = previous
+  })
+  const { openAccessToken } = await import(pathToFileURL(file).href) as { openAccessToken: (token: string) => Promise<Record<string, unknown>> }
+  const payload = await openAccessToken(token)
+  t.match(payload, { sub: 'user-1', username: 'alice', roles: ['admin'] })
 })

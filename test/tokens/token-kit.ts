@@ -73,8 +73,9 @@ export async function joseOpen (token: string, kind: TokenKind, secret = TEST_SE
   const epoch = Number(String(outer.kid).split('.')[1])
   const { plaintext } = await jose.compactDecrypt(token, docKey(secret, `stateless-session/v1 ${kind} jwe ${epoch}`), {
     keyManagementAlgorithms: ['dir'],
-    contentEncryptionAlgorithms: ['A256GCM']
-  })
+    contentEncryptionAlgorithms: ['A256GCM'],
+    maxDecompressedLength: 0
+  } as jose.DecryptOptions)
   const { payload, protectedHeader } = await jose.jwtVerify(new TextDecoder().decode(plaintext), docKey(secret, `stateless-session/v1 ${kind} jws`), {
     algorithms: ['HS256'],
     typ: TYP[kind],
