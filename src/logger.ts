@@ -2,7 +2,6 @@
  * pino options for the service. Fastify's default serializers log no headers and no bodies; the redaction
  * is the second line of defence for anything that logs a request or response object by hand.
  */
-import type { FastifyServerOptions } from 'fastify'
 
 export const REDACTED_PATHS = [
   'req.headers.cookie',
@@ -17,6 +16,11 @@ export const REDACTED_PATHS = [
   'req.body.password'
 ]
 
-export function loggerOptions (level: string): NonNullable<FastifyServerOptions['logger']> {
+export interface LoggerOptions {
+  level: string
+  redact: { paths: string[], censor: string }
+}
+
+export function loggerOptions (level: string): LoggerOptions {
   return { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }
 }

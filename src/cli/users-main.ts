@@ -5,6 +5,7 @@ try {
   process.exitCode = await runUsersCli(process.argv.slice(2), {
     stdin: process.stdin,
     out: (line) => { process.stdout.write(line + '\n') },
+    log: process.stderr,
     env: process.env
   })
 } catch (error) {

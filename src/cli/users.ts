@@ -37,7 +37,10 @@ async function readStdin (stream: NodeJS.ReadableStream): Promise<string> {
 
 export interface CliIo {
   stdin: NodeJS.ReadableStream
+  /** Human-readable results. */
   out: (line: string) => void
+  /** Log lines (JSON): warnings and the audit event of the change. */
+  log: { write: (line: string) => void }
   env: Record<string, string | undefined>
 }
 
@@ -63,7 +66,7 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
   }
   const password = needsPassword ? await readStdin(io.stdin) : ''
 
-  const app = await buildApp({ env: io.env, dotenv: true, logger: loggerOptions(io.env['LOG_LEVEL'] ?? 'info') })
+  const app = await buildApp({ env: io.env, dotenv: true, logger: { ...loggerOptions(io.env['LOG_LEVEL'] ?? 'info'), stream: io.log } })
   try {
     await app.ready()
     const users = app.users

@@ -5,17 +5,20 @@ import { buildApp } from '../../src/app.js'
 import { runUsersCli, UsageError } from '../../src/cli/users.js'
 import { FAST_HASH, tempDir, TEST_PASSWORD, testEnv } from '../helper.js'
 
-async function run (env: Record<string, string>, args: string[], stdin = ''): Promise<{ code: number, out: string[] }> {
+async function run (env: Record<string, string>, args: string[], stdin = ''): Promise<{ code: number, out: string[], log: string[] }> {
   const out: string[] = []
-  const code = await runUsersCli(args, { stdin: Readable.from([stdin]), out: (line) => out.push(line), env })
-  return { code, out }
+  const log: string[] = []
+  const code = await runUsersCli(args, { stdin: Readable.from([stdin]), out: (line) => out.push(line), log: { write: (line) => { log.push(line) } }, env })
+  return { code, out, log }
 }
 
 test('the users CLI manages the SQLite directory the service uses', async (t) => {
   const env = testEnv({ STORE: 'sqlite', DATA_DIR: tempDir(t) })
   t.same((await run(env, ['list'])).out, ['no users'])
-  const added = await run(env, ['add', 'alice', '--role', 'admin', '--role', 'ops', '--password-stdin'], `${TEST_PASSWORD}\n`)
+  const added = await run({ ...env, LOG_LEVEL: 'info' }, ['add', 'alice', '--role', 'admin', '--role', 'ops', '--password-stdin'], `${TEST_PASSWORD}\n`)
   t.equal(added.code, 0)
+  t.match(added.log.map((l) => JSON.parse(l)).find((l) => l.audit === 'user.added'), { audit: 'user.added', username: 'alice', roles: ['admin', 'ops'], userId: String })
+  t.notMatch(added.log.join(''), TEST_PASSWORD, 'the password is never logged')
   t.match(added.out[0], /^added alice \(id [A-Za-z0-9_-]{22}, roles admin, ops\)$/)
   t.match((await run(env, ['add', 'bob', '--password-stdin'], TEST_PASSWORD)).out[0], /^added bob \(id [A-Za-z0-9_-]{22}\)$/)
 
@@ -61,6 +64,6 @@ test('the CLI process reports errors on stderr with exit code 1, and works end t
   t.match(bad.stderr, /^error: add reads the password from standard input/)
   const good = cli(['add', 'alice', '--password-stdin'], TEST_PASSWORD)
   t.equal(good.status, 0, String(good.stderr))
-  t.match(good.stdout, /^added alice/)
+  t.match(good.stdout, /^added alice \(id [A-Za-z0-9_-]{22}\)\n$/, 'stdout holds the result only; logs go to stderr')
   t.notMatch(String(good.stderr) + String(good.stdout), TEST_PASSWORD, 'the password is never printed or logged')
 })
