@@ -5,7 +5,7 @@
  * cost of an fsync per write (docs/deployment.md).
  */
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 export type SqliteDatabase = Database.Database
@@ -54,7 +54,12 @@ export interface OpenSqliteOptions {
 }
 
 export function openSqliteDatabase (options: OpenSqliteOptions): SqliteDatabase {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 })
+  if (options.path !== ':memory:') {
+    mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 })
+    // The database holds password hashes and session records: owner-only from the start (SQLite gives its
+    // -wal and -shm files the same permissions). An empty file is a valid empty database.
+    closeSync(openSync(options.path, 'a', 0o600))
+  }
   const db = new Database(options.path)
   db.pragma('journal_mode = WAL')
   db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`)

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'tap'
 import { openSqliteDatabase } from '../../src/stores/sqlite-database.js'
@@ -20,4 +21,17 @@ test('SQLite store contract (a real database file)', async (t) => {
       return [a, b]
     }
   })
+})
+
+test('the database file is created readable by its owner only, and reopened with its data', async (t) => {
+  const path = join(tempDir(t), 'nested', 'sessions.db')
+  const first = new SqliteSessionStore(openSqliteDatabase({ path }))
+  await first.revokeToken({ kind: 'token', id: 'AAAAAAAAAAAAAAAAAAAAAA', expiresAt: 2_000_000_000 })
+  await first.close()
+  await first.close()
+  t.equal(statSync(path).mode & 0o777, 0o600)
+  t.equal(statSync(join(path, '..')).mode & 0o777, 0o700)
+  const second = new SqliteSessionStore(openSqliteDatabase({ path, synchronous: 'FULL' }))
+  t.teardown(async () => await second.close())
+  t.equal((await second.loadRevocations(0)).revocations.length, 1, 'the migration ran once; the data is there')
 })
