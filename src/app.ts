@@ -9,7 +9,10 @@ import { systemClock, type Clock } from './clock.js'
 import { envSchema, type EnvConfig } from './config/env-schema.js'
 import { resolveSecret } from './config/secrets.js'
 import { errorHandler } from './error-handler.js'
+import { cookiePolicy } from './cookies.js'
 import { errorBody, InvalidOptionError } from './errors.js'
+import { DEFAULT_ASSETS_DIR, demoRoutes } from './demo/demo-routes.js'
+import { registerOpenApi } from './openapi.js'
 import sessionPlugin from './plugin.js'
 import { healthRoutes } from './routes/health-routes.js'
 import { openStores } from './stores/open-stores.js'
@@ -35,7 +38,12 @@ export interface BuildAppOptions {
   clock?: Clock
   /** argon2id cost; OWASP's by default. Tests lower it to run fast. */
   passwordHashCost?: PasswordHashCost
+  /** Where DEMO=true finds the compiled browser code; the package's dist/ by default. */
+  demoAssetsDir?: string
 }
+
+/** The user DEMO=true creates in a memory store; its password is shown on the demo page. */
+export const DEMO_USER = { username: 'demo', password: 'demo-password' }
 
 export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -61,6 +69,9 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   if (options.logger !== undefined && options.logger !== false) app.log.level = config.LOG_LEVEL
   const production = config.NODE_ENV === 'production'
   const clock = options.clock ?? systemClock
+  if (config.DEMO && production) {
+    throw new InvalidOptionError('DEMO=true is refused when NODE_ENV=production: the demo page and its demo user are for development')
+  }
 
   const { secret, previous, generatedAt } = resolveSecret({
     configured: config.SESSION_SECRET,
@@ -85,6 +96,12 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     revocationLifetime: Math.max(config.ACCESS_TTL_SECONDS, config.REFRESH_IDLE_TTL_SECONDS)
   })
   app.decorate('users', users)
+  // A user whose password is on the page, so only where nothing outlives the process.
+  const demoUser = config.DEMO && config.STORE === 'memory' ? DEMO_USER : undefined
+  if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password)
+
+  // Before every route: it collects them as they are registered.
+  await registerOpenApi(app, { production, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX) })
 
   await app.register(sessionPlugin, {
     secret,
@@ -105,5 +122,9 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     clock
   })
   await app.register(healthRoutes, { store: stores.sessions })
+  if (config.DEMO) {
+    await app.register(demoRoutes, { assetsDir: options.demoAssetsDir ?? DEFAULT_ASSETS_DIR, authPrefix: config.AUTH_PREFIX, demoUser })
+    app.log.warn(`DEMO=true: the demo page is served at /${demoUser === undefined ? '' : ` (user ${demoUser.username}; the page shows its password)`}`)
+  }
   return app
 }

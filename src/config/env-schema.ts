@@ -37,7 +37,11 @@ export const envSchema = Type.Object({
     default: 'sqlite',
     description: 'Where rotations, revocations and users live: `sqlite` (embedded, durable, the default) or `memory` (tests and demos: lost on restart).'
   }),
-  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Directory of the SQLite database and of the generated development secret.' })
+  DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Directory of the SQLite database and of the generated development secret.' }),
+  DEMO: Type.Boolean({
+    default: false,
+    description: '`true` serves the demo page at `/` (a log-in form built on the browser client; needs `npm run build`). With STORE=memory it also creates the user `demo` (password `demo-password`). Refused in production. `npm run demo` starts the service this way.'
+  })
 })
 
 export type EnvConfig = Static<typeof envSchema>
