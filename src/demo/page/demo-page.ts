@@ -41,7 +41,7 @@ function render (state: SessionState | null): void {
   $('who-roles').textContent = state.user.roles.join(', ') || '(none)'
   $('who-session').textContent = state.sessionId
   $('access-expires').textContent = time(state.accessExpiresAt)
-  $('absolute-expires').textContent = time(state.absoluteExpiresAt)
+  $('absolute-expires').textContent = new Date(state.absoluteExpiresAt).toLocaleString()
 }
 
 function tick (): void {
