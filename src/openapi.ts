@@ -58,14 +58,11 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
         }
       }
     },
-    // Shared schemas keep their $id as their name under components/schemas.
-    refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, i) => typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`
-    },
+    // Shared schemas (the only ones this is called for, all with an $id) keep it as their name.
+    refResolver: { buildLocalReference: (json) => String(json['$id']) },
     transform ({ schema, url, route }) {
       const auth = url.startsWith(authPrefix + '/')
-      const methods = [route.method].flat()
-      const security = auth ? COOKIES_READ[`${methods[0] ?? ''} ${url.slice(authPrefix.length)}`] : undefined
+      const security = auth ? COOKIES_READ[`${String(route.method)} ${url.slice(authPrefix.length)}`] : undefined
       return {
         schema: { ...schema, tags: [auth ? 'auth' : 'health'], ...(security === undefined ? {} : { security }) },
         url

@@ -3,7 +3,7 @@
  * refusals (production, no build). The compiled modules are stood in for by files in a temporary folder; the
  * real page runs in Chromium in test/e2e/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type Test } from 'tap'
 import { DEMO_USER } from '../../src/app.js'
@@ -91,7 +91,15 @@ test('DEMO=true is refused in production, and without the build', async (t) => {
   })
 })
 
-test('by default the modules come from the package\'s dist/', async (t) => {
+test('by default the modules come from the package\'s dist/: served when built, else a clear refusal', async (t) => {
   t.match(DEFAULT_ASSETS_DIR, /[/\\]dist[/\\]$/)
   t.notMatch(DEFAULT_ASSETS_DIR, /[/\\](src|dist)[/\\]dist/)
+  // Whether `npm run build` ran before this test is not up to it: both outcomes are right, nothing else is.
+  const built = existsSync(join(DEFAULT_ASSETS_DIR, 'client', 'session-client.js')) && existsSync(join(DEFAULT_ASSETS_DIR, 'demo', 'page', 'demo-page.js'))
+  const outcome = await buildTestApp(t, { env: { DEMO: 'true' } }).then(
+    async (app) => (await app.inject('/client/session-client.js')).body,
+    (error: Error) => error.message
+  )
+  if (built) t.match(outcome, 'export function createSessionClient', 'the compiled client is served')
+  else t.equal(outcome, `DEMO=true serves the compiled browser code, which is not in ${DEFAULT_ASSETS_DIR}: run \`npm run build\` first`)
 })
