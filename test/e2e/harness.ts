@@ -2,6 +2,10 @@
  * End-to-end harness: the real service (built from src/, serving the compiled demo from dist/) listening on
  * localhost, and Debian's headless Chromium driven by playwright-core. `npm run test:e2e` builds first.
  * Screenshots go to artifacts/e2e/ (git-ignored).
+ *
+ * Functions given to page.evaluate() travel as source text. tap loads these files through tsx (esbuild with
+ * keepNames), which wraps a named inner function (`const f = () => ...`) in a `__name()` helper the page
+ * does not have: inside evaluate() bodies, use loops and anonymous callbacks only.
  */
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync } from 'node:fs'
@@ -69,7 +73,7 @@ export async function startService (t: Test, env: Record<string, string> = {}): 
   const app = await buildApp({
     passwordHashCost: FAST_HASH,
     clock: () => Date.now() + offsetMs,
-    logger: { ...(loggerOptions('info') as Record<string, unknown>), stream: { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>) } } },
+    logger: { ...loggerOptions('info'), stream: { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>) } } },
     env: testEnv({ DEMO: 'true', LOG_LEVEL: 'info', DATA_DIR: tempDir(t), ...env })
   })
   const responses: Service['responses'] = []
