@@ -148,6 +148,10 @@ test('log out in one tab: the other shows it at once, without asking the server'
   // Log in again in the second tab: the first follows.
   await loginThroughForm(two)
   await one.page.locator('#status').filter({ hasText: 'Logged in as demo' }).waitFor({ timeout: 2000 })
+  const newSession = await text(two.page, '#who-session')
+  t.equal(await text(one.page, '#who-session'), newSession, 'the new session')
+  await one.page.locator(`#sessions tr.current[data-session-id="${newSession}"]`).waitFor()
+  t.equal(await one.page.locator('#sessions tr').count(), 1, 'and lists it, alone')
   t.same([...one.problems, ...two.problems], [])
   await screenshot(t, one.page, 'logout-other-tab')
 })

@@ -89,6 +89,11 @@ client.on('change', (state) => {
   if (state !== null && lastSessionId === state.sessionId) {
     refreshes++
     $('refresh-count').textContent = String(refreshes)
+  } else if (state !== null) {
+    // A new session (here or in another tab): its list is another one.
+    loadSessions().catch(showError)
+  } else {
+    $('sessions').replaceChildren()
   }
   lastSessionId = state?.sessionId ?? null
   render(state)
@@ -106,9 +111,8 @@ $<HTMLFormElement>('login-form').addEventListener('submit', (event) => {
   event.preventDefault()
   const form = new FormData(event.target as HTMLFormElement)
   $('login-error').textContent = ''
-  client.login(String(form.get('username')), String(form.get('password'))).then(async () => {
+  client.login(String(form.get('username')), String(form.get('password'))).then(() => {
     $<HTMLFormElement>('login-form').reset()
-    await loadSessions()
   }).catch((error: unknown) => {
     $('login-error').textContent = error instanceof SessionClientError ? error.message : String(error)
   })
@@ -121,12 +125,10 @@ $('logout-button').addEventListener('click', () => { client.logout().catch(showE
 $('logout-all-button').addEventListener('click', () => { client.logoutAll().catch(showError) })
 setInterval(tick, 250)
 
-client.session().then(async (state) => {
+client.session().then((state) => {
   if (state === null) {
     $('status').textContent = 'Not logged in'
     $('login-section').hidden = false
-  } else {
-    await loadSessions()
   }
 }).catch((error: unknown) => {
   $('status').textContent = 'The service did not answer'
