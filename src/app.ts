@@ -3,6 +3,7 @@
  * built-in user directory and the session plugin. Builds the instance and never listens (server.ts does).
  */
 import fastifyEnv from '@fastify/env'
+import { randomBytes } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { systemClock, type Clock } from './clock.js'
@@ -43,7 +44,7 @@ export interface BuildAppOptions {
 }
 
 /** The user DEMO=true creates in a memory store; its password is shown on the demo page. */
-export const DEMO_USER = { username: 'demo', password: 'demo-password' }
+export const DEMO_USERNAME = 'demo'
 
 export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -97,7 +98,10 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   })
   app.decorate('users', users)
   // A user whose password is on the page, so only where nothing outlives the process.
-  const demoUser = config.DEMO && config.STORE === 'memory' ? DEMO_USER : undefined
+  // No default password, even for the demo: DEMO_PASSWORD, or a random one drawn now.
+  const demoUser = config.DEMO && config.STORE === 'memory'
+    ? { username: DEMO_USERNAME, password: config.DEMO_PASSWORD === '' ? randomBytes(12).toString('base64url') : config.DEMO_PASSWORD }
+    : undefined
   if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password)
 
   // Before every route: it collects them as they are registered.

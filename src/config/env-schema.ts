@@ -40,7 +40,11 @@ export const envSchema = Type.Object({
   DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Directory of the SQLite database and of the generated development secret.' }),
   DEMO: Type.Boolean({
     default: false,
-    description: '`true` serves the demo page at `/` (a log-in form built on the browser client; needs `npm run build`). With STORE=memory it also creates the user `demo` (password `demo-password`). Refused in production. `npm run demo` starts the service this way.'
+    description: '`true` serves the demo page at `/` (a log-in form built on the browser client; needs `npm run build`). With STORE=memory it also creates the user `demo`, with DEMO_PASSWORD or else a random password drawn at each start, shown on the demo page. Refused in production. `npm run demo` starts the service this way.'
+  }),
+  DEMO_PASSWORD: Type.String({
+    default: '',
+    description: 'Password of the `demo` user that DEMO=true creates with STORE=memory (8 characters or more). Empty: a random one is drawn at each start; there is no default password.'
   })
 })
 

@@ -6,7 +6,6 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test, type Test } from 'tap'
-import { DEMO_USER } from '../../src/app.js'
 import { DEFAULT_ASSETS_DIR } from '../../src/demo/demo-routes.js'
 import { buildTestApp, client, tempDir } from '../helper.js'
 
@@ -25,7 +24,7 @@ function fakeBuild (t: Test): string {
 }
 
 test('DEMO=true serves the page with a strict CSP, and the browser modules it loads', async (t) => {
-  const app = await buildTestApp(t, { env: { DEMO: 'true' }, demoAssetsDir: fakeBuild(t) })
+  const app = await buildTestApp(t, { env: { DEMO: 'true', DEMO_PASSWORD: 'a chosen demo password' }, demoAssetsDir: fakeBuild(t) })
   const page = await app.inject('/')
   t.equal(page.statusCode, 200)
   t.equal(page.headers['content-type'], 'text/html; charset=utf-8')
@@ -36,7 +35,7 @@ test('DEMO=true serves the page with a strict CSP, and the browser modules it lo
   t.equal(page.headers['x-content-type-options'], 'nosniff')
   t.match(page.body, '<script type="module" src="/demo/page/demo-page.js"></script>')
   t.match(page.body, '<body data-auth-prefix="/auth">')
-  t.match(page.body, `Demo user: <code>${DEMO_USER.username}</code>, password <code>${DEMO_USER.password}</code>`)
+  t.match(page.body, 'Demo user: <code>demo</code>, password <code>a chosen demo password</code>')
   t.notMatch(page.body, /<script>|<style>|\sstyle=|\son[a-z]+=/i, 'no inline script, style or handler: the CSP would block them')
 
   const css = await app.inject('/demo/demo.css')
@@ -61,8 +60,8 @@ test('DEMO=true serves the page with a strict CSP, and the browser modules it lo
 })
 
 test('the demo user can log in; the page says so only when the store is memory', async (t) => {
-  const app = await buildTestApp(t, { env: { DEMO: 'true' }, demoAssetsDir: fakeBuild(t) })
-  const login = await client(app).request('POST', '/auth/login', DEMO_USER)
+  const app = await buildTestApp(t, { env: { DEMO: 'true', DEMO_PASSWORD: 'a chosen demo password' }, demoAssetsDir: fakeBuild(t) })
+  const login = await client(app).request('POST', '/auth/login', { username: 'demo', password: 'a chosen demo password' })
   t.equal(login.statusCode, 200)
 
   const sqlite = await buildTestApp(t, { env: { DEMO: 'true', STORE: 'sqlite', AUTH_PREFIX: '/api/auth' }, demoAssetsDir: fakeBuild(t) })
@@ -102,4 +101,16 @@ test('by default the modules come from the package\'s dist/: served when built, 
   )
   if (built) t.match(outcome, 'export function createSessionClient', 'the compiled client is served')
   else t.equal(outcome, `DEMO=true serves the compiled browser code, which is not in ${DEFAULT_ASSETS_DIR}: run \`npm run build\` first`)
+})
+
+test('without DEMO_PASSWORD the demo password is random at every start: there is no default password', async (t) => {
+  const passwords = new Set<string>()
+  for (let i = 0; i < 2; i++) {
+    const app = await buildTestApp(t, { env: { DEMO: 'true' }, demoAssetsDir: fakeBuild(t) })
+    const password = /password <code>([^<]+)<\/code>/.exec((await app.inject('/')).body)?.[1] ?? ''
+    t.match(password, /^[A-Za-z0-9_-]{16}$/)
+    t.equal((await client(app).request('POST', '/auth/login', { username: 'demo', password })).statusCode, 200, 'the password on the page works')
+    passwords.add(password)
+  }
+  t.equal(passwords.size, 2, 'a different one each start')
 })

@@ -74,7 +74,7 @@ export async function startService (t: Test, env: Record<string, string> = {}): 
     passwordHashCost: FAST_HASH,
     clock: () => Date.now() + offsetMs,
     logger: { ...loggerOptions('info'), stream: { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>) } } },
-    env: testEnv({ DEMO: 'true', LOG_LEVEL: 'info', DATA_DIR: tempDir(t), ...env })
+    env: testEnv({ DEMO: 'true', DEMO_PASSWORD: 'demo-password', LOG_LEVEL: 'info', DATA_DIR: tempDir(t), ...env })
   })
   const responses: Service['responses'] = []
   app.addHook('onSend', async (request, reply, payload) => {
