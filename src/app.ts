@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { systemClock, type Clock } from './clock.js'
 import { envSchema, type EnvConfig } from './config/env-schema.js'
 import { resolveSecret } from './config/secrets.js'
+import { compileTrustProxy, type TrustProxy } from './config/trust-proxy.js'
 import { errorHandler } from './error-handler.js'
 import { cookiePolicy } from './cookies.js'
 import { errorBody, InvalidOptionError } from './errors.js'
@@ -16,6 +17,7 @@ import { DEFAULT_ASSETS_DIR, demoRoutes } from './demo/demo-routes.js'
 import { registerOpenApi } from './openapi.js'
 import sessionPlugin from './plugin.js'
 import { healthRoutes } from './routes/health-routes.js'
+import { securityHeaders, setSecurityHeaders } from './security-headers.js'
 import { openStores } from './stores/open-stores.js'
 import { OWASP_ARGON2ID, PasswordHasher, type PasswordHashCost } from './users/password-hasher.js'
 import { UserDirectory } from './users/user-directory.js'
@@ -41,21 +43,28 @@ export interface BuildAppOptions {
   passwordHashCost?: PasswordHashCost
   /** Where DEMO=true finds the compiled browser code; the package's dist/ by default. */
   demoAssetsDir?: string
+  /** The session plugin's `verifiedTokenCacheSize` (default 10000; 0 turns the cache off). */
+  verifiedTokenCacheSize?: number
 }
 
 /** The user DEMO=true creates in a memory store; its password is shown on the demo page. */
 export const DEMO_USERNAME = 'demo'
 
 export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  // Fastify needs trustProxy before the configuration is read: it gets a function that consults TRUST_PROXY
+  // once compiled below, and trusts no one until then.
+  let trustProxy: TrustProxy = () => false
   const app = Fastify({
     logger: options.logger ?? false,
     // Request ids never come from the client: they go into audit lines.
     requestIdHeader: false,
-    return503OnClosing: true
+    return503OnClosing: true,
+    trustProxy: (address: string, hop: number) => trustProxy(address, hop)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(async (request, reply) => {
+    setSecurityHeaders(request, reply, app.config.COOKIE_SECURE)
     return await reply.code(404).header('cache-control', 'no-store')
       .send(errorBody(404, 'ERR_ROUTE_NOT_FOUND', `Route ${request.method}:${request.url.split('?')[0] ?? ''} not found`))
   })
@@ -67,6 +76,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     dotenv: options.dotenv ?? false
   })
   const config = app.config
+  trustProxy = compileTrustProxy(config.TRUST_PROXY)
   if (options.logger !== undefined && options.logger !== false) app.log.level = config.LOG_LEVEL
   const production = config.NODE_ENV === 'production'
   const clock = options.clock ?? systemClock
@@ -123,9 +133,22 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     clockLeewaySeconds: config.CLOCK_LEEWAY_SECONDS,
     cookieSecure: config.COOKIE_SECURE,
     production,
-    clock
+    clock,
+    trustedOrigins: config.TRUSTED_ORIGINS.filter((o) => o !== ''),
+    ...(config.PUBLIC_ORIGIN === '' ? {} : { publicOrigin: config.PUBLIC_ORIGIN }),
+    rateLimit: {
+      loginAccountMax: config.RATE_LIMIT_LOGIN_ACCOUNT_MAX,
+      loginIpMax: config.RATE_LIMIT_LOGIN_IP_MAX,
+      loginWindowSeconds: config.RATE_LIMIT_LOGIN_WINDOW_SECONDS,
+      refreshIpMax: config.RATE_LIMIT_REFRESH_IP_MAX,
+      refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS
+    },
+    ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize })
   })
-  await app.register(healthRoutes, { store: stores.sessions })
+  await app.register(async function healthScope (scope) {
+    scope.addHook('onSend', securityHeaders(config.COOKIE_SECURE))
+    await scope.register(healthRoutes, { store: stores.sessions })
+  })
   if (config.DEMO) {
     await app.register(demoRoutes, { assetsDir: options.demoAssetsDir ?? DEFAULT_ASSETS_DIR, authPrefix: config.AUTH_PREFIX, demoUser })
     app.log.warn(`DEMO=true: the demo page is served at /${demoUser === undefined ? '' : ` (user ${demoUser.username}; the page shows its password)`}`)

@@ -1,6 +1,7 @@
 /**
  * Audit events: one structured log line each, with user and family ids and never a token, cookie value or
- * password (ASVS 16.2.5, 16.3.1). Security events (refresh token reuse) are warnings; the rest info.
+ * password (ASVS 16.2.5, 16.3.1). Security events (refresh token reuse, cross-site requests refused, rate limits
+ * hit) are warnings; the rest info.
  */
 import type { FastifyBaseLogger } from 'fastify'
 
@@ -13,13 +14,16 @@ export type AuditEvent =
   | 'logout'
   | 'logout_all'
   | 'session.ended'
+  | 'csrf.rejected'
+  | 'login.rate_limited'
+  | 'refresh.rate_limited'
   | 'user.added'
   | 'user.password_changed'
   | 'user.roles_changed'
   | 'user.disabled'
   | 'user.enabled'
 
-const WARNINGS = new Set<AuditEvent>(['refresh.reuse_detected'])
+const WARNINGS = new Set<AuditEvent>(['refresh.reuse_detected', 'csrf.rejected', 'login.rate_limited', 'refresh.rate_limited'])
 
 export function audit (log: FastifyBaseLogger, event: AuditEvent, fields: Record<string, unknown> = {}): void {
   const line = { audit: event, ...fields }

@@ -16,6 +16,10 @@ export const MalformedJsonError = createError('ERR_MALFORMED_JSON', 'The request
 export const UnsupportedMediaTypeError = createError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be application/json', 415)
 export const BodyTooLargeError = createError('ERR_BODY_TOO_LARGE', 'The request body is too large', 413)
 export const RouteNotFoundError = createError('ERR_ROUTE_NOT_FOUND', 'Route %s:%s not found', 404)
+/** A browser request from another site (Fetch Metadata or Origin) to a state-changing route: nothing happened. */
+export const CsrfRejectedError = createError('ERR_CSRF_REJECTED', 'Cross-site request refused', 403)
+/** Too many failed logins for this account or client, or too many refreshes: `Retry-After` says when to retry. */
+export const RateLimitedError = createError('ERR_RATE_LIMITED', 'Too many attempts; retry later', 429)
 /** The session would need a cookie over the 4096-byte browser limit: the user profile is too large. */
 export const CookieTooLargeError = createError('ERR_COOKIE_TOO_LARGE', 'The session does not fit in a cookie (%s bytes, limit 4096); reduce the user profile', 500)
 /** The app's `verifyCredentials` or `findUser` returned a user that cannot go into a token. */
@@ -39,6 +43,8 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   UnsupportedMediaTypeError,
   BodyTooLargeError,
   RouteNotFoundError,
+  CsrfRejectedError,
+  RateLimitedError,
   CookieTooLargeError,
   InvalidUserProfileError,
   InternalError

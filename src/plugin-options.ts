@@ -2,8 +2,11 @@
  * Options of the session plugin, checked when it registers: a wrong option stops `ready()` with a message
  * naming the option and the fix. The caller's object is never modified.
  */
+import type { Redis } from 'ioredis'
 import type { Clock } from './clock.js'
+import { canonicalOrigin } from './csrf.js'
 import { InvalidOptionError } from './errors.js'
+import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rate-limits.js'
 import type { FindUser, VerifyCredentials } from './session-service.js'
 import type { SessionStore } from './stores/session-store.js'
 import { assessSecret } from './config/secrets.js'
@@ -40,6 +43,25 @@ export interface SessionPluginOptions {
   revocationPollIntervalMs?: number
   /** Register the auth routes. Default true; false for an app that only checks sessions. */
   routes?: boolean
+  /**
+   * Origins (`https://app.example.com`) of front ends on the same site that may call the auth routes: they
+   * pass the CSRF check with `Sec-Fetch-Site: same-site`, and get CORS with credentials. Default none.
+   */
+  trustedOrigins?: readonly string[]
+  /** The origin browsers reach this service at. Default: derived from each request's Host and protocol. */
+  publicOrigin?: string
+  /**
+   * Register @fastify/cors on the auth routes, allowing exactly `trustedOrigins` with credentials. Default
+   * true (nothing is registered without trusted origins). Skipped, with a warning, when the app registered
+   * @fastify/cors itself; that one then governs the auth routes too.
+   */
+  cors?: boolean
+  /** Security headers (nosniff, CSP, frame and referrer policy, HSTS over https) on auth responses. Default true. */
+  securityHeaders?: boolean
+  /** Login and refresh limits (docs/security.md); `false` only if you limit these routes yourself. */
+  rateLimit?: Partial<RateLimitSettings> | false
+  /** An ioredis client: the rate-limit counters then live in Redis, shared by all instances. Default: memory. */
+  redis?: Redis
 }
 
 export interface ResolvedOptions {
@@ -62,6 +84,12 @@ export interface ResolvedOptions {
   verifiedTokenCacheSize: number
   revocationPollIntervalMs: number
   routes: boolean
+  trustedOrigins: ReadonlySet<string>
+  publicOrigin: string | undefined
+  cors: boolean
+  securityHeaders: boolean
+  rateLimit: RateLimitSettings | false
+  redis: Redis | undefined
   /** Problems worth a warning at startup (not fatal here). */
   warnings: string[]
 }
@@ -82,6 +110,38 @@ function text (option: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback
   if (typeof value !== 'string' || value.length === 0 || value.length > 256) fail(option, 'must be a non-empty string of at most 256 characters')
   return value
+}
+
+function bool (option: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') fail(option, 'must be a boolean')
+  return value
+}
+
+function origin (option: string, value: unknown): string {
+  const canonical = canonicalOrigin(value)
+  if (canonical === undefined) fail(option, `must be an origin such as https://app.example.com: scheme, lower-case host and port only, no path or trailing slash (got ${String(value)})`)
+  return canonical
+}
+
+function trustedOrigins (value: unknown): Set<string> {
+  if (value === undefined) return new Set()
+  if (!Array.isArray(value)) fail('trustedOrigins', 'must be an array of origins')
+  return new Set(value.map((o, i) => origin(`trustedOrigins[${i}]`, o)))
+}
+
+function rateLimits (value: unknown): RateLimitSettings | false {
+  if (value === false) return false
+  if (value === undefined) return { ...DEFAULT_RATE_LIMITS }
+  if (typeof value !== 'object' || value === null) fail('rateLimit', 'must be false or an object of limits')
+  const given = value as Partial<Record<keyof RateLimitSettings, unknown>>
+  const unknown = Object.keys(given).filter((key) => !(key in DEFAULT_RATE_LIMITS))
+  if (unknown.length > 0) fail('rateLimit', `has unknown keys: ${unknown.join(', ')}`)
+  const settings = { ...DEFAULT_RATE_LIMITS }
+  for (const key of Object.keys(DEFAULT_RATE_LIMITS) as Array<keyof RateLimitSettings>) {
+    settings[key] = integer(`rateLimit.${key}`, given[key], DEFAULT_RATE_LIMITS[key], 1, key.endsWith('Seconds') ? 86400 : 1_000_000)
+  }
+  return settings
 }
 
 function secretBytes (option: string, value: unknown, production: boolean, warnings: string[]): Buffer {
@@ -133,8 +193,11 @@ export function resolveOptions (options: SessionPluginOptions): ResolvedOptions 
 
   const clock = options.clock ?? Date.now
   if (typeof clock !== 'function') fail('clock', 'must be a function returning milliseconds since the epoch')
-  const routes = options.routes ?? true
-  if (typeof routes !== 'boolean') fail('routes', 'must be a boolean')
+  const routes = bool('routes', options.routes, true)
+  const redis = options.redis
+  if (redis !== undefined && (typeof redis !== 'object' || redis === null || typeof redis.defineCommand !== 'function')) {
+    fail('redis', 'must be an ioredis client')
+  }
 
   return {
     secret,
@@ -156,6 +219,12 @@ export function resolveOptions (options: SessionPluginOptions): ResolvedOptions 
     verifiedTokenCacheSize: integer('verifiedTokenCacheSize', options.verifiedTokenCacheSize, 10000, 0, 10_000_000),
     revocationPollIntervalMs: integer('revocationPollIntervalMs', options.revocationPollIntervalMs, 1000, 10, 3_600_000),
     routes,
+    trustedOrigins: trustedOrigins(options.trustedOrigins),
+    publicOrigin: options.publicOrigin === undefined ? undefined : origin('publicOrigin', options.publicOrigin),
+    cors: bool('cors', options.cors, true),
+    securityHeaders: bool('securityHeaders', options.securityHeaders, true),
+    rateLimit: rateLimits(options.rateLimit),
+    redis,
     warnings
   }
 }

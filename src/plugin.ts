@@ -6,6 +6,7 @@ import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { cookiePolicy, MAX_COOKIE_BYTES, readCookie, type CookiePolicy } from './cookies.js'
+import { csrfProtection, type CsrfProtection } from './csrf.js'
 import { Denylist } from './denylist.js'
 import { SESSION_INVALID_BODY } from './errors.js'
 import { resolveOptions, type SessionPluginOptions } from './plugin-options.js'
@@ -28,6 +29,11 @@ declare module 'fastify' {
     sessionCookies: CookiePolicy
     /** The revocation sync, for readiness checks. */
     sessionRevocations: RevocationSync
+    /**
+     * onRequest hook refusing cross-site requests (403 ERR_CSRF_REJECTED), as on the auth routes; GET, HEAD
+     * and OPTIONS pass. Add it to your own state-changing routes: `{ onRequest: app.csrfProtection }`.
+     */
+    csrfProtection: CsrfProtection
   }
   interface FastifyRequest {
     /** The verified session of this request, or null. */
@@ -94,6 +100,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
   fastify.decorate('sessions', service)
   fastify.decorate('sessionCookies', policy)
   fastify.decorate('sessionRevocations', sync)
+  fastify.decorate('csrfProtection', csrfProtection({ publicOrigin: o.publicOrigin, trustedOrigins: o.trustedOrigins }))
   fastify.decorateRequest('session', null)
 
   const accessName = policy.access.name
@@ -122,7 +129,18 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
   })
 
   if (o.routes) {
-    await fastify.register(authRoutes, { prefix: o.prefix, service, policy })
+    await fastify.register(authRoutes, {
+      prefix: o.prefix,
+      service,
+      policy,
+      trustedOrigins: o.trustedOrigins,
+      cors: o.cors,
+      securityHeaders: o.securityHeaders,
+      cookieSecure: o.cookieSecure,
+      rateLimit: o.rateLimit,
+      clock: o.clock,
+      redis: o.redis
+    })
   }
 }
 

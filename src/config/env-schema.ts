@@ -33,6 +33,17 @@ export const envSchema = Type.Object({
   CLOCK_LEEWAY_SECONDS: Type.Integer({ default: 30, minimum: 0, maximum: 300, description: 'Clock skew tolerated on `exp`, `nbf` and `iat`.' }),
   COOKIE_SECURE: Type.Boolean({ default: true, description: '`false` drops the `Secure` attribute and the `__Host-`/`__Secure-` prefixes, for plain-http development on hosts other than localhost. Refused in production.' }),
   AUTH_PREFIX: Type.String({ default: '/auth', pattern: '^(/[A-Za-z0-9._~-]+)+$', description: 'Path prefix of the auth routes; also the Path of the refresh cookie.' }),
+  PUBLIC_ORIGIN: Type.String({
+    default: '',
+    description: 'The origin browsers reach the service at (`https://auth.example.com`: scheme, host and port only). Requests whose `Origin` is this origin are same-origin for the CSRF check. Empty: derived per request from the Host header and protocol (X-Forwarded-Host/-Proto only from TRUST_PROXY). Set it in production.'
+  }),
+  TRUSTED_ORIGINS: List('Comma-separated origins (`https://app.example.com`) of front ends on the same site that may call the auth routes: they pass the CSRF check with `Sec-Fetch-Site: same-site` and get CORS with credentials. Never `*` or `null`. Empty: only the service\'s own origin.'),
+  TRUST_PROXY: List('Comma-separated IP addresses or CIDR ranges (or `loopback`, `linklocal`, `uniquelocal`) of reverse proxies whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are believed. Empty: none; the client IP is the socket peer. Ranges covering every address (`/0`) are refused.'),
+  RATE_LIMIT_LOGIN_ACCOUNT_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 1_000_000, description: 'Failed logins allowed per account (username, case-insensitive) per window, from all clients together; then 429 until the window ends.' }),
+  RATE_LIMIT_LOGIN_IP_MAX: Type.Integer({ default: 100, minimum: 1, maximum: 1_000_000, description: 'Failed logins allowed per client IP address (IPv6: per /64) per window, over all accounts; then 429 until the window ends.' }),
+  RATE_LIMIT_LOGIN_WINDOW_SECONDS: Type.Integer({ default: 900, minimum: 1, maximum: 86400, description: 'Length of the login failure window. The window starts at the first failure and is never extended by refused attempts: every limit ends on its own.' }),
+  RATE_LIMIT_REFRESH_IP_MAX: Type.Integer({ default: 120, minimum: 1, maximum: 1_000_000, description: 'Refresh requests allowed per client IP address (IPv6: per /64) per refresh window.' }),
+  RATE_LIMIT_REFRESH_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86400, description: 'Length of the refresh rate-limit window.' }),
   STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('memory')], {
     default: 'sqlite',
     description: 'Where rotations, revocations and users live: `sqlite` (embedded, durable, the default) or `memory` (tests and demos: lost on restart).'

@@ -1,19 +1,34 @@
 /**
  * The auth routes, mounted under the prefix (default /auth). JSON in and out; tokens only ever travel in
- * Set-Cookie, never in a body. Every answer carries `Cache-Control: no-store`.
+ * Set-Cookie, never in a body. Every answer carries `Cache-Control: no-store` and the security headers;
+ * every state-changing route refuses cross-site requests before reading its body (csrf.ts); login and
+ * refresh are rate-limited (rate-limits.ts); CORS answers only the trusted origins (cors.ts).
  */
+import fastifyCors from '@fastify/cors'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { Redis } from 'ioredis'
 import { audit } from '../audit.js'
+import type { Clock } from '../clock.js'
 import { clearSessionCookies, readCookie, setSessionCookies, type CookiePolicy } from '../cookies.js'
-import { InvalidCredentialsError, SESSION_INVALID_BODY, SessionNotFoundError } from '../errors.js'
+import { corsOptions } from '../cors.js'
+import { InvalidCredentialsError, RateLimitedError, SESSION_INVALID_BODY, SessionNotFoundError, ValidationError } from '../errors.js'
 import { errorHandler } from '../error-handler.js'
+import { NO_RATE_LIMITS, registerRateLimits, type RateLimitBlock, type RateLimitSettings } from '../rate-limits.js'
+import { securityHeaders } from '../security-headers.js'
 import type { IssuedSession, SessionInfo, SessionService } from '../session-service.js'
 import { ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from './schemas.js'
 
 export interface AuthRoutesOptions {
   service: SessionService
   policy: CookiePolicy
+  trustedOrigins: ReadonlySet<string>
+  cors: boolean
+  securityHeaders: boolean
+  cookieSecure: boolean
+  rateLimit: RateLimitSettings | false
+  clock: Clock
+  redis: Redis | undefined
 }
 
 /** Longest body any auth route accepts: a login with the longest username and password fits easily. */
@@ -38,9 +53,41 @@ export function sessionBody (info: SessionInfo): { user: { id: string, username:
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 415: ErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody }
 
-export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, { service, policy }) {
+/**
+ * preValidation hook of the routes that take no input: a body, when one is sent at all, must be an empty JSON
+ * object, so nothing is ever parsed and then left unvalidated.
+ */
+function noBody (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const body = request.body
+  if (body === undefined || (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0)) {
+    done()
+    return
+  }
+  done(new ValidationError('This route takes no request body (at most an empty JSON object)'))
+}
+
+export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
+  const { service, policy } = options
   fastify.setErrorHandler(errorHandler)
   fastify.addSchema(ErrorBody)
+
+  if (options.securityHeaders) fastify.addHook('onSend', securityHeaders(options.cookieSecure))
+  if (options.cors && options.trustedOrigins.size > 0) {
+    if (fastify.hasRequestDecorator('corsPreflightEnabled')) {
+      fastify.log.warn('@fastify/cors is registered by the app: it, not the session plugin, answers CORS on the auth routes')
+    } else {
+      await fastify.register(fastifyCors, corsOptions(options.trustedOrigins))
+    }
+  }
+  const limits = options.rateLimit === false
+    ? NO_RATE_LIMITS
+    : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis })
+  const csrf = fastify.csrfProtection
+
+  function refuseRateLimited (reply: FastifyReply, blocked: RateLimitBlock): never {
+    reply.header('retry-after', String(blocked.retryAfter))
+    throw new RateLimitedError()
+  }
 
   // Bodies are JSON only: text/plain, forms and multipart get 415 (no parser). An empty body is allowed
   // (refresh and logout need none), and Fastify's parser keeps its __proto__/constructor poisoning guards.
@@ -67,6 +114,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
 
   fastify.post('/login', {
     bodyLimit: BODY_LIMIT,
+    onRequest: csrf,
     schema: {
       summary: 'Log in: sets the access and refresh cookies',
       body: LoginBody,
@@ -75,9 +123,15 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   }, async function login (request, reply) {
     // Any session cookie sent along is ignored: a login always starts a new family (no session fixation).
     const userAgent = request.headers['user-agent']?.slice(0, MAX_USER_AGENT) ?? null
-    const issued = await service.login(request.body.username, request.body.password, userAgent)
+    const { username, password } = request.body
+    const outcome = await limits.login(request, async () => await service.login(username, password, userAgent))
+    if ('blocked' in outcome) {
+      audit(request.log, 'login.rate_limited', { username, scope: outcome.blocked.scope, ip: request.ip })
+      refuseRateLimited(reply, outcome.blocked)
+    }
+    const issued = outcome.result
     if (issued === null) {
-      audit(request.log, 'login.failed', { username: request.body.username })
+      audit(request.log, 'login.failed', { username })
       throw new InvalidCredentialsError()
     }
     audit(request.log, 'login.succeeded', { userId: issued.info.user.id, familyId: issued.info.id })
@@ -86,11 +140,18 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
 
   fastify.post('/refresh', {
     bodyLimit: BODY_LIMIT,
+    onRequest: csrf,
+    preValidation: noBody,
     schema: {
       summary: 'Rotate both tokens; 401 (and both cookies cleared) for a missing, invalid, expired, revoked or reused refresh token',
       response: { 200: SessionBody, ...errors }
     }
   }, async function refresh (request, reply) {
+    const blocked = await limits.refresh(request)
+    if (blocked !== undefined) {
+      audit(request.log, 'refresh.rate_limited', { scope: blocked.scope, ip: request.ip })
+      refuseRateLimited(reply, blocked)
+    }
     const token = readCookie(request.headers.cookie, policy.refresh.name)
     if (token === undefined) {
       audit(request.log, 'refresh.failed', { reason: 'missing' })
@@ -117,6 +178,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
 
   fastify.post('/logout', {
     bodyLimit: BODY_LIMIT,
+    onRequest: csrf,
+    preValidation: noBody,
     schema: {
       summary: 'Log out: revokes the access token and its whole session; 204 even without a session',
       response: { 204: NoContent, ...errors }
@@ -133,6 +196,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
 
   fastify.post('/logout-all', {
     bodyLimit: BODY_LIMIT,
+    onRequest: csrf,
+    preValidation: noBody,
     preHandler: fastify.requireSession,
     schema: {
       summary: 'End every session of the current user',
@@ -176,6 +241,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   })
 
   fastify.delete('/sessions/:id', {
+    bodyLimit: BODY_LIMIT,
+    onRequest: csrf,
+    preValidation: noBody,
     preHandler: fastify.requireSession,
     schema: {
       summary: 'End one session of the current user; ending the current one also clears its cookies',
