@@ -15,6 +15,7 @@ export function corsOptions (trustedOrigins: ReadonlySet<string>): FastifyCorsOp
     methods: ['GET', 'POST', 'DELETE'],
     allowedHeaders: ['content-type'],
     maxAge: 600,
-    strictPreflight: true
+    // A strict preflight failure answers a text/plain body; every error here is JSON with a code instead.
+    strictPreflight: false
   }
 }

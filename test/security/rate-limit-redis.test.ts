@@ -1,0 +1,100 @@
+/**
+ * With a Redis client (STORE=redis), the rate-limit counters live in Redis: every instance counts the same
+ * failures. A private redis-server on a free port, stopped mid-test: the limits then fail closed (503).
+ */
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { test, type Test } from 'tap'
+import sessionPlugin from '../../src/plugin.js'
+import { REDIS_NAMESPACE } from '../../src/rate-limits.js'
+import { MemorySessionStore } from '../../src/stores/memory-session-store.js'
+import { TEST_SECRET } from '../helper.js'
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+async function startRedis (t: Test): Promise<{ port: number, process: ChildProcess }> {
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  probe.on('error', () => {})
+  for (let i = 0; ; i++) {
+    try {
+      await probe.connect()
+      await probe.ping()
+      break
+    } catch (error) {
+      if (i === 100) throw error
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  }
+  probe.disconnect()
+  return { port, process: child }
+}
+
+async function client (t: Test, port: number): Promise<Redis> {
+  // Fail fast while Redis is away, as a service client should (no offline queue, no retries per command).
+  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+  redis.on('error', () => {})
+  t.teardown(() => { redis.disconnect() })
+  await redis.connect()
+  return redis
+}
+
+async function instance (t: Test, redis: Redis): Promise<FastifyInstance> {
+  const app = Fastify()
+  t.teardown(async () => await app.close())
+  await app.register(sessionPlugin, {
+    secret: TEST_SECRET,
+    store: new MemorySessionStore(),
+    verifyCredentials: async (username, password) => password === 'right password' ? { id: 'u1', username, roles: [] } : null,
+    redis,
+    rateLimit: { loginAccountMax: 3, loginWindowSeconds: 600 }
+  })
+  await app.ready()
+  return app
+}
+
+async function login (app: FastifyInstance, password: string): Promise<number> {
+  const response = await app.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, payload: { username: 'alice', password } })
+  return response.statusCode
+}
+
+test('two instances count failures together in Redis; the window is a Redis TTL; Redis down means 503', async (t) => {
+  const server = await startRedis(t)
+  const redisA = await client(t, server.port)
+  const a = await instance(t, redisA)
+  const b = await instance(t, await client(t, server.port))
+
+  t.equal(await login(a, 'wrong'), 401)
+  t.equal(await login(b, 'wrong'), 401)
+  t.equal(await login(a, 'wrong'), 401)
+  t.equal(await login(b, 'right password'), 429, 'the third failure, on the other instance, reached the limit')
+  t.equal(await login(a, 'right password'), 429)
+
+  const keys = await redisA.keys(`${REDIS_NAMESPACE}*`)
+  t.equal(keys.length, 2, 'one counter for the account, one for the client')
+  for (const key of keys) {
+    t.notMatch(key, /alice/, 'no username in a key')
+    const ttl = await redisA.pttl(key)
+    t.ok(ttl > 590_000 && ttl <= 600_000, `${key} expires with the window (${ttl} ms)`)
+  }
+  await redisA.del(...keys)
+  t.equal(await login(b, 'right password'), 200, 'once the counters are gone, the limit is gone')
+
+  server.process.kill('SIGKILL')
+  await new Promise((resolve) => server.process.once('exit', resolve))
+  const down = await a.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, payload: { username: 'alice', password: 'right password' } })
+  t.equal(down.statusCode, 503, 'no counter, no login: fail closed')
+  t.equal(down.json().code, 'ERR_STORE_UNAVAILABLE')
+  const refresh = await a.inject({ method: 'POST', url: '/auth/refresh' })
+  t.equal(refresh.statusCode, 503)
+})
