@@ -29,7 +29,7 @@ export class LogCapture {
 
   /** The logger options of the service (its redaction included), writing here, at `level`. */
   logger (level = 'trace'): Record<string, unknown> {
-    return { ...(loggerOptions(level) as Record<string, unknown>), stream: this.stream }
+    return { ...loggerOptions(level), stream: this.stream }
   }
 }
 
