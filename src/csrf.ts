@@ -33,6 +33,8 @@ export type OriginVerdict = 'ok' | 'null-origin' | 'cross-site' | 'same-site-unt
 /** Methods a CSRF attack gains nothing from (RFC 9110 §9.2.1): the hook lets them through. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 const MAX_LOGGED = 200
+/** DNS labels (punycode for IDNs), or a bracketed IPv6 literal: no wildcard or other character a browser never sends. */
+const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$|^\[[0-9a-f:.]+\]$/
 
 function derivedOrigin (request: FastifyRequest): string | undefined {
   try {
@@ -107,6 +109,6 @@ export function canonicalOrigin (value: unknown): string | undefined {
   } catch {
     return undefined
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== value) return undefined
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== value || !HOST.test(url.hostname)) return undefined
   return value
 }
