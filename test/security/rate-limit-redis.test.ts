@@ -24,11 +24,14 @@ async function startRedis (t: Test): Promise<{ port: number, process: ChildProce
   const port = await freePort()
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
   t.teardown(() => { child.kill('SIGKILL') })
+  const missing = new Promise<never>((_resolve, reject) => {
+    child.once('error', (error) => { reject(new Error(`redis-server could not be started (is it on PATH?): ${error.message}`)) })
+  })
   const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
   probe.on('error', () => {})
   for (let i = 0; ; i++) {
     try {
-      await probe.connect()
+      await Promise.race([probe.connect(), missing])
       await probe.ping()
       break
     } catch (error) {
