@@ -6,12 +6,6 @@
 import t, { test } from 'tap'
 import { launchBrowser, loginThroughForm, openTab, screenshot, startOtherOrigin, startService, text, type Service } from './harness.js'
 
-/**
- * The CSRF checks (Origin / Sec-Fetch-Site) and the CORS allowlist (TRUSTED_ORIGINS) are issue 4's work.
- * These tests state what they must do; they run as TODO until that work is merged, then this goes.
- */
-const NEEDS_HARDENING = 'needs the CSRF checks and the TRUSTED_ORIGINS CORS allowlist of issue 4 (hardening): remove this todo once both are merged'
-
 const browser = await launchBrowser(t)
 
 const hostilePage = (): string => '<!doctype html><title>Win a prize</title><h1>Win a prize</h1><iframe name="sink"></iframe>'
@@ -59,7 +53,7 @@ test('a page from another origin cannot read the service\'s answers (CORS)', asy
   await screenshot(t, evil.page, 'cross-origin-cors')
 })
 
-test('a page from another origin cannot refresh or end the user\'s session (CSRF)', { todo: NEEDS_HARDENING }, async (t) => {
+test('a page from another origin cannot refresh or end the user\'s session (CSRF)', async (t) => {
   const service = await startService(t)
   const { context, tab } = await victim(service)
   t.teardown(async () => await context.close())
@@ -108,7 +102,7 @@ test('a page from another origin cannot refresh or end the user\'s session (CSRF
   await screenshot(t, tab.page, 'cross-origin-csrf')
 })
 
-test('an SPA on a trusted origin logs in, refreshes and logs out with the client across origins', { todo: NEEDS_HARDENING }, async (t) => {
+test('an SPA on a trusted origin logs in, refreshes and logs out with the client across origins', async (t) => {
   // Each must know the other: the service trusts the SPA's origin, the SPA calls the service's.
   let serviceOrigin = ''
   const spaOrigin = await startOtherOrigin(t, () => `<!doctype html><title>SPA</title><p id="out">loading</p>
