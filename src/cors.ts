@@ -14,6 +14,8 @@ export function corsOptions (trustedOrigins: ReadonlySet<string>): FastifyCorsOp
     credentials: true,
     methods: ['GET', 'POST', 'DELETE'],
     allowedHeaders: ['content-type'],
+    // The browser client corrects for clock skew from Date, and a 429 says when to retry in Retry-After.
+    exposedHeaders: ['date', 'retry-after'],
     maxAge: 600,
     // A strict preflight failure answers a text/plain body; every error here is JSON with a code instead.
     strictPreflight: false

@@ -69,12 +69,14 @@ test('actual requests: CORS headers for the trusted origin only, Vary: Origin al
   t.equal(login.statusCode, 200)
   t.equal(login.headers['access-control-allow-origin'], TRUSTED)
   t.equal(login.headers['access-control-allow-credentials'], 'true')
+  t.equal(login.headers['access-control-expose-headers'], 'date, retry-after', 'the client may read Date and Retry-After')
   t.ok(varies(login.headers.vary))
   for (const origin of ['https://evil.example', 'null', 'https://evil.example.com']) {
     const response = await app.inject({ method: 'GET', url: '/auth/session', headers: { origin } })
     t.equal(response.statusCode, 401, `${origin}: the route answers as usual`)
     t.equal(response.headers['access-control-allow-origin'], undefined, `${origin}: not allowed`)
     t.equal(response.headers['access-control-allow-credentials'], undefined, `${origin}: no credentials`)
+    t.equal(response.headers['access-control-expose-headers'], undefined, `${origin}: nothing exposed`)
     t.ok(varies(response.headers.vary), `${origin}: Vary: Origin`)
   }
   const plain = await app.inject({ method: 'GET', url: '/auth/session' })
