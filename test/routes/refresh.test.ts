@@ -30,7 +30,7 @@ test('refresh rotates both cookies and keeps the session id', async (t) => {
   t.equal((await client(app, new CookieJar(clock.now)).request('POST', '/auth/refresh')).statusCode, 401, 'no cookie: 401')
 })
 
-test('refresh takes no body, an empty JSON body or a JSON object; other content types get 415 and rotate nothing', async (t) => {
+test('refresh takes no body, an empty JSON body or an empty object; other content types get 415 and rotate nothing', async (t) => {
   const { clock, c } = await setup(t)
   clock.advance(1)
   t.equal((await c.request('POST', '/auth/refresh')).statusCode, 200, 'no body')
