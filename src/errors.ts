@@ -10,6 +10,11 @@ export const SessionInvalidError = createError('ERR_SESSION_INVALID', 'No valid 
 /** Unknown user, wrong password and disabled user are deliberately indistinguishable. */
 export const InvalidCredentialsError = createError('ERR_INVALID_CREDENTIALS', 'Invalid username or password', 401)
 export const StoreUnavailableError = createError('ERR_STORE_UNAVAILABLE', 'The session store is unavailable; try again shortly', 503)
+/**
+ * The in-memory revocation view has not been confirmed against a shared store (Redis) for longer than
+ * REDIS_MAX_STALENESS_SECONDS: a session cannot be trusted, so it is neither accepted nor refused (fail closed).
+ */
+export const SessionStoreStaleError = createError('ERR_SESSION_STORE_STALE', 'Sessions cannot be checked right now: the revocation list is out of date; try again shortly', 503)
 export const SessionNotFoundError = createError('ERR_SESSION_NOT_FOUND', 'No such session', 404)
 export const ValidationError = createError('ERR_VALIDATION', '%s', 400)
 export const MalformedJsonError = createError('ERR_MALFORMED_JSON', 'The request body is not valid JSON', 400)
@@ -27,6 +32,13 @@ export const InvalidUserProfileError = createError('ERR_INVALID_USER_PROFILE', '
 export const InternalError = createError('ERR_INTERNAL', 'Internal server error', 500)
 /** Boot-time failure: an option or environment variable is missing or wrong. Never an HTTP answer. */
 export const InvalidOptionError = createError('ERR_INVALID_OPTION', '%s')
+/** Boot-time failure: the configured store (Redis) cannot be reached. */
+export const StoreConnectError = createError('ERR_STORE_CONNECT', 'Cannot connect to the session store at %s: %s')
+/**
+ * Internal: the revocation log a cursor points into is gone (Redis lost its data). The revocation sync reloads;
+ * never an HTTP answer.
+ */
+export const RevocationLogLostError = createError('ERR_REVOCATION_LOG_LOST', 'The revocation log was lost: %s')
 /** User directory (CLI) errors. */
 export const UserExistsError = createError('ERR_USER_EXISTS', 'A user named "%s" already exists')
 export const UserNotFoundError = createError('ERR_USER_NOT_FOUND', 'No user named "%s"')
@@ -37,6 +49,7 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   SessionInvalidError,
   InvalidCredentialsError,
   StoreUnavailableError,
+  SessionStoreStaleError,
   SessionNotFoundError,
   ValidationError,
   MalformedJsonError,
@@ -54,6 +67,8 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
 export const allErrors: readonly FastifyErrorConstructor[] = [
   ...httpErrors,
   InvalidOptionError,
+  StoreConnectError,
+  RevocationLogLostError,
   UserExistsError,
   UserNotFoundError,
   InvalidUserInputError

@@ -13,6 +13,9 @@
  * - A revocation is durable once the promise resolves, and is returned by `revocationsSince` of every
  *   instance sharing the store. The family's status and its revocation record change together.
  * - Any failure rejects the promise (the service answers 503); nothing is left half-written.
+ * - A backend that can lose its data while running (Redis restarted without persistence) rejects
+ *   `revocationsSince` with RevocationLogLostError once the log a cursor points into is gone; the sync then
+ *   reloads from `loadRevocations` and keeps what it already knew.
  */
 import type { Revocation } from '../denylist.js'
 
@@ -74,6 +77,11 @@ export interface RevocationBatch {
   cursor: string
 }
 
+/** A batch from a revocation feed: `complete` is false when more revocations are already waiting. */
+export interface RevocationFeedBatch extends RevocationBatch {
+  complete: boolean
+}
+
 export interface SessionStore {
   /** Records a new family (a login). */
   createFamily: (family: FamilyRecord) => Promise<void>
@@ -98,6 +106,17 @@ export interface SessionStore {
   revocationsSince: (cursor: string) => Promise<RevocationBatch>
   /** Deletes revocations and families whose tokens all expired before `before`. */
   purgeExpired: (before: number) => Promise<void>
+  /**
+   * Optional, for stores shared over the network (Redis): revocations after `cursor` as soon as they are
+   * recorded, waiting at most about `timeoutMs` (then an empty batch). Rejects when the store cannot be reached,
+   * with RevocationLogLostError like `revocationsSince`, and promptly once `signal` aborts.
+   */
+  waitForRevocations?: (cursor: string, timeoutMs: number, signal: AbortSignal) => Promise<RevocationFeedBatch>
+  /**
+   * Optional, with `waitForRevocations`: appends revocations to the log again after the store lost it, so
+   * that instances started later learn what the surviving instances still knew.
+   */
+  restoreRevocations?: (revocations: Revocation[]) => Promise<void>
   /** Resolves when the store answers; rejects otherwise. */
   ping: () => Promise<void>
   close: () => Promise<void>

@@ -1,0 +1,236 @@
+/**
+ * The Lua scripts of the Redis session store. Redis runs a script atomically: no other command of any
+ * client runs in the middle, which makes each store operation one compare-and-set, whichever instance sends it.
+ *
+ * Keys (P = the key prefix, ARGV[1] of every script):
+ *   P..'epoch'                      random id of this data set; a new one means Redis lost its data
+ *   P..'revocations'                stream: the revocation log (fields k=kind, i=id, e=expiresAt, n=notBefore)
+ *   P..'family:'..id                hash: one session family (FamilyRecord; absent fields are null)
+ *   P..'families:by-expiry'         sorted set: family id scored by the expiry of its last token, for purging
+ *   P..'subject-families:'..sub     set: the family ids of a subject
+ * Family hashes and subject sets also carry a TTL (ARGV[2] seconds after their last token expires) so that
+ * nothing outlives its use if no instance purges. The TTL is a duration computed from the caller's clock,
+ * so a difference between the service's and Redis's clocks does not matter.
+ */
+import { LuaScript } from './redis-client.js'
+
+const PRELUDE = `
+local P = ARGV[1]
+local MARGIN = tonumber(ARGV[2])
+local LOG = P .. 'revocations'
+local EXPIRY = P .. 'families:by-expiry'
+local EPOCH = P .. 'epoch'
+
+local function family_key (id) return P .. 'family:' .. id end
+local function subject_key (sub) return P .. 'subject-families:' .. sub end
+
+local function read_family (id)
+  local flat = redis.call('HGETALL', family_key(id))
+  if #flat == 0 then return nil end
+  local h = {}
+  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+  return h
+end
+
+local function last_expiry (h)
+  return math.max(tonumber(h.refreshExpiresAt), tonumber(h.accessExpiresAt))
+end
+
+local function index_family (h, now)
+  local expires = last_expiry(h)
+  local ttl = math.max(expires - now + MARGIN, 1)
+  redis.call('EXPIRE', family_key(h.id), ttl)
+  redis.call('ZADD', EXPIRY, expires, h.id)
+  local sk = subject_key(h.sub)
+  redis.call('SADD', sk, h.id)
+  if redis.call('TTL', sk) < ttl then redis.call('EXPIRE', sk, ttl) end
+end
+
+local function log_revocation (r)
+  if r[1] == 'subject' then
+    redis.call('XADD', LOG, '*', 'k', r[1], 'i', r[2], 'e', r[3], 'n', r[4])
+  else
+    redis.call('XADD', LOG, '*', 'k', r[1], 'i', r[2], 'e', r[3])
+  end
+  return r
+end
+
+local function family_revocation (h)
+  return { 'family', h.id, string.format('%d', last_expiry(h)) }
+end
+
+local function revoke_family (h, now)
+  redis.call('HSET', family_key(h.id), 'revokedAt', now)
+  return log_revocation(family_revocation(h))
+end
+
+local function parse_id (id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return ms, tonumber(seq)
+end
+
+-- True when the log cannot hold what came after the entry 'after' any more: the stream is gone, or its last
+-- generated id is older than 'after' (Redis restarted from an older state).
+local function log_behind (after)
+  if after == '0-0' then return false end
+  if redis.call('EXISTS', LOG) == 0 then return true end
+  local info = redis.call('XINFO', 'STREAM', LOG)
+  local last = '0-0'
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
+  end
+  local lms, lseq = parse_id(last)
+  local ams, aseq = parse_id(after)
+  if #lms ~= #ams then return #lms < #ams end
+  if lms ~= ams then return lms < ams end
+  return lseq < aseq
+end
+
+local function log_lost (epoch, after)
+  return redis.call('GET', EPOCH) ~= epoch or log_behind(after)
+end
+`
+
+function script (body: string): LuaScript {
+  return new LuaScript(PRELUDE + body)
+}
+
+/** ARGV[3]: now (the family's `rotatedAt`); then field, value pairs of the family hash. */
+export const createFamily = script(`
+local h = {}
+local fields = {}
+for i = 4, #ARGV, 2 do
+  h[ARGV[i]] = ARGV[i + 1]
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+redis.call('DEL', family_key(h.id))
+redis.call('HSET', family_key(h.id), unpack(fields))
+index_family(h, tonumber(ARGV[3]))
+return 1
+`)
+
+/**
+ * \`decideRotation\` (session-store.ts), line for line, then its effect. ARGV[3..]: familyId, subject,
+ * presentedJti, now, graceSeconds, next refreshJti, accessJti, refreshExpiresAt, accessExpiresAt, user JSON
+ * ('' to keep the stored profile), user id. Returns {'rejected'}, {'rotated', hash}, {'replayed', hash} or
+ * {'reused', hash, revocation}.
+ */
+export const rotate = script(`
+local h = read_family(ARGV[3])
+local subject, presented, now, grace = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+if h == nil or h.sub ~= subject or h.revokedAt ~= nil then return { 'rejected' } end
+local key = family_key(h.id)
+if h.refreshJti == presented then
+  redis.call('HSET', key,
+    'previousRefreshJti', h.refreshJti, 'refreshJti', ARGV[8], 'accessJti', ARGV[9], 'rotatedAt', ARGV[6],
+    'refreshExpiresAt', ARGV[10], 'accessExpiresAt', ARGV[11],
+    'generation', string.format('%d', tonumber(h.generation) + 1))
+  if ARGV[12] ~= '' then
+    if ARGV[13] ~= h.sub then redis.call('SREM', subject_key(h.sub), h.id) end
+    redis.call('HSET', key, 'user', ARGV[12], 'sub', ARGV[13])
+  end
+  index_family(read_family(h.id), now)
+  return { 'rotated', redis.call('HGETALL', key) }
+end
+if h.previousRefreshJti == presented and now - tonumber(h.rotatedAt) <= grace then
+  return { 'replayed', redis.call('HGETALL', key) }
+end
+local revocation = revoke_family(h, ARGV[6])
+return { 'reused', redis.call('HGETALL', key), revocation }
+`)
+
+/** ARGV[3]: subject, ARGV[4]: now. The live families' hashes; ids whose hash expired leave the set. */
+export const listFamilies = script(`
+local sk = subject_key(ARGV[3])
+local now = tonumber(ARGV[4])
+local live = {}
+for _, id in ipairs(redis.call('SMEMBERS', sk)) do
+  local h = read_family(id)
+  if h == nil then
+    redis.call('SREM', sk, id)
+  elseif h.sub == ARGV[3] and h.revokedAt == nil and tonumber(h.refreshExpiresAt) > now then
+    live[#live + 1] = redis.call('HGETALL', family_key(id))
+  end
+end
+return live
+`)
+
+/** ARGV[3]: family id, ARGV[4]: now, ARGV[5]: '1' to require ARGV[6] as the owner. {} when there is no such family. */
+export const revokeFamily = script(`
+local h = read_family(ARGV[3])
+if h == nil or (ARGV[5] == '1' and h.sub ~= ARGV[6]) then return {} end
+if h.revokedAt ~= nil then return family_revocation(h) end
+return revoke_family(h, ARGV[4])
+`)
+
+/** ARGV[3]: subject, ARGV[4]: notBefore, ARGV[5]: expiresAt, ARGV[6]: now. Every revocation recorded. */
+export const revokeSubject = script(`
+local recorded = { log_revocation({ 'subject', ARGV[3], ARGV[5], ARGV[4] }) }
+for _, id in ipairs(redis.call('SMEMBERS', subject_key(ARGV[3]))) do
+  local h = read_family(id)
+  if h ~= nil and h.sub == ARGV[3] and h.revokedAt == nil then
+    recorded[#recorded + 1] = revoke_family(h, ARGV[6])
+  end
+end
+return recorded
+`)
+
+/** ARGV[3]: a new epoch, kept only if there is none. Returns the epoch in force. */
+export const ensureEpoch = script(`
+local epoch = redis.call('GET', EPOCH)
+if epoch then return epoch end
+redis.call('SET', EPOCH, ARGV[3])
+return ARGV[3]
+`)
+
+/**
+ * ARGV[3]: epoch, ARGV[4]: last entry id read, ARGV[5]: most entries to return (0: only check).
+ * {'lost'} when the log behind the cursor is gone, else {'ok', entries}.
+ */
+export const revocationsSince = script(`
+if log_lost(ARGV[3], ARGV[4]) then return { 'lost' } end
+if ARGV[5] == '0' then return { 'ok', {} } end
+return { 'ok', redis.call('XRANGE', LOG, '(' .. ARGV[4], '+', 'COUNT', ARGV[5]) }
+`)
+
+/**
+ * ARGV[3]: before, ARGV[4]: most families and log entries to look at. Deletes families whose last token expired
+ * before \`before\`, and the prefix of the log that did (an entry behind a live one waits its turn, as in the
+ * other stores). Returns {families deleted, 1 when more of the log may go}.
+ */
+export const purgeExpired = script(`
+local limit = tonumber(ARGV[4])
+local ids = redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', '(' .. ARGV[3], 'LIMIT', 0, limit)
+for _, id in ipairs(ids) do
+  local sub = redis.call('HGET', family_key(id), 'sub')
+  if sub then redis.call('SREM', subject_key(sub), id) end
+  redis.call('DEL', family_key(id))
+  redis.call('ZREM', EXPIRY, id)
+end
+local before = tonumber(ARGV[3])
+local entries = redis.call('XRANGE', LOG, '-', '+', 'COUNT', limit)
+local last_expired = nil
+local first_live = nil
+for _, entry in ipairs(entries) do
+  local fields = entry[2]
+  local expires = 0
+  for i = 1, #fields, 2 do
+    if fields[i] == 'e' then expires = tonumber(fields[i + 1]) end
+  end
+  if expires >= before then
+    first_live = entry[1]
+    break
+  end
+  last_expired = entry[1]
+end
+if first_live then
+  redis.call('XTRIM', LOG, 'MINID', first_live)
+elseif last_expired then
+  local ms, seq = parse_id(last_expired)
+  redis.call('XTRIM', LOG, 'MINID', ms .. '-' .. string.format('%d', seq + 1))
+end
+local more = 0
+if first_live == nil and #entries == limit then more = 1 end
+return { #ids, more }
+`)

@@ -1,0 +1,288 @@
+/**
+ * The shared store for several instances (`STORE=redis`). Every operation that reads and then writes is one
+ * Lua script (redis-scripts.ts), so it is atomic across all instances: `rotate` is a compare-and-set on the
+ * family's current refresh token id, with `decideRotation` ported line for line.
+ *
+ * The revocation log is a Redis stream; a cursor is `<epoch>:<stream id>`. Instances follow it with a
+ * blocking XREAD on a connection of their own (`waitForRevocations`): a revocation reaches every instance in
+ * about a network round trip, and an instance that was cut off resumes from its cursor without a gap. The
+ * epoch, a random id stored beside the data, tells an instance that Redis lost everything (restarted without
+ * persistence, flushed): its cursor is then refused with RevocationLogLostError (see docs/deployment.md).
+ */
+import { randomBytes } from 'node:crypto'
+import type { Revocation } from '../denylist.js'
+import { RevocationLogLostError } from '../errors.js'
+import type { LuaScript, Redis } from './redis-client.js'
+import * as scripts from './redis-scripts.js'
+import type {
+  FamilyRecord,
+  RevocationBatch,
+  RevocationFeedBatch,
+  RotationOutcome,
+  RotationRequest,
+  SessionStore,
+  SessionUser
+} from './session-store.js'
+
+export interface RedisSessionStoreOptions {
+  /** A connected client (connectRedis); the caller owns and closes it. */
+  client: Redis
+  /** Prefix of every key, so several deployments can share one Redis. Default `session:`. */
+  keyPrefix?: string
+  /** Seconds a family's keys outlive its last token, as a safety net behind `purgeExpired`. Default 3600. */
+  retentionSeconds?: number
+}
+
+/** Entries read per command from the log. */
+const LOG_BATCH = 1000
+/** Longest block of one XREAD: staleness is measured by how recently a read came back. */
+export const MAX_BLOCK_MS = 1000
+
+type Flat = string[]
+
+function toRecord (flat: Flat): Record<string, string> {
+  const record: Record<string, string> = {}
+  for (let i = 0; i < flat.length; i += 2) record[flat[i] as string] = flat[i + 1] as string
+  return record
+}
+
+function toFamily (flat: Flat): FamilyRecord {
+  const h = toRecord(flat)
+  return {
+    id: h['id'] as string,
+    user: JSON.parse(h['user'] as string) as SessionUser,
+    authTime: Number(h['authTime']),
+    refreshJti: h['refreshJti'] as string,
+    previousRefreshJti: h['previousRefreshJti'] ?? null,
+    accessJti: h['accessJti'] as string,
+    rotatedAt: Number(h['rotatedAt']),
+    refreshExpiresAt: Number(h['refreshExpiresAt']),
+    accessExpiresAt: Number(h['accessExpiresAt']),
+    generation: Number(h['generation']),
+    userAgent: h['userAgent'] ?? null,
+    revokedAt: h['revokedAt'] === undefined ? null : Number(h['revokedAt'])
+  }
+}
+
+/** The hash of a family: null fields are left out. */
+function familyFields (family: FamilyRecord): string[] {
+  const fields: Array<[string, string | number | null]> = [
+    ['id', family.id],
+    ['sub', family.user.id],
+    ['user', JSON.stringify(family.user)],
+    ['authTime', family.authTime],
+    ['refreshJti', family.refreshJti],
+    ['previousRefreshJti', family.previousRefreshJti],
+    ['accessJti', family.accessJti],
+    ['rotatedAt', family.rotatedAt],
+    ['refreshExpiresAt', family.refreshExpiresAt],
+    ['accessExpiresAt', family.accessExpiresAt],
+    ['generation', family.generation],
+    ['userAgent', family.userAgent],
+    ['revokedAt', family.revokedAt]
+  ]
+  return fields.flatMap(([name, value]) => value === null ? [] : [name, String(value)])
+}
+
+/** A revocation as the scripts return it: {kind, id, expiresAt[, notBefore]}. */
+function toRevocation (tuple: Flat): Revocation {
+  const [kind, id, expiresAt, notBefore] = tuple as [Revocation['kind'], string, string, string | undefined]
+  return kind === 'subject'
+    ? { kind, id, notBefore: Number(notBefore), expiresAt: Number(expiresAt) }
+    : { kind, id, expiresAt: Number(expiresAt) }
+}
+
+/** A stream entry: [id, [field, value, ...]]. */
+function entryRevocation (fields: Flat): Revocation {
+  const e = toRecord(fields)
+  return toRevocation([e['k'], e['i'], e['e'], e['n']].filter((v) => v !== undefined) as Flat)
+}
+
+interface Cursor {
+  epoch: string
+  after: string
+}
+
+function parseCursor (cursor: string): Cursor {
+  const match = /^([0-9a-f]{32}):(\d+-\d+)$/.exec(cursor)
+  if (match === null) throw new RevocationLogLostError(`"${cursor}" is not a cursor of this store`)
+  return { epoch: match[1] as string, after: match[2] as string }
+}
+
+export class RedisSessionStore implements SessionStore {
+  readonly #client: Redis
+  readonly #prefix: string
+  readonly #retention: string
+  readonly #log: string
+  /** The connection blocked in XREAD, created on first use; closed with the store. */
+  #feed: Redis | undefined
+  #closed = false
+
+  constructor (options: RedisSessionStoreOptions) {
+    this.#client = options.client
+    this.#prefix = options.keyPrefix ?? 'session:'
+    this.#retention = String(options.retentionSeconds ?? 3600)
+    this.#log = this.#prefix + 'revocations'
+  }
+
+  async #run (script: LuaScript, ...args: Array<string | number>): Promise<unknown> {
+    return await script.run(this.#client, [this.#prefix, this.#retention, ...args])
+  }
+
+  async createFamily (family: FamilyRecord): Promise<void> {
+    await this.#run(scripts.createFamily, family.rotatedAt, ...familyFields(family))
+  }
+
+  async rotate (request: RotationRequest): Promise<RotationOutcome> {
+    const { next } = request
+    const reply = await this.#run(scripts.rotate,
+      request.familyId, request.subject, request.presentedJti, request.now, request.graceSeconds,
+      next.refreshJti, next.accessJti, next.refreshExpiresAt, next.accessExpiresAt,
+      next.user === undefined ? '' : JSON.stringify(next.user), next.user?.id ?? '') as [string, Flat?, Flat?]
+    const [outcome, hash, revocation] = reply
+    switch (outcome) {
+      case 'rotated':
+      case 'replayed':
+        return { outcome, family: toFamily(hash as Flat) }
+      case 'reused':
+        return { outcome, family: toFamily(hash as Flat), revocation: toRevocation(revocation as Flat) }
+      default:
+        return { outcome: 'rejected' }
+    }
+  }
+
+  async listFamilies (subject: string, now: number): Promise<FamilyRecord[]> {
+    const hashes = await this.#run(scripts.listFamilies, subject, now) as Flat[]
+    return hashes.map(toFamily).sort((a, b) => a.authTime - b.authTime || a.id.localeCompare(b.id))
+  }
+
+  async revokeFamily (familyId: string, now: number, subject?: string): Promise<Revocation | undefined> {
+    const reply = await this.#run(scripts.revokeFamily, familyId, now, subject === undefined ? '0' : '1', subject ?? '') as Flat
+    return reply.length === 0 ? undefined : toRevocation(reply)
+  }
+
+  async revokeToken (revocation: Extract<Revocation, { kind: 'token' }>): Promise<void> {
+    await this.#client.xadd(this.#log, '*', 'k', 'token', 'i', revocation.id, 'e', String(revocation.expiresAt))
+  }
+
+  async restoreRevocations (revocations: Revocation[]): Promise<void> {
+    const transaction = this.#client.multi()
+    for (const r of revocations) {
+      transaction.xadd(this.#log, '*', 'k', r.kind, 'i', r.id, 'e', String(r.expiresAt), ...(r.kind === 'subject' ? ['n', String(r.notBefore)] : []))
+    }
+    await transaction.exec()
+  }
+
+  async revokeSubject (revocation: Extract<Revocation, { kind: 'subject' }>, now: number): Promise<Revocation[]> {
+    const reply = await this.#run(scripts.revokeSubject, revocation.id, revocation.notBefore, revocation.expiresAt, now) as Flat[]
+    return reply.map(toRevocation)
+  }
+
+  /** The epoch of the data set, created by the first instance to look. */
+  async #epoch (): Promise<string> {
+    return await this.#run(scripts.ensureEpoch, randomBytes(16).toString('hex')) as string
+  }
+
+  async loadRevocations (now: number): Promise<RevocationBatch> {
+    const epoch = await this.#epoch()
+    const revocations: Revocation[] = []
+    let after = '0-0'
+    for (;;) {
+      const entries = await this.#client.xrange(this.#log, `(${after}`, '+', 'COUNT', LOG_BATCH)
+      for (const [id, fields] of entries) {
+        after = id
+        const revocation = entryRevocation(fields)
+        if (revocation.expiresAt > now) revocations.push(revocation)
+      }
+      if (entries.length < LOG_BATCH) break
+    }
+    return { revocations, cursor: `${epoch}:${after}` }
+  }
+
+  async revocationsSince (cursor: string): Promise<RevocationBatch> {
+    const { revocations, cursor: next } = await this.#since(cursor, LOG_BATCH)
+    return { revocations, cursor: next }
+  }
+
+  async #since (cursor: string, count: number): Promise<RevocationFeedBatch> {
+    const { epoch, after } = parseCursor(cursor)
+    const [status, entries] = await this.#run(scripts.revocationsSince, epoch, after, count) as [string, Array<[string, Flat]>?]
+    if (status === 'lost') throw new RevocationLogLostError('Redis no longer holds the data this instance was following')
+    return this.#batch(epoch, after, entries as Array<[string, Flat]>, count)
+  }
+
+  #batch (epoch: string, after: string, entries: Array<[string, Flat]>, count: number): RevocationFeedBatch {
+    const last = entries.at(-1)
+    return {
+      revocations: entries.map(([, fields]) => entryRevocation(fields)),
+      cursor: `${epoch}:${last === undefined ? after : last[0]}`,
+      complete: entries.length < count
+    }
+  }
+
+  /**
+   * Blocks in XREAD on a connection of its own until revocations arrive after the cursor or `timeoutMs`
+   * passes, then checks (on the same connection, so after the read) that the data set is still the one
+   * the cursor belongs to.
+   */
+  async waitForRevocations (cursor: string, timeoutMs: number, signal: AbortSignal): Promise<RevocationFeedBatch> {
+    const { epoch, after } = parseCursor(cursor)
+    const feed = await this.#feedConnection()
+    const read = (async () => {
+      let reply
+      try {
+        reply = await feed.xread('COUNT', LOG_BATCH, 'BLOCK', Math.min(Math.max(timeoutMs, 1), MAX_BLOCK_MS), 'STREAMS', this.#log, after)
+      } catch (error) {
+        // A read without an answer leaves the connection waiting for it: start over on a fresh one.
+        if (this.#feed === feed) this.#feed = undefined
+        feed.disconnect()
+        throw error
+      }
+      const [status] = await scripts.revocationsSince.run(feed, [this.#prefix, this.#retention, epoch, after, 0]) as [string]
+      if (status === 'lost') throw new RevocationLogLostError('Redis no longer holds the data this instance was following')
+      return this.#batch(epoch, after, reply?.[0]?.[1] ?? [], LOG_BATCH)
+    })()
+    return await abortable(read, signal)
+  }
+
+  async #feedConnection (): Promise<Redis> {
+    if (this.#closed) throw new Error('Connection is closed: the store was closed')
+    if (this.#feed === undefined) {
+      const base = this.#client.options.commandTimeout ?? 1000
+      this.#feed = this.#client.duplicate({ commandTimeout: base + MAX_BLOCK_MS, connectionName: `${this.#client.options.connectionName ?? 'stateless-session'}:feed` })
+      this.#feed.on('error', () => {})
+    }
+    if (this.#feed.status === 'wait') await this.#feed.connect()
+    return this.#feed
+  }
+
+  async purgeExpired (before: number): Promise<void> {
+    for (;;) {
+      const [families, more] = await this.#run(scripts.purgeExpired, before, LOG_BATCH) as [number, number]
+      if (families < LOG_BATCH && more === 0) return
+    }
+  }
+
+  async ping (): Promise<void> {
+    await this.#client.ping()
+  }
+
+  /** Closes the feed connection; the client given to the constructor stays open (its owner closes it). */
+  async close (): Promise<void> {
+    this.#closed = true
+    const feed = this.#feed
+    this.#feed = undefined
+    if (feed !== undefined) feed.disconnect()
+  }
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the abandoned promise's outcome is ignored). */
+async function abortable<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  promise.catch(() => {})
+  if (signal.aborted) throw signal.reason
+  return await new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
+}
