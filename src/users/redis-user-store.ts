@@ -1,0 +1,114 @@
+/**
+ * The built-in user directory in Redis (`STORE=redis`), so every instance and the users CLI see the same
+ * users. Keys (P = the key prefix): P..'user:'..id (hash), P..'username:'..lowercased name (the id; makes
+ * names unique regardless of ASCII case, like the SQLite store), P..'users' (ids by creation time). Writes
+ * that touch several keys are Lua scripts, atomic across instances.
+ */
+import { UserExistsError } from '../errors.js'
+import { LuaScript, type Redis } from '../stores/redis-client.js'
+import type { UserPatch, UserRecord, UserStore } from './user-store.js'
+
+const findByUsername = new LuaScript(`
+local id = redis.call('GET', ARGV[1] .. 'username:' .. string.lower(ARGV[2]))
+if not id then return {} end
+return redis.call('HGETALL', ARGV[1] .. 'user:' .. id)
+`)
+
+/** ARGV[3]: id, ARGV[4]: createdAt, then the hash's field, value pairs. 0 when the name is taken. */
+const insert = new LuaScript(`
+local name_key = ARGV[1] .. 'username:' .. string.lower(ARGV[2])
+if redis.call('EXISTS', name_key) == 1 then return 0 end
+redis.call('HSET', ARGV[1] .. 'user:' .. ARGV[3], unpack(ARGV, 5))
+redis.call('SET', name_key, ARGV[3])
+redis.call('ZADD', ARGV[1] .. 'users', ARGV[4], ARGV[3])
+return 1
+`)
+
+/** ARGV[2]: id, then field, value pairs. 0 when there is no such user. */
+const update = new LuaScript(`
+local key = ARGV[1] .. 'user:' .. ARGV[2]
+if redis.call('EXISTS', key) == 0 then return 0 end
+redis.call('HSET', key, unpack(ARGV, 3))
+return 1
+`)
+
+/** Every user, in one atomic read. */
+const list = new LuaScript(`
+local users = {}
+for _, id in ipairs(redis.call('ZRANGE', ARGV[1] .. 'users', 0, -1)) do
+  local flat = redis.call('HGETALL', ARGV[1] .. 'user:' .. id)
+  if #flat > 0 then users[#users + 1] = flat end
+end
+return users
+`)
+
+function toRecord (flat: string[]): Record<string, string> {
+  const h: Record<string, string> = {}
+  for (let i = 0; i < flat.length; i += 2) h[flat[i] as string] = flat[i + 1] as string
+  return h
+}
+
+function toUser (h: Record<string, string>): UserRecord {
+  return {
+    id: h['id'] as string,
+    username: h['username'] as string,
+    passwordHash: h['passwordHash'] as string,
+    roles: JSON.parse(h['roles'] as string) as string[],
+    disabled: h['disabled'] === '1',
+    createdAt: Number(h['createdAt']),
+    updatedAt: Number(h['updatedAt'])
+  }
+}
+
+function patchFields (patch: UserPatch): string[] {
+  const fields: string[] = []
+  if (patch.passwordHash !== undefined) fields.push('passwordHash', patch.passwordHash)
+  if (patch.roles !== undefined) fields.push('roles', JSON.stringify(patch.roles))
+  if (patch.disabled !== undefined) fields.push('disabled', patch.disabled ? '1' : '0')
+  return fields
+}
+
+export class RedisUserStore implements UserStore {
+  readonly #client: Redis
+  readonly #prefix: string
+
+  /** `client` is connected and owned by the caller; `keyPrefix` as for the session store. */
+  constructor (client: Redis, keyPrefix = 'session:') {
+    this.#client = client
+    this.#prefix = keyPrefix
+  }
+
+  async findByUsername (username: string): Promise<UserRecord | undefined> {
+    const flat = await findByUsername.run(this.#client, [this.#prefix, username]) as string[]
+    return flat.length === 0 ? undefined : toUser(toRecord(flat))
+  }
+
+  async findById (id: string): Promise<UserRecord | undefined> {
+    const flat = await this.#client.hgetall(this.#prefix + 'user:' + id)
+    return Object.keys(flat).length === 0 ? undefined : toUser(flat)
+  }
+
+  async insert (user: UserRecord): Promise<void> {
+    const inserted = await insert.run(this.#client, [
+      this.#prefix, user.username, user.id, user.createdAt,
+      'id', user.id,
+      'username', user.username,
+      'passwordHash', user.passwordHash,
+      'roles', JSON.stringify(user.roles),
+      'disabled', user.disabled ? '1' : '0',
+      'createdAt', user.createdAt,
+      'updatedAt', user.updatedAt
+    ])
+    if (inserted === 0) throw new UserExistsError(user.username)
+  }
+
+  async update (id: string, patch: UserPatch, now: number): Promise<boolean> {
+    return await update.run(this.#client, [this.#prefix, id, ...patchFields(patch), 'updatedAt', now]) === 1
+  }
+
+  async list (): Promise<UserRecord[]> {
+    const users = await list.run(this.#client, [this.#prefix]) as string[][]
+    return users.map((flat) => toUser(toRecord(flat)))
+      .sort((a, b) => a.createdAt - b.createdAt || a.username.localeCompare(b.username))
+  }
+}
