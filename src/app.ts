@@ -96,8 +96,11 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   }
 
   const stores = await openStores(config)
+  // Runs after the session plugin's own onClose (hooks run last-registered first): its revocation feed stops
+  // before the connections close.
   app.addHook('onClose', async () => { await stores.close() })
   app.log.info({ store: config.STORE, location: stores.location }, 'session store opened')
+  for (const warning of stores.warnings) app.log.warn(warning)
 
   const users = new UserDirectory({
     users: stores.users,
@@ -143,7 +146,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
       refreshIpMax: config.RATE_LIMIT_REFRESH_IP_MAX,
       refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS
     },
-    ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize })
+    ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
+    ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS } : {})
   })
   await app.register(async function healthScope (scope) {
     scope.addHook('onSend', securityHeaders(config.COOKIE_SECURE))

@@ -75,6 +75,15 @@ export class Denylist {
     return removed
   }
 
+  /** Every entry, as revocations: what an instance republishes when the shared store lost its log. */
+  entries (): Revocation[] {
+    return [
+      ...[...this.#tokens].map(([id, expiresAt]): Revocation => ({ kind: 'token', id, expiresAt })),
+      ...[...this.#families].map(([id, expiresAt]): Revocation => ({ kind: 'family', id, expiresAt })),
+      ...[...this.#subjects].map(([id, s]): Revocation => ({ kind: 'subject', id, notBefore: s.notBefore, expiresAt: s.expiresAt }))
+    ]
+  }
+
   get size (): number {
     return this.#tokens.size + this.#families.size + this.#subjects.size
   }

@@ -8,11 +8,13 @@ import {
   BodyTooLargeError,
   InternalError,
   MalformedJsonError,
+  StoreUnavailableError,
   UnsupportedMediaTypeError,
   errorBody,
   httpErrors,
   type ErrorBody
 } from './errors.js'
+import { isRedisUnavailableError } from './stores/redis-client.js'
 
 const OWN_CODES = new Set(httpErrors.map((E) => new E().code))
 
@@ -33,7 +35,8 @@ export function toErrorBody (error: FastifyError): ErrorBody {
     return errorBody(error.statusCode as number, error.code, error.message)
   }
   const translate = FASTIFY_CODES[error.code]
-  const known = translate === undefined ? new InternalError() : translate()
+  // Redis down reaching a plugin that shares it (e.g. @fastify/rate-limit's counters): 503, never 500.
+  const known = translate !== undefined ? translate() : isRedisUnavailableError(error) ? new StoreUnavailableError() : new InternalError()
   return errorBody(known.statusCode as number, known.code, known.message)
 }
 

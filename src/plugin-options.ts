@@ -39,8 +39,14 @@ export interface SessionPluginOptions {
   clock?: Clock
   /** Verified access tokens kept in memory, by exact text. Default 10000; 0 turns the cache off. */
   verifiedTokenCacheSize?: number
-  /** How often revocations recorded by other processes are picked up. Default 1000 ms. */
+  /** How often revocations recorded by other processes are picked up (stores without push). Default 1000 ms. */
   revocationPollIntervalMs?: number
+  /**
+   * Longest time, in seconds, access checks trust the in-memory revocation view without confirming it with
+   * the store; beyond it `requireSession` answers 503 ERR_SESSION_STORE_STALE (fail closed). 0 turns the limit
+   * off. Default 5 for a store shared over the network (one with `waitForRevocations`: Redis), else 0.
+   */
+  maxStalenessSeconds?: number
   /** Register the auth routes. Default true; false for an app that only checks sessions. */
   routes?: boolean
   /**
@@ -83,6 +89,7 @@ export interface ResolvedOptions {
   clock: Clock
   verifiedTokenCacheSize: number
   revocationPollIntervalMs: number
+  maxStalenessSeconds: number
   routes: boolean
   trustedOrigins: ReadonlySet<string>
   publicOrigin: string | undefined
@@ -218,6 +225,7 @@ export function resolveOptions (options: SessionPluginOptions): ResolvedOptions 
     clock,
     verifiedTokenCacheSize: integer('verifiedTokenCacheSize', options.verifiedTokenCacheSize, 10000, 0, 10_000_000),
     revocationPollIntervalMs: integer('revocationPollIntervalMs', options.revocationPollIntervalMs, 1000, 10, 3_600_000),
+    maxStalenessSeconds: integer('maxStalenessSeconds', options.maxStalenessSeconds, store.waitForRevocations === undefined ? 0 : 5, 0, 3600),
     routes,
     trustedOrigins: trustedOrigins(options.trustedOrigins),
     publicOrigin: options.publicOrigin === undefined ? undefined : origin('publicOrigin', options.publicOrigin),

@@ -8,7 +8,7 @@ import fp from 'fastify-plugin'
 import { cookiePolicy, MAX_COOKIE_BYTES, readCookie, type CookiePolicy } from './cookies.js'
 import { csrfProtection, type CsrfProtection } from './csrf.js'
 import { Denylist } from './denylist.js'
-import { SESSION_INVALID_BODY } from './errors.js'
+import { SESSION_INVALID_BODY, SessionStoreStaleError, errorBody } from './errors.js'
 import { resolveOptions, type SessionPluginOptions } from './plugin-options.js'
 import { RevocationSync } from './revocation-sync.js'
 import { authRoutes } from './routes/auth-routes.js'
@@ -38,10 +38,18 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The verified session of this request, or null. */
     session: SessionInfo | null
+    /**
+     * True when the request carried a valid access token that cannot be vouched for because the revocation
+     * view is stale (the shared store has been unreachable too long): `session` is then null, and
+     * `requireSession` answers 503 ERR_SESSION_STORE_STALE instead of 401.
+     */
+    sessionStale: boolean
   }
 }
 
 const SESSION_INVALID_JSON = JSON.stringify(SESSION_INVALID_BODY)
+const STORE_STALE_ERROR = new SessionStoreStaleError()
+const SESSION_STALE_JSON = JSON.stringify(errorBody(503, STORE_STALE_ERROR.code, STORE_STALE_ERROR.message))
 
 async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOptions): Promise<void> {
   const o = resolveOptions(options)
@@ -78,7 +86,8 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     log: fastify.log,
     leeway: o.leeway,
     pollIntervalMs: o.revocationPollIntervalMs,
-    purgeIntervalMs: 60_000
+    purgeIntervalMs: 60_000,
+    maxStalenessMs: o.maxStalenessSeconds * 1000
   })
   const policy = cookiePolicy(o.cookieSecure, o.prefix)
   const service = new SessionService({
@@ -95,13 +104,14 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
 
   // Every live revocation is in memory before the first request is served.
   await sync.start()
-  fastify.addHook('onClose', async () => { sync.stop() })
+  fastify.addHook('onClose', async () => { await sync.stop() })
 
   fastify.decorate('sessions', service)
   fastify.decorate('sessionCookies', policy)
   fastify.decorate('sessionRevocations', sync)
   fastify.decorate('csrfProtection', csrfProtection({ publicOrigin: o.publicOrigin, trustedOrigins: o.trustedOrigins }))
   fastify.decorateRequest('session', null)
+  fastify.decorateRequest('sessionStale', false)
 
   const accessName = policy.access.name
   fastify.addHook('onRequest', function readSession (request, _reply, done) {
@@ -110,6 +120,9 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       const result = service.authenticate(token)
       if (typeof result === 'string') {
         request.log.debug({ reason: result }, 'access cookie rejected')
+      } else if (sync.stale) {
+        // Another instance may have revoked it while this one could not hear: neither accept nor refuse.
+        request.sessionStale = true
       } else {
         request.session = result
       }
@@ -122,10 +135,10 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       done()
       return
     }
-    reply.code(401)
+    reply.code(request.sessionStale ? 503 : 401)
       .header('cache-control', 'no-store')
       .header('content-type', 'application/json; charset=utf-8')
-      .send(SESSION_INVALID_JSON)
+      .send(request.sessionStale ? SESSION_STALE_JSON : SESSION_INVALID_JSON)
   })
 
   if (o.routes) {

@@ -44,11 +44,33 @@ export const envSchema = Type.Object({
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: Type.Integer({ default: 900, minimum: 1, maximum: 86400, description: 'Length of the login failure window. The window starts at the first failure and is never extended by refused attempts: every limit ends on its own.' }),
   RATE_LIMIT_REFRESH_IP_MAX: Type.Integer({ default: 120, minimum: 1, maximum: 1_000_000, description: 'Refresh requests allowed per client IP address (IPv6: per /64) per refresh window.' }),
   RATE_LIMIT_REFRESH_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86400, description: 'Length of the refresh rate-limit window.' }),
-  STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('memory')], {
+  STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('memory'), Type.Literal('redis')], {
     default: 'sqlite',
-    description: 'Where rotations, revocations and users live: `sqlite` (embedded, durable, the default) or `memory` (tests and demos: lost on restart).'
+    description: 'Where rotations, revocations and users live: `sqlite` (embedded, durable, the default; one instance), `redis` (shared by several instances, see docs/deployment.md) or `memory` (tests and demos: lost on restart).'
   }),
   DATA_DIR: Type.String({ default: './data', minLength: 1, description: 'Directory of the SQLite database and of the generated development secret.' }),
+  REDIS_URL: Type.String({
+    default: 'redis://localhost:6379',
+    pattern: '^rediss?://',
+    description: 'With STORE=redis: the Redis server (6.2 or later), `redis://[[user]:password@]host:port[/db]`, or `rediss://` for TLS. Every instance must use the same server, database and REDIS_KEY_PREFIX. Give it AOF persistence (docs/deployment.md).'
+  }),
+  REDIS_KEY_PREFIX: Type.String({
+    default: 'session:',
+    pattern: '^[A-Za-z0-9:._{}-]{1,64}$',
+    description: 'With STORE=redis: prefix of every key the service writes, so several deployments can share one Redis. Share @fastify/rate-limit counters under it too.'
+  }),
+  REDIS_MAX_STALENESS_SECONDS: Type.Integer({
+    default: 5,
+    minimum: 1,
+    maximum: 300,
+    description: 'With STORE=redis: how long an instance keeps accepting access tokens from its in-memory revocation list after it lost contact with Redis. Beyond it, requests that need a session answer 503 ERR_SESSION_STORE_STALE (fail closed) until the instance has caught up with Redis again.'
+  }),
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({
+    default: 1000,
+    minimum: 50,
+    maximum: 60000,
+    description: 'With STORE=redis: a Redis command without an answer after this long fails, and the request answers 503 ERR_STORE_UNAVAILABLE instead of hanging.'
+  }),
   DEMO: Type.Boolean({
     default: false,
     description: '`true` serves the demo page at `/` (a log-in form built on the browser client; needs `npm run build`). With STORE=memory it also creates the user `demo`, with DEMO_PASSWORD or else a random password drawn at each start, shown on the demo page. Refused in production. `npm run demo` starts the service this way.'

@@ -12,7 +12,7 @@ import { audit } from '../audit.js'
 import type { Clock } from '../clock.js'
 import { clearSessionCookies, readCookie, setSessionCookies, type CookiePolicy } from '../cookies.js'
 import { corsOptions } from '../cors.js'
-import { InvalidCredentialsError, RateLimitedError, SESSION_INVALID_BODY, SessionNotFoundError, ValidationError } from '../errors.js'
+import { InvalidCredentialsError, RateLimitedError, SESSION_INVALID_BODY, SessionNotFoundError, SessionStoreStaleError, ValidationError } from '../errors.js'
 import { errorHandler } from '../error-handler.js'
 import { NO_RATE_LIMITS, registerRateLimits, type RateLimitBlock, type RateLimitSettings } from '../rate-limits.js'
 import { securityHeaders } from '../security-headers.js'
@@ -217,6 +217,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
       response: { 200: SessionBody, ...errors }
     }
   }, async function currentSession (request, reply) {
+    if (request.sessionStale) throw new SessionStoreStaleError()
     if (request.session === null) return refuseSession(reply, false)
     return sessionBody(request.session)
   })
