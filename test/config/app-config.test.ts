@@ -75,5 +75,6 @@ test('unknown routes and other errors keep the error body shape', async (t) => {
   const health = await app.inject({ url: '/healthz' })
   t.same(health.json(), { status: 'ok' })
   const ready = await app.inject({ url: '/readyz' })
-  t.same(ready.json(), { status: 'ready', store: 'ok' })
+  t.same(Object.keys(ready.json()), ['status', 'store', 'revocations'])
+  t.match(ready.json(), { status: 'ready', store: 'ok', revocations: { mode: 'poll', confirmedMsAgo: Number, denylistSize: 0, logReloads: 0 } })
 })

@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import { test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { errorHandler } from '../../src/error-handler.js'
+import { healthRoutes } from '../../src/routes/health-routes.js'
 import { resolveOptions } from '../../src/plugin-options.js'
 import { MemorySessionStore } from '../../src/stores/memory-session-store.js'
 import { RedisSessionStore } from '../../src/stores/redis-session-store.js'
@@ -106,4 +107,13 @@ test('a Redis failure that reaches the error handler from another plugin is a 50
   t.equal(counted.statusCode, 503)
   t.same(counted.json(), { statusCode: 503, code: 'ERR_STORE_UNAVAILABLE', error: 'Service Unavailable', message: 'The session store is unavailable; try again shortly' })
   t.equal((await app.inject('/broken')).statusCode, 500, 'anything else stays a 500')
+})
+
+test('/readyz without the session plugin reports the store only', async (t) => {
+  const app = Fastify()
+  t.teardown(async () => await app.close())
+  await app.register(healthRoutes, { store: new MemorySessionStore() })
+  const ready = await app.inject('/readyz')
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { status: 'ready', store: 'ok' })
 })

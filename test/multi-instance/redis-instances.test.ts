@@ -149,7 +149,7 @@ test('two instances over one Redis', async (t) => {
     const [a] = await instances(t, redis, clock, 1) as [Instance]
     const env = { STORE: 'redis', REDIS_URL: redis.url, SESSION_SECRET: TEST_SECRET, NODE_ENV: 'test', LOG_LEVEL: 'silent' }
     const out: string[] = []
-    const io = (stdin: string[]) => ({ stdin: Readable.from(stdin), out: (line: string) => { out.push(line) }, env })
+    const io = (stdin: string[]) => ({ stdin: Readable.from(stdin), out: (line: string) => { out.push(line) }, log: { write: () => {} }, env })
     t.equal(await runUsersCli(['add', 'cli-user', '--role', 'admin', '--password-stdin'], io([TEST_PASSWORD + '\n'])), 0)
     t.match(out.at(-1), /^added cli-user \(id [A-Za-z0-9_-]+, roles admin\)$/)
     const session = await loggedIn(t, a.app, 'cli-user', TEST_PASSWORD, clock)
