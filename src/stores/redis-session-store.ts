@@ -222,23 +222,33 @@ export class RedisSessionStore implements SessionStore {
 
   /**
    * Blocks in XREAD on a connection of its own until revocations arrive after the cursor or `timeoutMs`
-   * passes, then checks (on the same connection, so after the read) that the data set is still the one
-   * the cursor belongs to.
+   * passes. The check that the data set is still the one the cursor belongs to is pipelined behind the read:
+   * Redis runs it right after the read unblocks, and both answers come back together (no extra round trip
+   * before a revocation is applied).
    */
   async waitForRevocations (cursor: string, timeoutMs: number, signal: AbortSignal): Promise<RevocationFeedBatch> {
     const { epoch, after } = parseCursor(cursor)
     const feed = await this.#feedConnection()
+    const checkArgs = [this.#prefix, this.#retention, epoch, after, 0]
     const read = (async () => {
-      let reply
+      let replies: Array<[Error | null, unknown]>
       try {
-        reply = await feed.xread('COUNT', LOG_BATCH, 'BLOCK', Math.min(Math.max(timeoutMs, 1), MAX_BLOCK_MS), 'STREAMS', this.#log, after)
+        replies = await feed.pipeline()
+          .xread('COUNT', LOG_BATCH, 'BLOCK', Math.min(Math.max(timeoutMs, 1), MAX_BLOCK_MS), 'STREAMS', this.#log, after)
+          .evalsha(scripts.revocationsSince.sha, 0, ...checkArgs)
+          .exec() as Array<[Error | null, unknown]>
+        const [readError] = replies[0] as [Error | null, unknown]
+        if (readError !== null) throw readError
       } catch (error) {
         // A read without an answer leaves the connection waiting for it: start over on a fresh one.
         if (this.#feed === feed) this.#feed = undefined
         feed.disconnect()
         throw error
       }
-      const [status] = await scripts.revocationsSince.run(feed, [this.#prefix, this.#retention, epoch, after, 0]) as [string]
+      const [, reply] = replies[0] as [null, Array<[string, Array<[string, Flat]>]> | null]
+      const [checkError, check] = replies[1] as [Error | null, [string]]
+      // The script is not cached (Redis restarted): run the check on its own, which sends it in full.
+      const [status] = checkError === null ? check : await scripts.revocationsSince.run(feed, checkArgs) as [string]
       if (status === 'lost') throw new RevocationLogLostError('Redis no longer holds the data this instance was following')
       return this.#batch(epoch, after, reply?.[0]?.[1] ?? [], LOG_BATCH)
     })()

@@ -11,8 +11,10 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface RedisServerOptions {
-  /** Append-only file with an fsync per write: nothing acknowledged is lost to a SIGKILL. Default false. */
+  /** Append-only file. Default false. */
   aof?: boolean
+  /** With `aof`: `always` (default; nothing acknowledged is lost to a SIGKILL) or `everysec` (production's usual). */
+  appendfsync?: 'always' | 'everysec'
   /** Extra redis-server arguments, e.g. ['--rename-command', 'CONFIG', '']. */
   args?: string[]
 }
@@ -94,7 +96,7 @@ export async function startRedis (t: Teardown, options: RedisServerOptions = {})
     '--dir', dir,
     '--save', '',
     '--appendonly', options.aof === true ? 'yes' : 'no',
-    ...(options.aof === true ? ['--appendfsync', 'always'] : []),
+    ...(options.aof === true ? ['--appendfsync', options.appendfsync ?? 'always'] : []),
     '--loglevel', 'warning',
     ...(options.args ?? [])
   ]

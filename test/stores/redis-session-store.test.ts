@@ -197,6 +197,21 @@ test('Redis store: the push feed', async (t) => {
     t.equal(second.complete, true)
   })
 
+  t.test('after Redis forgot its scripts (a restart), the feed sends its check in full', async (t) => {
+    const keyPrefix = uniquePrefix()
+    const store = await redisStore(t, redis.url, { keyPrefix })
+    const writer = await redisStore(t, redis.url, { keyPrefix })
+    const { cursor } = await store.loadRevocations(NOW)
+    const client = await redisClient(t, redis.url)
+    await client.script('FLUSH')
+    const revocation = tokenRevocation()
+    await writer.revokeToken(revocation)
+    t.same((await store.waitForRevocations(cursor, 20, new AbortController().signal)).revocations, [revocation])
+    await client.del(`${keyPrefix}epoch`)
+    await client.script('FLUSH')
+    await t.rejects(store.waitForRevocations(cursor, 20, new AbortController().signal), { code: 'ERR_REVOCATION_LOG_LOST' }, 'and still notices a loss')
+  })
+
   t.test('a lost data set is reported by the feed too', async (t) => {
     const keyPrefix = uniquePrefix()
     const store = await redisStore(t, redis.url, { keyPrefix })
