@@ -26,7 +26,9 @@ interface Instance {
 async function instance (t: Test, url: string, clock: ManualClock, env: Record<string, string> = {}): Promise<Instance> {
   const logs = captureLogs()
   const app = await buildTestApp(t, {
-    env: { STORE: 'redis', REDIS_URL: url, REDIS_MAX_STALENESS_SECONDS: '1', LOG_LEVEL: 'info', ...env },
+    // 2 s: short enough to wait for, long enough that a stalled event loop on a busy machine does not make a
+    // healthy instance stale in the middle of an assertion.
+    env: { STORE: 'redis', REDIS_URL: url, REDIS_MAX_STALENESS_SECONDS: '2', LOG_LEVEL: 'info', ...env },
     clock: clock.now,
     logger: logs.logger
   })
@@ -141,6 +143,16 @@ test('an instance cut off from Redis serves from memory, then refuses, then catc
 
   proxy.cut()
   t.equal(await accessStatus(b.app, kept.jar.get(ACCESS)), 200, 'cut off, B still checks access tokens from memory: no round trip to Redis')
+  const failFast = [
+    ['logout-all', await client(b.app, kept.jar.clone()).request('POST', '/auth/logout-all')],
+    ['list sessions', await client(b.app, kept.jar.clone()).request('GET', '/auth/sessions')],
+    ['end a session', await client(b.app, kept.jar.clone()).request('DELETE', '/auth/sessions/AAAAAAAAAAAAAAAAAAAAAA')]
+  ] as const
+  for (const [name, response] of failFast) {
+    t.equal(response.statusCode, 503, `${name} answers 503 at once`)
+    t.match(response.json().code, /^ERR_(STORE_UNAVAILABLE|SESSION_STORE_STALE)$/, `${name}: store unavailable (or, after a stall, the view already stale)`)
+    t.same(setCookieHeaders(response), [], `${name} changes no cookie`)
+  }
   t.equal((await leaving.request('POST', '/auth/logout')).statusCode, 204, 'A logs a session out meanwhile')
 
   const whileCut: number[] = []
@@ -222,7 +234,7 @@ test('Redis restarted empty (no persistence): what is lost, and how the service 
 test('Redis paused: requests answer 503 within the command timeout instead of hanging, and recover', async (t) => {
   const redis = await startRedis(t)
   const clock = new ManualClock()
-  const a = await instance(t, redis.url, clock, { REDIS_COMMAND_TIMEOUT_MS: '200' })
+  const a = await instance(t, redis.url, clock, { REDIS_COMMAND_TIMEOUT_MS: '500' })
   await addUser(a.app, 'paused')
   const session = await loggedIn(t, a.app, 'paused', TEST_PASSWORD, clock)
   const pid = redis.process?.pid as number
