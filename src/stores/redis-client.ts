@@ -32,6 +32,9 @@ export function redisClientOptions (config: RedisClientConfig): Omit<RedisOption
     commandTimeout: config.commandTimeoutMs,
     connectTimeout: Math.max(config.commandTimeoutMs, 1000),
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 5), 1000),
+    // After a failover, an endpoint may still lead to the old primary, now a read-only replica: reconnect
+    // (to the endpoint's new target) rather than keep writing to it. The failed command is not re-sent.
+    reconnectOnError: (error) => error.message.startsWith('READONLY'),
     // RESP2 replies keep the shapes this code parses identical on every server version.
     protocol: 2,
     connectionName: config.connectionName ?? 'stateless-session'

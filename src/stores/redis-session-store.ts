@@ -200,15 +200,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revocationsSince (cursor: string): Promise<RevocationBatch> {
-    const { revocations, cursor: next } = await this.#since(cursor, LOG_BATCH)
-    return { revocations, cursor: next }
-  }
-
-  async #since (cursor: string, count: number): Promise<RevocationFeedBatch> {
     const { epoch, after } = parseCursor(cursor)
-    const [status, entries] = await this.#run(scripts.revocationsSince, epoch, after, count) as [string, Array<[string, Flat]>?]
+    const [status, entries] = await this.#run(scripts.revocationsSince, epoch, after, LOG_BATCH) as [string, Array<[string, Flat]>?]
     if (status === 'lost') throw new RevocationLogLostError('Redis no longer holds the data this instance was following')
-    return this.#batch(epoch, after, entries as Array<[string, Flat]>, count)
+    const { revocations, cursor: next } = this.#batch(epoch, after, entries as Array<[string, Flat]>, LOG_BATCH)
+    return { revocations, cursor: next }
   }
 
   #batch (epoch: string, after: string, entries: Array<[string, Flat]>, count: number): RevocationFeedBatch {

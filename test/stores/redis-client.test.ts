@@ -86,3 +86,16 @@ test('closing: politely when connected, at once otherwise, never throwing', asyn
   process.kill(pid, 'SIGCONT')
   await waitFor('the connection to end', () => hung.status, (s) => s === 'end')
 })
+
+test('a write refused by a read-only replica (after a failover) is a 503 and makes the client reconnect', async (t) => {
+  const primary = await startRedis(t)
+  const replica = await startRedis(t, { args: ['--replicaof', '127.0.0.1', String(primary.port)] })
+  const client = await redisClient(t, replica.url)
+  let reconnections = 0
+  client.on('reconnecting', () => { reconnections++ })
+  const error = await client.set('k', 'v').catch((e: unknown) => e)
+  t.ok(isRedisUnavailableError(error), 'READONLY is "unavailable"')
+  await waitFor('the client to reconnect', () => reconnections, (n) => n > 0)
+  await waitFor('the client to be ready again', () => client.status, (s) => s === 'ready')
+  t.equal(await client.get('k'), null, 'the write was not re-sent')
+})
