@@ -147,7 +147,9 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
       refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS
     },
     ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
-    ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS } : {})
+    ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS } : {}),
+    // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
+    ...(stores.redis === undefined ? {} : { redis: stores.redis })
   })
   await app.register(async function healthScope (scope) {
     scope.addHook('onSend', securityHeaders(config.COOKIE_SECURE))

@@ -57,7 +57,7 @@ export const envSchema = Type.Object({
   REDIS_KEY_PREFIX: Type.String({
     default: 'session:',
     pattern: '^[A-Za-z0-9:._{}-]{1,64}$',
-    description: 'With STORE=redis: prefix of every key the service writes, so several deployments can share one Redis. Share @fastify/rate-limit counters under it too.'
+    description: 'With STORE=redis: prefix of the keys of sessions, revocations and users, so several deployments can share one Redis. (The rate-limit counters use `stateless-session:rate-limit:`.)'
   }),
   REDIS_MAX_STALENESS_SECONDS: Type.Integer({
     default: 5,

@@ -160,6 +160,20 @@ test('two instances over one Redis', async (t) => {
     t.match(out.at(-1), /^cli-user\t\S+\tdisabled\tadmin$/)
   })
 
+  t.test('login rate limits count failures from every instance together', async (t) => {
+    const clock = new ManualClock()
+    const env = { STORE: 'redis', REDIS_URL: redis.url, RATE_LIMIT_LOGIN_ACCOUNT_MAX: '3' }
+    const a = await buildTestApp(t, { env, clock: clock.now })
+    const b = await buildTestApp(t, { env, clock: clock.now })
+    await addUser(a, 'limited-user')
+    const attempt = async (app: FastifyInstance): Promise<number> =>
+      (await client(app).request('POST', '/auth/login', { username: 'limited-user', password: 'wrong password!' })).statusCode
+    t.same([await attempt(a), await attempt(b), await attempt(a)], [401, 401, 401], 'three failures, spread over both')
+    const refused = await client(b).request('POST', '/auth/login', { username: 'limited-user', password: TEST_PASSWORD })
+    t.equal(refused.statusCode, 429, 'the other instance knows the account is limited')
+    t.equal(refused.json().code, 'ERR_RATE_LIMITED')
+  })
+
   t.test('/readyz reports the push feed on every instance', async (t) => {
     const [a] = await instances(t, redis, new ManualClock(), 1) as [Instance]
     const ready = await a.app.inject('/readyz')
