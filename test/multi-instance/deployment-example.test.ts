@@ -51,7 +51,8 @@ test('the two-instance example of docs/deployment.md works as written', async (t
     .replaceAll('3002', String(portB))
   const lines = script.map(({ command }, i) => `{ ${adapt(command)}; } > ${work}/out-${i}.txt`)
   // Whatever happens, nothing started by the example outlives the test.
-  const cleanup = `trap 'kill $A $B 2>/dev/null; kill "$(cat ${work}/redis.pid 2>/dev/null)" 2>/dev/null; true' EXIT`
+  // (set +e: the example stops them itself, so these kills usually find nothing, which must not count.)
+  const cleanup = `trap 'status=$?; set +e; kill $A $B 2>/dev/null; kill "$(cat ${work}/redis.pid 2>/dev/null)" 2>/dev/null; exit $status' EXIT`
   const run = spawnSync('bash', ['-c', ['set -e', cleanup, ...lines].join('\n')], {
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? work, LOG_LEVEL: 'warn' },
     encoding: 'utf8',
