@@ -1,0 +1,19 @@
+/** Peer: @fastify/jwt in cookie mode (a signed HS256 JWT in a cookie, verified on every request). */
+import fastifyCookie from '@fastify/cookie'
+import fastifyJwt from '@fastify/jwt'
+import Fastify from 'fastify'
+import { announce, benchSecret, sessionCount, userIds } from './serve.js'
+
+const app = Fastify({ logger: false })
+await app.register(fastifyCookie)
+await app.register(fastifyJwt, { secret: benchSecret(), cookie: { cookieName: 'token', signed: false }, sign: { expiresIn: '15m' } })
+app.get('/me', async (request, reply) => {
+  try {
+    const payload = await request.jwtVerify<{ sub: string }>()
+    return { userId: payload.sub }
+  } catch {
+    return await reply.code(401).send({ error: 'no session' })
+  }
+})
+await app.listen({ host: '127.0.0.1', port: 0 })
+announce(app.server, userIds(sessionCount()).map((userId) => ({ cookie: `token=${app.jwt.sign({ sub: userId })}`, userId })))

@@ -1,0 +1,56 @@
+/**
+ * The standalone service (`buildApp`, as `npm start` runs it) on a real store, for the routes that touch it.
+ *
+ * BENCH_STORE=sqlite|redis (with REDIS_URL), BENCH_MODE:
+ *   refresh  BENCH_SESSIONS sessions logged in beforehand; the loader rotates each one's refresh cookie
+ *            through POST /auth/refresh, always presenting the newest (no replays, no reuse).
+ *   login    one user with the configured (OWASP) argon2id cost; the loader posts its credentials.
+ * Rate limits are raised to their maximum: the benchmark is one client hammering from one address.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { buildApp } from '../../src/app.js'
+import { announce, benchSecret, sessionCount, type BenchSession } from './serve.js'
+
+export const BENCH_USER = 'bench-user'
+export const BENCH_PASSWORD = 'correct horse battery staple'
+
+const mode = process.env.BENCH_MODE ?? 'refresh'
+const dataDir = mkdtempSync(join(tmpdir(), 'session-bench-'))
+process.on('exit', () => { rmSync(dataDir, { recursive: true, force: true }) })
+process.on('SIGTERM', () => { process.exit(0) })
+const app = await buildApp({
+  env: {
+    NODE_ENV: 'production',
+    SESSION_SECRET: benchSecret(),
+    STORE: process.env.BENCH_STORE ?? 'sqlite',
+    DATA_DIR: dataDir,
+    REDIS_URL: process.env.REDIS_URL,
+    REDIS_KEY_PREFIX: 'bench:',
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_LOGIN_ACCOUNT_MAX: '1000000',
+    RATE_LIMIT_LOGIN_IP_MAX: '1000000',
+    RATE_LIMIT_REFRESH_IP_MAX: '1000000'
+  },
+  // Refresh never hashes a password: a cheap cost only makes creating its sessions quick. Login keeps the
+  // service's own default, which is what the login figure is about.
+  ...(mode === 'refresh' ? { passwordHashCost: { memoryCost: 1024, timeCost: 1, parallelism: 1 } } : {})
+})
+await app.ready()
+await app.users.add(BENCH_USER, BENCH_PASSWORD)
+const sessions: BenchSession[] = []
+if (mode === 'refresh') {
+  const name = app.sessionCookies.refresh.name
+  for (let i = 0; i < sessionCount(); i++) {
+    const issued = await app.sessions.login(BENCH_USER, BENCH_PASSWORD, 'bench')
+    if (issued === null) throw new Error('login failed')
+    sessions.push({ cookie: `${name}=${issued.refresh.value}`, userId: issued.info.user.id })
+  }
+} else {
+  const user = await app.sessions.login(BENCH_USER, BENCH_PASSWORD, 'bench')
+  if (user === null) throw new Error('login failed')
+  sessions.push({ cookie: '', userId: user.info.user.id })
+}
+await app.listen({ host: '127.0.0.1', port: 0 })
+announce(app.server, sessions)

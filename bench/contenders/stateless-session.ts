@@ -1,0 +1,49 @@
+/**
+ * This project, as an app embeds it: the session plugin (memory store: an access check never touches the
+ * store, whichever it is) and one protected route behind `app.requireSession`.
+ *
+ * BENCH_MODE=warm  logs in BENCH_SESSIONS sessions itself; the loader presents them round-robin, so after the
+ *                  first lap every token is in the verified-token cache.
+ * BENCH_MODE=cold  creates no sessions: the runner presents tokens minted by another process (mode `mint`)
+ *                  under the same secret, each once, so every request carries a token this process has never
+ *                  seen and pays the full decrypt + verify.
+ * BENCH_MODE=mint  logs in BENCH_SESSIONS sessions, writes their cookies and exits without listening.
+ */
+import Fastify from 'fastify'
+import sessionPlugin, { MemorySessionStore, type FamilyRecord } from '../../src/index.js'
+import { announce, benchSecret, sessionCount, type BenchSession } from './serve.js'
+
+/** Minting hundreds of thousands of sessions must not keep them all: the cold server never asks the store. */
+class MintOnlyStore extends MemorySessionStore {
+  override async createFamily (_family: FamilyRecord): Promise<void> {}
+}
+
+const mode = process.env.BENCH_MODE ?? 'warm'
+const app = Fastify({ logger: false })
+await app.register(sessionPlugin, {
+  secret: benchSecret(),
+  store: mode === 'mint' ? new MintOnlyStore() : new MemorySessionStore(),
+  // The credential check is the embedding app's business; here every username is a user of that id.
+  verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }),
+  rateLimit: false
+})
+app.get('/me', { preHandler: app.requireSession }, async (request) => ({ userId: request.session?.user.id }))
+
+const sessions: BenchSession[] = []
+if (mode !== 'cold') {
+  const name = app.sessionCookies.access.name
+  for (let i = 0; i < sessionCount(); i++) {
+    const issued = await app.sessions.login(`user-${i}`, 'unused', 'bench')
+    if (issued === null) throw new Error('login failed')
+    sessions.push({ cookie: `${name}=${issued.access.value}`, userId: `user-${i}` })
+  }
+}
+if (mode === 'mint') {
+  await app.ready()
+  announce({ address: () => ({ port: 0, address: '', family: '' }) }, sessions)
+  await app.close()
+  process.disconnect?.()
+} else {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  announce(app.server, sessions)
+}

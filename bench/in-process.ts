@@ -1,0 +1,168 @@
+/**
+ * Measurements made inside one process (no HTTP), each run by the runner in a fresh child process:
+ *
+ *   verify <count>    µs per cold access check: ours (`sessions.authenticate` on tokens the instance has never
+ *                     seen: decrypt, verify, claims, cache insert, denylist) against jose `compactDecrypt`
+ *                     (pre-imported key) + fast-jwt `verify` of the same tokens, keys derived as
+ *                     docs/token-format.md says.
+ *   denylist <count>  memory of <count> live token revocations in the denylist, lookup cost at that size and
+ *                     at 1,000 (flat means O(1)), and the start-up time of the plugin over a SQLite file
+ *                     holding them (the real path: load, then serve).
+ *
+ * Answers with one JSON object over IPC.
+ */
+import { createVerifier } from 'fast-jwt'
+import Fastify from 'fastify'
+import { createSecretKey, hkdfSync, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import * as jose from 'jose'
+import sessionPlugin, { MemorySessionStore, openSqliteDatabase, SqliteSessionStore, type FamilyRecord } from '../src/index.js'
+import { Denylist } from '../src/denylist.js'
+
+const SECRET = process.env.BENCH_SECRET ?? randomBytes(32).toString('base64url')
+const CHUNK = 500
+
+class MintOnlyStore extends MemorySessionStore {
+  override async createFamily (_family: FamilyRecord): Promise<void> {}
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/** µs per item, per chunk of CHUNK items: the median says what a typical stretch costs, the min what the code costs undisturbed. */
+async function perChunk (items: string[], each: (item: string) => unknown): Promise<{ median: number, fastest: number }> {
+  const chunks: number[] = []
+  for (let i = 0; i + CHUNK <= items.length; i += CHUNK) {
+    const start = performance.now()
+    for (let j = i; j < i + CHUNK; j++) {
+      const out = each(items[j] as string)
+      if (out instanceof Promise) await out
+    }
+    chunks.push((performance.now() - start) * 1000 / CHUNK)
+  }
+  return { median: median(chunks), fastest: Math.min(...chunks) }
+}
+
+async function sessionApp (store: MemorySessionStore | SqliteSessionStore): Promise<ReturnType<typeof Fastify>> {
+  const app = Fastify({ logger: false })
+  await app.register(sessionPlugin, {
+    secret: SECRET,
+    store,
+    verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }),
+    rateLimit: false
+  })
+  await app.ready()
+  return app
+}
+
+function docKey (info: string): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', Buffer.from(SECRET, 'utf8'), new Uint8Array(0), info, 32))
+}
+
+async function verifyCost (count: number): Promise<object> {
+  const minter = await sessionApp(new MintOnlyStore())
+  const tokens: string[] = []
+  for (let i = 0; i < count; i++) {
+    const issued = await minter.sessions.login(`user-${i}`, 'unused', 'bench')
+    if (issued === null) throw new Error('login failed')
+    tokens.push(issued.access.value)
+  }
+  await minter.close()
+  const half = tokens.length / 2
+  const warmUp = tokens.slice(0, half)
+  const measured = tokens.slice(half)
+
+  // Ours: a fresh instance, so every measured token is new to it (the warm-up half shares none of them).
+  const ours = await sessionApp(new MemorySessionStore())
+  const authenticate = (token: string): void => {
+    const result = ours.sessions.authenticate(token)
+    if (typeof result === 'string') throw new Error(`our check refused a valid token: ${result}`)
+  }
+  warmUp.forEach(authenticate)
+  const oursCost = await perChunk(measured, authenticate)
+  await ours.close()
+
+  // jose + fast-jwt, with every advantage: keys imported once, the verifier built once, no claims policy.
+  const epoch = Number(String(jose.decodeProtectedHeader(tokens[0] as string).kid).split('.')[1])
+  const jweKey = createSecretKey(docKey(`stateless-session/v1 access jwe ${epoch}`))
+  const verifier = createVerifier({ key: Buffer.from(docKey('stateless-session/v1 access jws')), algorithms: ['HS256'], cache: false })
+  const decoder = new TextDecoder()
+  const joseFastJwt = async (token: string): Promise<void> => {
+    const { plaintext } = await jose.compactDecrypt(token, jweKey, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] })
+    const claims = verifier(decoder.decode(plaintext)) as { sub?: string }
+    if (typeof claims.sub !== 'string') throw new Error('jose + fast-jwt refused a valid token')
+  }
+  for (const token of warmUp) await joseFastJwt(token)
+  const peerCost = await perChunk(measured, joseFastJwt)
+  return { tokens: measured.length, chunk: CHUNK, ours: oursCost, joseFastJwt: peerCost }
+}
+
+function heapBytes (): number {
+  globalThis.gc?.()
+  globalThis.gc?.()
+  const usage = process.memoryUsage()
+  return usage.heapUsed + usage.external + usage.arrayBuffers
+}
+
+function lookupNs (denylist: Denylist, ids: string[], now: number): number {
+  let hits = 0
+  const start = process.hrtime.bigint()
+  for (const id of ids) if (denylist.isRevoked(id, id, 'someone', now)) hits++
+  const ns = Number(process.hrtime.bigint() - start) / ids.length
+  if (hits === 0) throw new Error('lookups found nothing')
+  return ns
+}
+
+async function denylistScale (count: number): Promise<object> {
+  if (globalThis.gc === undefined) throw new Error('run with --expose-gc')
+  const now = Math.floor(Date.now() / 1000)
+  const expiresAt = now + 900
+
+  // The ids are made inside the measured window: the denylist owns its strings in real life too.
+  const before = heapBytes()
+  const denylist = new Denylist()
+  for (let i = 0; i < count; i++) denylist.add({ kind: 'token', id: randomBytes(16).toString('base64url'), expiresAt })
+  const bytes = heapBytes() - before
+  const ids = denylist.entries().map((revocation) => revocation.id)
+
+  // Half present, half absent; shuffled so the lookups do not walk the map in insertion order.
+  const probe = (n: number, from: string[]): string[] => Array.from({ length: n }, (_, i) => i % 2 === 0 ? from[Math.floor(Math.random() * from.length)] as string : randomBytes(16).toString('base64url'))
+  const small = new Denylist()
+  const smallIds = ids.slice(0, 1000)
+  for (const id of smallIds) small.add({ kind: 'token', id, expiresAt })
+  const probesLarge = probe(200_000, ids)
+  const probesSmall = probe(200_000, smallIds)
+  lookupNs(denylist, probesLarge, now)
+  lookupNs(small, probesSmall, now)
+  const nsLarge = median([1, 2, 3, 4, 5].map(() => lookupNs(denylist, probesLarge, now)))
+  const nsSmall = median([1, 2, 3, 4, 5].map(() => lookupNs(small, probesSmall, now)))
+
+  // Start-up over a SQLite file holding every one of them (written directly: setting up is not measured).
+  const dir = mkdtempSync(join(tmpdir(), 'denylist-bench-'))
+  try {
+    const db = openSqliteDatabase({ path: join(dir, 'sessions.db') })
+    const insert = db.prepare('INSERT INTO revocations (kind, id, not_before, expires_at) VALUES (\'token\', ?, NULL, ?)')
+    db.transaction(() => { for (const id of ids) insert.run(id, expiresAt) })()
+    const start = performance.now()
+    const app = await sessionApp(new SqliteSessionStore(db))
+    const loadSeconds = (performance.now() - start) / 1000
+    const loaded = app.sessionRevocations.status().denylistSize
+    await app.close()
+    if (loaded !== count) throw new Error(`start-up loaded ${loaded} of ${count} revocations`)
+    return { entries: count, bytes, bytesPerEntry: bytes / count, nsLookup: nsLarge, nsLookupAt1000: nsSmall, loadSeconds }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const [what, countText] = process.argv.slice(2)
+const count = Number(countText)
+const result = what === 'verify' ? await verifyCost(count) : await denylistScale(count)
+if (process.send !== undefined) process.send(result, () => { process.exit(0) })
+else process.stdout.write(JSON.stringify(result) + '\n')

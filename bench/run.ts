@@ -1,0 +1,282 @@
+/**
+ * `npm run bench`: every contender side by side, in one run, and docs/benchmarks.md + docs/benchmarks.svg.
+ *
+ *   npm run bench                      full run (about 10 minutes), rewrites the generated part of the docs
+ *   npm run bench -- --quick           a few seconds per step, writes into a temporary directory (smoke test)
+ *   options: --rounds N --duration S --connections N --out DIR --no-propagation
+ *
+ * Each contender is its own server process (bench/contenders/*), started one at a time and loaded by
+ * autocannon from another process (bench/load.ts): same connections, duration and request for all. Before
+ * loading, the runner asks each one for a few sessions' user ids and checks the answers. Rounds are
+ * interleaved (every contender once per round) and medians are reported, with ratios to bare Fastify from
+ * the same run. No figure is asserted: the report says which goals are met.
+ */
+import { execFileSync, fork, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import { startRedis } from '../test/helpers/redis-server.js'
+import type { BenchSession } from './contenders/serve.js'
+import type { LoadJob, LoadResult } from './load.js'
+import { renderChart, renderReport, type Report, type ThroughputRow } from './report.js'
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    out: { type: 'string' },
+    'no-propagation': { type: 'boolean', default: false }
+  }
+})
+const quick = values.quick
+const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3))
+const DURATION = Number(values.duration ?? (quick ? 1 : 8))
+const WARMUP = quick ? 1 : 2
+const CONNECTIONS = Number(values.connections ?? (quick ? 10 : 50))
+const SESSIONS = quick ? 100 : 1000
+/** Cold tokens per round: more than the fastest cold server can take in the time (it must never see one twice). */
+const COLD_TOKENS = quick ? 10_000 : DURATION * 30_000
+const COLD_WARMUP_TOKENS = quick ? 5_000 : WARMUP * 30_000
+/** Extra sessions at the end of each list, used only for the pre-load check. */
+const CHECKS = 3
+const SECRET = randomBytes(32).toString('base64url')
+const root = fileURLToPath(new URL('..', import.meta.url))
+const outDir = values.out ?? (quick ? mkdtempSync(join(tmpdir(), 'bench-quick-')) : join(root, 'docs'))
+const work = mkdtempSync(join(tmpdir(), 'bench-run-'))
+const teardowns: Array<() => unknown> = []
+
+function log (message: string): void {
+  process.stderr.write(`[bench] ${message}\n`)
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+interface Contender {
+  id: string
+  label: string
+  file: string
+  env?: Record<string, string>
+  kind: LoadJob['kind']
+  /** Sessions file shared across rounds (cold tokens minted once), instead of the server's own. */
+  sessionsFile?: string
+  /** Measured sessions and warm-up sessions are different ranges of the list (cold). */
+  distinctWarmup?: boolean
+}
+
+interface Started {
+  child: ChildProcess
+  port: number
+  sessionsFile: string
+  stderr: () => string
+}
+
+async function startContender (contender: Contender, sessions: number, tag: string): Promise<Started> {
+  const sessionsFile = join(work, `${contender.id}-${tag}.json`)
+  let stderr = ''
+  const child = fork(join(root, 'bench', 'contenders', contender.file), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, NODE_ENV: 'production', BENCH_SECRET: SECRET, BENCH_SESSIONS: String(sessions), BENCH_SESSIONS_FILE: sessionsFile, ...contender.env },
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc']
+  })
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const stop = (): void => { child.kill('SIGKILL') }
+  teardowns.push(stop)
+  const ready = await Promise.race([
+    once(child, 'message') as Promise<[{ type: string, port: number }]>,
+    once(child, 'exit').then(([code]) => { throw new Error(`${contender.id} exited (${String(code)}) before it was ready:\n${stderr}`) })
+  ])
+  return { child, port: ready[0].port, sessionsFile, stderr: () => stderr }
+}
+
+async function stopContender (started: Started): Promise<void> {
+  if (started.child.exitCode !== null || started.child.signalCode !== null) return
+  const exited = once(started.child, 'exit')
+  started.child.kill('SIGTERM')
+  await exited
+}
+
+async function load (job: LoadJob): Promise<LoadResult> {
+  const child = fork(join(root, 'bench', 'load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  teardowns.push(() => { child.kill('SIGKILL') })
+  const answer = once(child, 'message') as Promise<[{ type: 'result', result: LoadResult } | { type: 'error', message: string }]>
+  child.send(job)
+  const [message] = await answer
+  if (message.type === 'error') throw new Error(`load generator: ${message.message}`)
+  return message.result
+}
+
+function readSessions (file: string): BenchSession[] {
+  return JSON.parse(readFileSync(file, 'utf8')) as BenchSession[]
+}
+
+/** The pre-load check: the contender answers each check session with that session's own user id. */
+async function check (contender: Contender, port: number, sessions: BenchSession[]): Promise<void> {
+  for (const session of sessions.slice(-CHECKS)) {
+    const url = `http://127.0.0.1:${port}`
+    const response = contender.kind === 'get'
+      ? await fetch(`${url}/me`, { headers: { cookie: session.cookie } })
+      : contender.kind === 'refresh'
+        ? await fetch(`${url}/auth/refresh`, { method: 'POST', headers: { cookie: session.cookie } })
+        : await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(loginCredentials) })
+    const body = await response.json() as { userId?: string, user?: { id?: string } }
+    const userId = contender.kind === 'get' ? body.userId : body.user?.id
+    if (response.status !== 200 || userId !== session.userId) {
+      throw new Error(`${contender.id} failed its check: ${response.status} ${JSON.stringify(body)}, expected user ${session.userId}`)
+    }
+  }
+}
+
+const loginCredentials = { username: 'bench-user', password: 'correct horse battery staple' }
+
+/** One contender, one round: start, check, warm up, measure, stop. */
+async function measure (contender: Contender, round: number): Promise<LoadResult> {
+  const sessions = contender.sessionsFile === undefined ? SESSIONS + CHECKS : 0
+  const started = await startContender(contender, sessions, `r${round}`)
+  try {
+    const file = contender.sessionsFile ?? started.sessionsFile
+    const list = readSessions(file)
+    await check(contender, started.port, list)
+    const url = `http://127.0.0.1:${started.port}`
+    const usable = list.length - CHECKS
+    const base = { kind: contender.kind, url, sessionsFile: file, connections: contender.kind === 'login' ? Math.min(CONNECTIONS, 8) : CONNECTIONS, credentials: loginCredentials }
+    // Cold: warm-up tokens come after the measured ones in the list, so the measured ones stay unseen.
+    const ranges = contender.distinctWarmup === true
+      ? { measured: { from: 0, use: usable - COLD_WARMUP_TOKENS }, warmup: { from: usable - COLD_WARMUP_TOKENS, use: COLD_WARMUP_TOKENS } }
+      : { measured: { from: 0, use: usable }, warmup: { from: 0, use: usable } }
+    return await load({ ...base, ...ranges, warmupSeconds: WARMUP, durationSeconds: DURATION })
+  } catch (error) {
+    throw new Error(`${contender.id}: ${String(error)}\n${started.stderr()}`)
+  } finally {
+    await stopContender(started)
+  }
+}
+
+async function mintColdTokens (): Promise<string> {
+  log(`minting ${COLD_TOKENS + COLD_WARMUP_TOKENS} cold tokens in a separate process`)
+  const minter = await startContender({ id: 'mint', label: 'mint', file: 'stateless-session.ts', env: { BENCH_MODE: 'mint' }, kind: 'get' },
+    COLD_TOKENS + COLD_WARMUP_TOKENS + CHECKS, 'cold')
+  await once(minter.child, 'exit')
+  return minter.sessionsFile
+}
+
+async function inProcess (what: 'verify' | 'denylist', count: number): Promise<Record<string, unknown>> {
+  const child = fork(join(root, 'bench', 'in-process.ts'), [what, String(count)], {
+    execArgv: ['--import', 'tsx', '--expose-gc', '--max-old-space-size=4096'],
+    env: { ...process.env, BENCH_SECRET: SECRET },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  })
+  teardowns.push(() => { child.kill('SIGKILL') })
+  const [result] = await once(child, 'message') as [Record<string, unknown>]
+  return result
+}
+
+async function propagation (): Promise<Record<string, unknown> | undefined> {
+  if (values['no-propagation']) return undefined
+  const file = join(work, 'propagation.json')
+  const args = quick ? ['--count', '20', '--warmup', '5'] : ['--count', '1000', '--warmup', '50']
+  const child = fork(join(root, 'bench', 'propagation.ts'), [...args, '--json', file], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+  teardowns.push(() => { child.kill('SIGKILL') })
+  await once(child, 'exit')
+  // The script exits non-zero when its p99 misses 50 ms; the figures are reported either way.
+  return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
+}
+
+async function main (): Promise<void> {
+  const startedAt = new Date()
+  const coldFile = await mintColdTokens()
+  const redis = await startRedis({ teardown: (fn) => { teardowns.push(fn) } }, { aof: true, appendfsync: 'everysec' })
+
+  const contenders: Contender[] = [
+    { id: 'bare', label: 'bare Fastify (ceiling)', file: 'bare.ts', kind: 'get' },
+    { id: 'ours-warm', label: 'this project, warm', file: 'stateless-session.ts', env: { BENCH_MODE: 'warm' }, kind: 'get' },
+    { id: 'ours-cold', label: 'this project, cold', file: 'stateless-session.ts', env: { BENCH_MODE: 'cold' }, kind: 'get', sessionsFile: coldFile, distinctWarmup: true },
+    { id: 'secure-session', label: '@fastify/secure-session', file: 'secure-session.ts', kind: 'get' },
+    { id: 'fastify-jwt', label: '@fastify/jwt (cookie)', file: 'fastify-jwt.ts', kind: 'get' },
+    { id: 'iron-session', label: 'iron-session', file: 'iron-session.ts', kind: 'get' },
+    { id: 'express-session', label: 'express + express-session', file: 'express-session.ts', kind: 'get' },
+    { id: 'refresh-sqlite', label: 'refresh, SQLite store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite' }, kind: 'refresh' },
+    { id: 'refresh-redis', label: 'refresh, Redis store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'redis', REDIS_URL: redis.url }, kind: 'refresh' }
+  ]
+  const results = new Map<string, LoadResult[]>(contenders.map((c) => [c.id, []]))
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const contender of contenders) {
+      log(`round ${round}/${ROUNDS}: ${contender.id}`)
+      const result = await measure(contender, round)
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`${contender.id}: ${result.non2xx} non-2xx answers and ${result.errors} errors under load`)
+      results.get(contender.id)?.push(result)
+    }
+  }
+  log('login (the configured argon2id cost)')
+  const login = await measure({ id: 'login', label: 'login', file: 'service.ts', env: { BENCH_MODE: 'login', BENCH_STORE: 'sqlite' }, kind: 'login' }, 0)
+  log('in-process: cold verify cost')
+  const verify = await inProcess('verify', quick ? 2000 : 40_000)
+  log('in-process: denylist at scale')
+  const denylist = await inProcess('denylist', quick ? 20_000 : 1_000_000)
+  log('cross-instance propagation (Redis)')
+  const propagated = await propagation()
+
+  const bare = median(results.get('bare')?.map((r) => r.requestsPerSecond) ?? [])
+  const rows: ThroughputRow[] = contenders.map((c) => {
+    const runs = results.get(c.id) as LoadResult[]
+    const rps = median(runs.map((r) => r.requestsPerSecond))
+    return {
+      id: c.id,
+      label: c.label,
+      kind: c.kind,
+      requestsPerSecond: rps,
+      p50: median(runs.map((r) => r.p50)),
+      p99: median(runs.map((r) => r.p99)),
+      ratio: rps / bare,
+      perRound: runs.map((r) => r.requestsPerSecond),
+      repeats: Math.max(...runs.map((r) => r.repeats))
+    }
+  })
+  const report: Report = {
+    quick,
+    date: startedAt.toISOString(),
+    seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    command: quick ? 'npm run bench -- --quick' : 'npm run bench',
+    machine: {
+      node: process.version,
+      cpu: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      os: `${process.platform} ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`,
+      load: execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')
+    },
+    settings: { rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, sessions: SESSIONS, coldTokens: COLD_TOKENS },
+    rows,
+    login,
+    verify: verify as unknown as Report['verify'],
+    denylist: denylist as unknown as Report['denylist'],
+    propagation: propagated as unknown as Report['propagation']
+  }
+  mkdirSync(outDir, { recursive: true })
+  const docFile = join(outDir, 'benchmarks.md')
+  let existing = ''
+  try { existing = readFileSync(docFile, 'utf8') } catch {}
+  writeFileSync(docFile, renderReport(report, existing))
+  writeFileSync(join(outDir, 'benchmarks.svg'), renderChart(report))
+  writeFileSync(join(outDir, 'benchmarks.json'), JSON.stringify(report, null, 2) + '\n')
+  log(`wrote ${docFile}, benchmarks.svg and benchmarks.json`)
+  for (const row of rows) log(`${row.label}: ${Math.round(row.requestsPerSecond)} req/s (${(row.ratio * 100).toFixed(0)}% of bare)`)
+}
+
+try {
+  await main()
+} catch (error) {
+  process.exitCode = 1
+  log(`failed: ${error instanceof Error ? error.message : String(error)}`)
+} finally {
+  for (const teardown of teardowns.reverse()) await teardown()
+  rmSync(work, { recursive: true, force: true })
+}

@@ -1,0 +1,51 @@
+/**
+ * Smoke test of `npm run bench`: its quick mode runs every step against real servers and writes the report
+ * into a temporary directory. No speed is asserted (docs/benchmarks.md judges speed); what is checked is
+ * that every contender ran, answered its check and carried load without errors, and that the report holds
+ * the figures of this run.
+ */
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { test } from 'tap'
+import { BEGIN, END, renderReport, type Report } from '../../bench/report.js'
+
+const run = promisify(execFile)
+
+test('npm run bench -- --quick runs every contender and writes the report and chart', { timeout: 600_000 }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'))
+  t.teardown(() => { rmSync(out, { recursive: true, force: true }) })
+  await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { maxBuffer: 16 * 1024 * 1024, timeout: 540_000 })
+
+  const report = JSON.parse(readFileSync(join(out, 'benchmarks.json'), 'utf8')) as Report
+  t.same(report.rows.map((r) => r.id), ['bare', 'ours-warm', 'ours-cold', 'secure-session', 'fastify-jwt', 'iron-session', 'express-session', 'refresh-sqlite', 'refresh-redis'])
+  for (const row of report.rows) {
+    t.ok(row.requestsPerSecond > 0, `${row.id} carried load`)
+    t.equal(row.ratio, row.requestsPerSecond / (report.rows[0] as Report['rows'][0]).requestsPerSecond, `${row.id}: ratio to bare from the same run`)
+  }
+  t.equal(report.rows.find((r) => r.id === 'ours-cold')?.repeats, 0, 'cold requests each carried a never-seen token')
+  t.ok(report.login.requestsPerSecond > 0, 'login measured')
+  t.ok(report.verify.ours.median > 0 && report.verify.joseFastJwt.median > 0, 'both verify costs measured')
+  t.ok(report.denylist.bytes > 0 && report.denylist.loadSeconds > 0, 'denylist measured')
+  t.ok(report.propagation !== undefined && report.propagation.endToEnd.p99 > 0, 'propagation measured')
+
+  const doc = readFileSync(join(out, 'benchmarks.md'), 'utf8')
+  t.ok(doc.includes(BEGIN) && doc.includes(END), 'generated part between its markers')
+  t.match(doc, /\| this project, cold \| [\d,]+ \|/)
+  t.match(doc, /\| Cold verify in-process ≤ 25 µs per token \| [\d.]+ µs/)
+  t.match(doc, /npm run bench -- --quick/)
+  const svg = readFileSync(join(out, 'benchmarks.svg'), 'utf8')
+  t.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)
+  t.equal(svg.match(/<rect x=/g)?.length, report.rows.length, 'one bar per contender')
+
+  // A new run replaces only the generated part of docs/benchmarks.md; the hand-written analysis stays.
+  const handWritten = `# Benchmarks\n\nintro\n\n${BEGIN}\nold figures\n${END}\n\n## Analysis\n\nhand-written\n`
+  const next = renderReport(report, handWritten)
+  t.ok(next.startsWith('# Benchmarks\n\nintro\n\n<!-- bench:begin'))
+  t.ok(next.endsWith(`${END}\n\n## Analysis\n\nhand-written\n`))
+  t.notOk(next.includes('old figures'))
+  const fresh = renderReport(report, '# Benchmarks\n\n## Later section\n')
+  t.ok(fresh.indexOf(BEGIN) < fresh.indexOf('## Later section'), 'inserted after the title the first time')
+})
