@@ -3,7 +3,7 @@
  * logout everywhere, listing and ending sessions. No HTTP here (routes/auth-routes.ts maps it onto routes and
  * cookies); no I/O on the access check (the denylist is in memory).
  */
-import { randomBytes } from 'node:crypto'
+import { newId } from './random-id.js'
 import { seconds, type Clock } from './clock.js'
 import type { CookieToSet } from './cookies.js'
 import type { Denylist, Revocation } from './denylist.js'
@@ -69,11 +69,6 @@ export interface SessionServiceOptions {
   verifiedTokenCacheSize: number
   /** Longest token that fits a cookie: MAX_COOKIE_BYTES minus the longest cookie name. */
   maxTokenLength: number
-}
-
-/** 128 random bits, base64url: token and family ids (RFC 7519 §4.1.7; SECURITY.md rule 9). */
-export function newId (): string {
-  return randomBytes(16).toString('base64url')
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { Test } from 'tap'
 import type { Revocation } from '../../src/denylist.js'
-import { newId } from '../../src/session-service.js'
+import { newId } from '../../src/random-id.js'
 import type { FamilyRecord, RotationRequest, SessionStore } from '../../src/stores/session-store.js'
 
 export interface ContractOptions {
