@@ -55,7 +55,9 @@ function isText (value: unknown, max: number): value is string {
 }
 
 function isRoles (value: unknown): value is string[] {
-  return Array.isArray(value) && value.length <= MAX_ROLES && value.every((role) => isText(role, MAX_ROLE_LENGTH))
+  if (!Array.isArray(value) || value.length > MAX_ROLES) return false
+  for (const role of value) if (!isText(role, MAX_ROLE_LENGTH)) return false
+  return true
 }
 
 const INVALID = { ok: false, reason: 'claims' } as const
@@ -73,9 +75,9 @@ export function checkClaims (kind: TokenKind, payload: Record<string, unknown>, 
   if (exp <= iat || exp - iat > rules.lifetime[kind] || authTime > iat || exp > authTime + rules.maxAge) return INVALID
   if (iat > now + rules.leeway || (nbf !== undefined && nbf > now + rules.leeway)) return { ok: false, reason: 'not-yet-valid' }
   if (now >= exp + rules.leeway) return { ok: false, reason: 'expired' }
-  const claims: BaseClaims = { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime }
-  if (kind === 'refresh') return { ok: true, claims }
+  if (kind === 'refresh') return { ok: true, claims: { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime } }
   const { username, roles } = payload
   if (!isText(username, MAX_NAME_LENGTH) || !isRoles(roles)) return INVALID
-  return { ok: true, claims: { ...claims, username, roles: [...roles] } as AccessClaims }
+  const claims: AccessClaims = { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime, username, roles: roles.slice() }
+  return { ok: true, claims }
 }

@@ -1,5 +1,5 @@
 /**
- * Nested tokens: a JWS signed by @fastify/jwt, encrypted into a compact JWE (RFC 7519 §5.2, §A.2).
+ * Nested tokens: a JWS (HS256, jws.ts), encrypted into a compact JWE (RFC 7519 §5.2, §A.2).
  * Both layers are always checked, in this order, and every failure is just "no token" to the caller, with a
  * reason kept for debug logs only.
  */
@@ -45,12 +45,8 @@ export class TokenCodec {
     if (key === undefined) return { ok: false, reason: 'unknown-key' }
     const inner = decryptJwe(jwe, key.key)
     if (inner === undefined) return { ok: false, reason: 'decrypt' }
-    let payload: Record<string, unknown>
-    try {
-      payload = this.#jws.verify(kind, key.fingerprint, inner)
-    } catch {
-      return { ok: false, reason: 'signature' }
-    }
+    const payload = this.#jws.verify(kind, key.fingerprint, inner)
+    if (payload === undefined) return { ok: false, reason: 'signature' }
     return checkClaims(kind, payload, this.rules, now)
   }
 }

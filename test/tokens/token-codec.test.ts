@@ -3,11 +3,27 @@ import type { AccessClaims, RefreshClaims } from '../../src/tokens/claims.js'
 import { isCanonicalBase64url, jweHeader, parseCompactJwe } from '../../src/tokens/jwe.js'
 import { KEY_EPOCH_SECONDS, KeyRing } from '../../src/tokens/keys.js'
 import { TEST_SECRET } from '../helper.js'
-import { accessClaims, joseToken, makeCodec, NOW, refreshClaims, RULES } from './token-kit.js'
+import { accessClaims, docKey, docKid, joseToken, makeCodec, NOW, refreshClaims, RULES } from './token-kit.js'
+import * as jose from 'jose'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 /** The same 6-bit digit with its lowest (unused, for a 16-byte tail) bit set: another spelling of the tag. */
 const setLowBit = (c: string): string => ALPHABET[ALPHABET.indexOf(c) | 1] as string
+/** The inner JWS of a token built by jose (the JWE layer opened again with the documented key). */
+async function joseInner (claims: Record<string, unknown>): Promise<string> {
+  const token = await joseToken({ kind: 'access', claims })
+  const { plaintext } = await jose.compactDecrypt(token, docKey(TEST_SECRET, `stateless-session/v1 access jwe ${Math.floor(NOW / 3600)}`))
+  return new TextDecoder().decode(plaintext)
+}
+
+/** Any text, encrypted by jose as a valid outer layer of an access token at NOW. */
+async function joseEncrypt (plaintext: string): Promise<string> {
+  const epoch = Math.floor(NOW / 3600)
+  return await new jose.CompactEncrypt(new TextEncoder().encode(plaintext))
+    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', cty: 'JWT', kid: docKid(TEST_SECRET, epoch) })
+    .encrypt(docKey(TEST_SECRET, `stateless-session/v1 access jwe ${epoch}`))
+}
+
 const OTHER_SECRET = 'another-secret-ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789'
 
 test('a minted token verifies, as its own kind only', async (t) => {
@@ -47,11 +63,14 @@ test('the verify failure reasons, layer by layer', async (t) => {
     ['kid too long', `${jweHeader('A'.repeat(65))}..${iv}.${ciphertext}.${tag}`, 'malformed'],
     ['tampered ciphertext', `${header}..${iv}.${flip(ciphertext)}.${tag}`, 'decrypt'],
     ['tampered iv', `${header}..${flip(iv)}.${ciphertext}.${tag}`, 'decrypt'],
-    ['inner JWS signed with another key', signedWithWrongKey, 'signature']
+    ['inner JWS signed with another key', signedWithWrongKey, 'signature'],
+    ['inner JWS with a non-ASCII byte (decrypts, then refused)', await joseEncrypt(`${await joseInner(accessClaims())}\u00e9`), 'signature'],
+    ['inner JWS with a UTF-8 multibyte character', await joseEncrypt((await joseInner(accessClaims())).replace('.', '.\u{1F41D}')), 'signature']
   ]
   for (const [name, token, reason] of cases) {
     t.same(codec.verify('access', token, NOW), { ok: false, reason }, name)
   }
+  t.same(codec.verify('access', await joseEncrypt(await joseInner(accessClaims())), NOW), { ok: true, claims: accessClaims() }, 'control: the helpers build a valid token')
 })
 
 test('time: expiry with leeway, iat in the future, nbf', async (t) => {

@@ -51,7 +51,9 @@ export async function joseToken (options: {
   claims: Record<string, unknown>
   secret?: string
   epoch?: number
+  /** Replaces the whole JWS header (members in the given order). */
   jwsHeader?: Record<string, unknown>
+  /** Members changed in (or, as undefined, dropped from) the JWE header. */
   jweHeader?: Record<string, unknown>
   signingKey?: Uint8Array
 }): Promise<string> {
@@ -60,7 +62,7 @@ export async function joseToken (options: {
   const epoch = options.epoch ?? Math.floor(iat / 3600)
   const signingKey = options.signingKey ?? docKey(secret, `stateless-session/v1 ${options.kind} jws`)
   const jws = await new jose.CompactSign(new TextEncoder().encode(JSON.stringify(options.claims)))
-    .setProtectedHeader({ alg: 'HS256', typ: TYP[options.kind], ...options.jwsHeader } as jose.CompactJWSHeaderParameters)
+    .setProtectedHeader((options.jwsHeader ?? { alg: 'HS256', typ: TYP[options.kind] }) as jose.CompactJWSHeaderParameters)
     .sign(signingKey)
   return await new jose.CompactEncrypt(new TextEncoder().encode(jws))
     .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', cty: 'JWT', kid: docKid(secret, epoch), ...options.jweHeader } as jose.CompactJWEHeaderParameters)
