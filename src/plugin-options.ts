@@ -37,7 +37,7 @@ export interface SessionPluginOptions {
   production?: boolean
   /** Milliseconds since the epoch. Default `Date.now`. */
   clock?: Clock
-  /** Verified access tokens kept in memory, by exact text. Default 10000; 0 turns the cache off. */
+  /** Verified access tokens kept in memory, by exact text, from their second verification on. Default 10000; 0 turns the cache off. */
   verifiedTokenCacheSize?: number
   /** How often revocations recorded by other processes are picked up (stores without push). Default 1000 ms. */
   revocationPollIntervalMs?: number

@@ -1,6 +1,6 @@
 /**
- * The verified-token cache of SessionService.authenticate: bounded, first in first out, and never a way
- * around expiry or revocation. Which tokens it holds is observed by counting the decryptions it saves.
+ * The verified-token cache of SessionService.authenticate: admits a token at its second verification,
+ * bounded, first in first out, and never a way around expiry or revocation. Which tokens it holds is observed by counting the decryptions it saves.
  */
 import { test, type Test } from 'tap'
 import { Denylist } from '../src/denylist.js'
@@ -37,38 +37,49 @@ async function setup (t: Test, cacheSize: number): Promise<{ service: SessionSer
   return { service, clock, denylist, verifications: () => count, tokens }
 }
 
+test('a token enters the cache the second time it is verified', async (t) => {
+  const { service, verifications, tokens } = await setup(t, 10)
+  for (let i = 0; i < 4; i++) t.type(service.authenticate(tokens[0] as string), 'object')
+  t.equal(verifications(), 2, 'verified at first and second sight, then served from the cache')
+})
+
 test('bounded, first in first out: the oldest token is verified again, the newest are not', async (t) => {
   const { service, verifications, tokens } = await setup(t, 3)
-  for (const token of tokens) t.type(service.authenticate(token), 'object')
-  t.equal(verifications(), 5, 'each new token is decrypted once')
+  for (const token of tokens) {
+    service.authenticate(token)
+    service.authenticate(token)
+  }
+  t.equal(verifications(), 10, 'each token verified twice, then admitted')
   for (const token of tokens.slice(2)) service.authenticate(token)
-  t.equal(verifications(), 5, 'the three newest are cached')
+  t.equal(verifications(), 10, 'the three newest are cached')
   service.authenticate(tokens[0] as string)
-  t.equal(verifications(), 6, 'the oldest was evicted')
+  t.equal(verifications(), 11, 'the oldest was evicted (and, seen before, goes straight back in)')
   // Token 0 went back in and pushed out token 2, the oldest of the ring at that point.
   service.authenticate(tokens[2] as string)
-  t.equal(verifications(), 7, 'eviction keeps going round in insertion order')
+  t.equal(verifications(), 12, 'eviction keeps going round in insertion order')
   service.authenticate(tokens[0] as string)
-  t.equal(verifications(), 7, 'the re-added token is cached')
+  t.equal(verifications(), 12, 'the re-added token is cached')
 })
 
 test('a cached token is still refused once revoked or expired, and an expired one leaves the cache', async (t) => {
   const { service, clock, denylist, verifications, tokens } = await setup(t, 10)
+  service.authenticate(tokens[0] as string)
   const info = service.authenticate(tokens[0] as string)
   if (typeof info === 'string') throw new Error(info)
   denylist.add({ kind: 'token', id: info.tokenId, expiresAt: info.accessExpiresAt })
   t.equal(service.authenticate(tokens[0] as string), 'revoked', 'revocation checked on a hit')
-  t.equal(verifications(), 1)
+  t.equal(verifications(), 2)
+  service.authenticate(tokens[1] as string)
   service.authenticate(tokens[1] as string)
   clock.advance(900 + 30)
   t.equal(service.authenticate(tokens[1] as string), 'expired', 'expiry checked on a hit')
+  t.equal(verifications(), 4)
   t.equal(service.authenticate(tokens[1] as string), 'expired', 'and checked by full verification after it left the cache')
-  t.equal(verifications(), 3)
+  t.equal(verifications(), 5)
 })
 
 test('size 0 turns the cache off', async (t) => {
   const { service, verifications, tokens } = await setup(t, 0)
-  service.authenticate(tokens[0] as string)
-  service.authenticate(tokens[0] as string)
-  t.equal(verifications(), 2)
+  for (let i = 0; i < 3; i++) service.authenticate(tokens[0] as string)
+  t.equal(verifications(), 3)
 })

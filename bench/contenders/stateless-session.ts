@@ -25,7 +25,8 @@ await app.register(sessionPlugin, {
   store: mode === 'mint' ? new MintOnlyStore() : new MemorySessionStore(),
   // The credential check is the embedding app's business; here every username is a user of that id.
   verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }),
-  rateLimit: false
+  rateLimit: false,
+  ...(process.env.BENCH_CACHE === undefined ? {} : { verifiedTokenCacheSize: Number(process.env.BENCH_CACHE) })
 })
 app.get('/me', { preHandler: app.requireSession }, async (request) => ({ userId: request.session?.user.id }))
 
