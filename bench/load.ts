@@ -23,6 +23,8 @@ export interface LoadJob {
   connections: number
   warmupSeconds: number
   durationSeconds: number
+  /** get: every request must carry a cookie no other request carried (cold runs). */
+  distinct?: boolean
   /** Login only. */
   credentials?: { username: string, password: string }
 }
@@ -56,23 +58,31 @@ export async function runLoad (job: LoadJob): Promise<LoadResult> {
   const warmup = range(job.warmup)
   const idle = range(job.measured)
   if (job.warmupSeconds > 0) await loadFor(job, warmup, idle, job.warmupSeconds)
-  return await loadFor(job, job.kind === 'refresh' ? idle : range(job.measured), idle, job.durationSeconds)
+  const measured = job.kind === 'refresh' ? idle : range(job.measured)
+  // The runner reads both processes' CPU time between this message and the result.
+  process.send?.({ type: 'measuring' })
+  return await loadFor(job, measured, idle, job.durationSeconds)
 }
 
 async function loadFor (job: LoadJob, cookies: string[], idle: string[], durationSeconds: number): Promise<LoadResult> {
   let sent = 0
-  let request: autocannon.Request
-  if (job.kind === 'get') {
-    request = {
+  let requests: autocannon.Request[]
+  if (job.kind === 'get' && !job.distinct) {
+    // Built once, then each connection cycles through them: the cheapest way for autocannon to send them,
+    // which matters because on two cores the load generator can be the limit (see the CPU columns).
+    requests = cookies.map((cookie) => ({ method: 'GET', path: '/me', headers: { cookie } }))
+  } else if (job.kind === 'get') {
+    // Every request a different cookie, globally: built one by one.
+    requests = [{
       method: 'GET',
       path: '/me',
       setupRequest: (req) => {
         const cookie = cookies[sent++ % cookies.length] as string
         return { ...req, headers: { cookie } }
       }
-    }
+    }]
   } else if (job.kind === 'refresh') {
-    request = {
+    requests = [{
       method: 'POST',
       path: '/auth/refresh',
       setupRequest: (req, context) => {
@@ -85,16 +95,16 @@ async function loadFor (job: LoadJob, cookies: string[], idle: string[], duratio
       onResponse: (_status, _body, context, headers) => {
         idle.push(refreshCookieOf(headers?.['set-cookie']) ?? (context as { cookie: string }).cookie)
       }
-    }
+    }]
   } else {
-    request = {
+    requests = [{
       method: 'POST',
       path: '/auth/login',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(job.credentials)
-    }
+    }]
   }
-  const result = await autocannon({ url: job.url, connections: job.connections, duration: durationSeconds, requests: [request] })
+  const result = await autocannon({ url: job.url, connections: job.connections, duration: durationSeconds, requests })
   return {
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
@@ -102,7 +112,7 @@ async function loadFor (job: LoadJob, cookies: string[], idle: string[], duratio
     requests: result.requests.total,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
-    repeats: job.kind === 'get' ? Math.max(0, sent - cookies.length) : 0
+    repeats: job.kind === 'get' && job.distinct === true ? Math.max(0, sent - cookies.length) : 0
   }
 }
 

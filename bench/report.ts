@@ -16,6 +16,9 @@ export interface ThroughputRow {
   perRound: number[]
   /** Requests that presented an already presented cookie (cold rows must show 0). */
   repeats: number
+  /** CPU used while measuring, % of one core (all threads of the process). */
+  serverCpu: number
+  loaderCpu: number
 }
 
 interface Cost { median: number, fastest: number }
@@ -28,7 +31,7 @@ export interface Report {
   machine: { node: string, cpu: string, memoryGiB: number, os: string, load: string }
   settings: { rounds: number, durationSeconds: number, warmupSeconds: number, connections: number, sessions: number, coldTokens: number }
   rows: ThroughputRow[]
-  login: LoadResult
+  login: LoadResult & { serverCpu: number, loaderCpu: number }
   verify: { tokens: number, chunk: number, ours: Cost, joseFastJwt: Cost }
   denylist: { entries: number, bytes: number, bytesPerEntry: number, nsLookup: number, nsLookupAt1000: number, loadSeconds: number }
   propagation?: { count: number, endToEnd: { p50: number, p90: number, p99: number, max: number }, redis: string } | undefined
@@ -106,17 +109,19 @@ export function renderSection (report: Report): string {
     '',
     'Latencies in whole milliseconds (autocannon\'s resolution).',
     '',
-    '| contender | requests/s | p50 ms | p99 ms | of bare Fastify | per round |',
-    '|---|---|---|---|---|---|',
-    ...http.map((r) => `| ${r.label} | ${int(r.requestsPerSecond)} | ${wholeMs(r.p50)} | ${wholeMs(r.p99)} | ${pct(r.ratio)} | ${r.perRound.map(int).join(', ')} |`),
+    '| contender | requests/s | p50 ms | p99 ms | of bare Fastify | server CPU | load generator CPU | per round |',
+    '|---|---|---|---|---|---|---|---|',
+    ...http.map((r) => `| ${r.label} | ${int(r.requestsPerSecond)} | ${wholeMs(r.p50)} | ${wholeMs(r.p99)} | ${pct(r.ratio)} | ${r.serverCpu}% | ${r.loaderCpu}% | ${r.perRound.map(int).join(', ')} |`),
+    '',
+    'CPU columns: % of one core used by each process while measuring (all its threads: the main thread, the garbage collector\'s helpers). A load generator near 100% means the figure is capped by it, not by the server: on two cores the two share the machine.',
     '',
     `Cold rows presented ${int(row(report, 'ours-cold').repeats)} token(s) twice (0 means every request carried a token the server had never seen).`,
     '',
     '### Refresh: POST /auth/refresh, each request rotating its session to a new pair',
     '',
-    '| store | requests/s | p50 ms | p99 ms | of bare Fastify | per round |',
-    '|---|---|---|---|---|---|',
-    ...refreshes.map((r) => `| ${r.label} | ${int(r.requestsPerSecond)} | ${wholeMs(r.p50)} | ${wholeMs(r.p99)} | ${pct(r.ratio)} | ${r.perRound.map(int).join(', ')} |`),
+    '| store | requests/s | p50 ms | p99 ms | of bare Fastify | server CPU | load generator CPU | per round |',
+    '|---|---|---|---|---|---|---|---|',
+    ...refreshes.map((r) => `| ${r.label} | ${int(r.requestsPerSecond)} | ${wholeMs(r.p50)} | ${wholeMs(r.p99)} | ${pct(r.ratio)} | ${r.serverCpu}% | ${r.loaderCpu}% | ${r.perRound.map(int).join(', ')} |`),
     '',
     '### Login: POST /auth/login with the default argon2id cost (m=19456 KiB, t=2, p=1)',
     '',

@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { startRedis } from '../test/helpers/redis-server.js'
 import type { BenchSession } from './contenders/serve.js'
+import { performance } from 'node:perf_hooks'
 import type { LoadJob, LoadResult } from './load.js'
 import { renderChart, renderReport, type Report, type ThroughputRow } from './report.js'
 
@@ -105,14 +106,39 @@ async function stopContender (started: Started): Promise<void> {
   await exited
 }
 
-async function load (job: LoadJob): Promise<LoadResult> {
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
+function cpuSeconds (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+export interface Measured extends LoadResult {
+  /** CPU used while measuring, in % of one core: shows which side was the limit. */
+  serverCpu: number
+  loaderCpu: number
+}
+
+async function load (job: LoadJob, serverPid: number): Promise<Measured> {
   const child = fork(join(root, 'bench', 'load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   teardowns.push(() => { child.kill('SIGKILL') })
-  const answer = once(child, 'message') as Promise<[{ type: 'result', result: LoadResult } | { type: 'error', message: string }]>
+  const pid = child.pid as number
+  let start = { at: 0, server: 0, loader: 0 }
+  const answer = new Promise<Measured>((resolve, reject) => {
+    child.on('message', (message: { type: 'measuring' } | { type: 'result', result: LoadResult } | { type: 'error', message: string }) => {
+      if (message.type === 'measuring') {
+        start = { at: performance.now(), server: cpuSeconds(serverPid), loader: cpuSeconds(pid) }
+      } else if (message.type === 'result') {
+        const seconds = (performance.now() - start.at) / 1000
+        const share = (used: number): number => Math.round(100 * used / seconds)
+        resolve({ ...message.result, serverCpu: share(cpuSeconds(serverPid) - start.server), loaderCpu: share(cpuSeconds(pid) - start.loader) })
+      } else {
+        reject(new Error(`load generator: ${message.message}`))
+      }
+    })
+    child.on('exit', (code) => { reject(new Error(`load generator exited (${String(code)})`)) })
+  })
   child.send(job)
-  const [message] = await answer
-  if (message.type === 'error') throw new Error(`load generator: ${message.message}`)
-  return message.result
+  return await answer
 }
 
 function readSessions (file: string): BenchSession[] {
@@ -139,7 +165,7 @@ async function check (contender: Contender, port: number, sessions: BenchSession
 const loginCredentials = { username: 'bench-user', password: 'correct horse battery staple' }
 
 /** One contender, one round: start, check, warm up, measure, stop. */
-async function measure (contender: Contender, round: number): Promise<LoadResult> {
+async function measure (contender: Contender, round: number): Promise<Measured> {
   const sessions = contender.sessionsFile === undefined ? SESSIONS + CHECKS : 0
   const started = await startContender(contender, sessions, `r${round}`)
   try {
@@ -153,7 +179,7 @@ async function measure (contender: Contender, round: number): Promise<LoadResult
     const ranges = contender.distinctWarmup === true
       ? { measured: { from: 0, use: usable - COLD_WARMUP_TOKENS }, warmup: { from: usable - COLD_WARMUP_TOKENS, use: COLD_WARMUP_TOKENS } }
       : { measured: { from: 0, use: usable }, warmup: { from: 0, use: usable } }
-    return await load({ ...base, ...ranges, warmupSeconds: WARMUP, durationSeconds: DURATION })
+    return await load({ ...base, ...ranges, distinct: contender.distinctWarmup === true, warmupSeconds: WARMUP, durationSeconds: DURATION }, started.child.pid as number)
   } catch (error) {
     throw new Error(`${contender.id}: ${String(error)}\n${started.stderr()}`)
   } finally {
@@ -207,7 +233,7 @@ async function main (): Promise<void> {
     { id: 'refresh-sqlite', label: 'refresh, SQLite store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite' }, kind: 'refresh' },
     { id: 'refresh-redis', label: 'refresh, Redis store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'redis', REDIS_URL: redis.url }, kind: 'refresh' }
   ]
-  const results = new Map<string, LoadResult[]>(contenders.map((c) => [c.id, []]))
+  const results = new Map<string, Measured[]>(contenders.map((c) => [c.id, []]))
   for (let round = 1; round <= ROUNDS; round++) {
     for (const contender of contenders) {
       log(`round ${round}/${ROUNDS}: ${contender.id}`)
@@ -227,7 +253,7 @@ async function main (): Promise<void> {
 
   const bare = median(results.get('bare')?.map((r) => r.requestsPerSecond) ?? [])
   const rows: ThroughputRow[] = contenders.map((c) => {
-    const runs = results.get(c.id) as LoadResult[]
+    const runs = results.get(c.id) as Measured[]
     const rps = median(runs.map((r) => r.requestsPerSecond))
     return {
       id: c.id,
@@ -238,7 +264,9 @@ async function main (): Promise<void> {
       p99: median(runs.map((r) => r.p99)),
       ratio: rps / bare,
       perRound: runs.map((r) => r.requestsPerSecond),
-      repeats: Math.max(...runs.map((r) => r.repeats))
+      repeats: Math.max(...runs.map((r) => r.repeats)),
+      serverCpu: median(runs.map((r) => r.serverCpu)),
+      loaderCpu: median(runs.map((r) => r.loaderCpu))
     }
   })
   const report: Report = {

@@ -8,6 +8,7 @@
  *                  under the same secret, each once, so every request carries a token this process has never
  *                  seen and pays the full decrypt + verify.
  * BENCH_MODE=mint  logs in BENCH_SESSIONS sessions, writes their cookies and exits without listening.
+ * BENCH_CACHE=n     sets `verifiedTokenCacheSize` (default: the plugin's), for experiments by hand.
  */
 import Fastify from 'fastify'
 import sessionPlugin, { MemorySessionStore, type FamilyRecord } from '../../src/index.js'
