@@ -27,7 +27,8 @@ const app = await buildApp({
     STORE: process.env.BENCH_STORE ?? 'sqlite',
     DATA_DIR: dataDir,
     REDIS_URL: process.env.REDIS_URL,
-    REDIS_KEY_PREFIX: 'bench:',
+    // Every start its own keys: rounds share one Redis, and each starts from an empty directory as SQLite does.
+    REDIS_KEY_PREFIX: `bench-${process.pid}:`,
     LOG_LEVEL: 'silent',
     RATE_LIMIT_LOGIN_ACCOUNT_MAX: '1000000',
     RATE_LIMIT_LOGIN_IP_MAX: '1000000',
