@@ -33,7 +33,7 @@ export interface Report {
   rows: ThroughputRow[]
   login: LoadResult & { serverCpu: number, loaderCpu: number }
   verify: { tokens: number, chunk: number, ours: Cost, joseFastJwt: Cost }
-  denylist: { entries: number, bytes: number, bytesPerEntry: number, nsLookup: number, nsLookupAt1000: number, loadSeconds: number }
+  denylist: { entries: number, bytes: number, bytesPerEntry: number, nsLookup: number, nsLookupAtTenth: number, nsLookupAt1000: number, loadSeconds: number }
   propagation?: { count: number, endToEnd: { p50: number, p90: number, p99: number, max: number }, redis: string } | undefined
 }
 
@@ -63,9 +63,10 @@ export function goals (report: Report): Goal[] {
   const refresh = row(report, 'refresh-sqlite')
   const best = report.rows.filter((r) => PEERS.includes(r.id)).sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)[0] as ThroughputRow
   const d = report.denylist
-  // A tree or a scan would be hundreds of times slower at a million entries than at a thousand; a hash table
-  // only pays for cache misses.
-  const flat = d.nsLookup <= 10 * d.nsLookupAt1000
+  // Timings cannot show O(1) on their own: the table leaves the CPU caches as it grows, so each of its few
+  // memory accesses gets slower (tens of ns in cache, about 100 ns from DRAM). Under 1 µs at a million entries
+  // means a handful of accesses per lookup; a binary search would make about 20, a scan a million.
+  const flat = d.nsLookup < 1000
   const atScale = d.entries >= 1_000_000
   const list: Goal[] = [
     { goal: 'Warm protected route ≥ 90% of bare Fastify', figure: pct(warm.ratio), met: warm.ratio >= 0.9, short: `${((0.9 - warm.ratio) * 100).toFixed(0)} points short` },
@@ -74,7 +75,7 @@ export function goals (report: Report): Goal[] {
     { goal: 'Cold verify in-process ≤ 25 µs per token', figure: `${report.verify.ours.median.toFixed(1)} µs (median chunk; fastest chunk ${report.verify.ours.fastest.toFixed(1)} µs)`, met: report.verify.ours.median <= 25, short: `${(report.verify.ours.median - 25).toFixed(1)} µs over` },
     { goal: 'Refresh ≥ 40% of bare Fastify (SQLite store)', figure: pct(refresh.ratio), met: refresh.ratio >= 0.4, short: `${((0.4 - refresh.ratio) * 100).toFixed(0)} points short` },
     { goal: 'Denylist: 1,000,000 live entries in ≤ 250 MB', figure: `${mb(d.bytes)} MB for ${int(d.entries)} (${d.bytesPerEntry.toFixed(0)} bytes per entry)`, met: atScale && d.bytes <= 250e6, ...(atScale ? {} : { short: 'quick run: not at scale' }) },
-    { goal: 'Denylist lookups O(1)', figure: `${d.nsLookup.toFixed(0)} ns at ${int(d.entries)} entries, ${d.nsLookupAt1000.toFixed(0)} ns at 1,000`, met: flat },
+    { goal: 'Denylist lookups O(1): under 1 µs (a few memory accesses) at 1,000,000 entries', figure: `${d.nsLookup.toFixed(0)} ns at ${int(d.entries)} entries, ${d.nsLookupAtTenth.toFixed(0)} ns at ${int(d.entries / 10)}, ${d.nsLookupAt1000.toFixed(0)} ns at 1,000`, met: atScale && flat, ...(atScale ? {} : { short: 'quick run: not at scale' }) },
     { goal: 'Denylist of 1,000,000 loaded at start-up in ≤ 3 s', figure: `${d.loadSeconds.toFixed(2)} s for ${int(d.entries)}`, met: atScale && d.loadSeconds <= 3, ...(atScale ? {} : { short: 'quick run: not at scale' }) }
   ]
   if (report.propagation !== undefined) {
@@ -136,7 +137,7 @@ export function renderSection (report: Report): string {
     `| this project: \`sessions.authenticate\` (decrypt, verify, claims, cache insert, denylist) | ${report.verify.ours.median.toFixed(1)} | ${report.verify.ours.fastest.toFixed(1)} |`,
     `| jose \`compactDecrypt\` (key imported once) + fast-jwt \`verify\`, no claims policy | ${report.verify.joseFastJwt.median.toFixed(1)} | ${report.verify.joseFastJwt.fastest.toFixed(1)} |`,
     '',
-    `Denylist with ${int(d.entries)} live token revocations: ${mb(d.bytes)} MB of heap (${d.bytesPerEntry.toFixed(0)} bytes each, ids included); a lookup (\`isRevoked\`: three hash lookups, half hits) takes ${d.nsLookup.toFixed(0)} ns, against ${d.nsLookupAt1000.toFixed(0)} ns with 1,000 entries; the plugin starts over a SQLite file holding them all in ${d.loadSeconds.toFixed(2)} s (read, then loaded into memory, before the first request).`,
+    `Denylist with ${int(d.entries)} live token revocations: ${mb(d.bytes)} MB of heap (${d.bytesPerEntry.toFixed(0)} bytes each, ids included); a lookup (\`isRevoked\`: three hash lookups, half hits) takes ${d.nsLookup.toFixed(0)} ns, against ${d.nsLookupAtTenth.toFixed(0)} ns with ${int(d.entries / 10)} entries and ${d.nsLookupAt1000.toFixed(0)} ns with 1,000 (which fit the CPU caches); the plugin starts over a SQLite file holding them all in ${d.loadSeconds.toFixed(2)} s (read, then loaded into memory, before the first request).`,
     ''
   ]
   if (report.propagation !== undefined) {

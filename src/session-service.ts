@@ -98,11 +98,24 @@ async function fromStore<T> (operation: () => Promise<T>): Promise<T> {
 const SEEN_SLOTS = 16384
 /** Characters at the end of a token (its GCM tag) that the admission filter fingerprints. */
 const FINGERPRINT_CHARS = 12
+/** The cache's key: the token's last 22 characters, its GCM authentication tag (16 bytes, base64url). */
+const CACHE_KEY_CHARS = 22
+
+/**
+ * The cache is keyed on the tag rather than the whole token: a token arrives as a new string on every request,
+ * and V8 hashes all of a string's 600-odd characters on its first Map lookup, about 0.8 µs against 0.2 µs
+ * for the tag (micro-benchmark of both lookups on fresh strings). The tag differs from token to token; a hit
+ * still needs the exact token text, so a token that shares a tag but not its text is verified in full.
+ */
+interface CachedSession {
+  token: string
+  info: SessionInfo
+}
 
 export class SessionService {
   readonly #o: SessionServiceOptions
-  readonly #cache = new Map<string, SessionInfo>()
-  /** Cached tokens in insertion order, as a ring: `#oldest` is the next to go once the ring is full. */
+  readonly #cache = new Map<string, CachedSession>()
+  /** Keys of cached tokens in insertion order, as a ring: `#oldest` is the next to go once the ring is full. */
   readonly #cacheOrder: string[] = []
   #oldest = 0
   /** Admission filter: a 32-bit fingerprint of each recently verified token, by slot (0 = empty). */
@@ -118,15 +131,20 @@ export class SessionService {
    */
   authenticate (token: string): SessionInfo | AuthFailure {
     const now = seconds(this.#o.clock)
-    let info = this.#cache.get(token)
-    if (info === undefined) {
+    const key = token.slice(-CACHE_KEY_CHARS)
+    const cached = this.#cache.get(key)
+    let info: SessionInfo
+    if (cached === undefined || cached.token !== token) {
       const verified = this.#o.codec.verify('access', token, now)
       if (!verified.ok) return verified.reason
       info = this.#info(verified.claims)
-      this.#remember(token, info)
-    } else if (now >= info.accessExpiresAt + this.#o.lifetimes.leeway) {
-      this.#cache.delete(token)
-      return 'expired'
+      this.#remember(key, token, info)
+    } else {
+      info = cached.info
+      if (now >= info.accessExpiresAt + this.#o.lifetimes.leeway) {
+        this.#cache.delete(key)
+        return 'expired'
+      }
     }
     return this.#o.denylist.isRevoked(info.tokenId, info.id, info.user.id, info.issuedAt) ? 'revoked' : info
   }
@@ -285,7 +303,7 @@ export class SessionService {
     })
   }
 
-  #remember (token: string, info: SessionInfo): void {
+  #remember (key: string, token: string, info: SessionInfo): void {
     const size = this.#o.verifiedTokenCacheSize
     if (size === 0 || !this.#seenBefore(token)) return
     // First in, first out: a hit costs one Map lookup and no bookkeeping; the oldest entry goes when full.
@@ -293,14 +311,14 @@ export class SessionService {
     // slots in place until it rehashes, so finding the first live key walked thousands of holes, about 6 µs
     // per cold request (CPU profile of `npm run bench`, cold route).
     if (this.#cacheOrder.length < size) {
-      this.#cacheOrder.push(token)
+      this.#cacheOrder.push(key)
     } else {
       // A token dropped earlier (expired) is no longer in the Map: deleting it again is harmless.
       this.#cache.delete(this.#cacheOrder[this.#oldest] as string)
-      this.#cacheOrder[this.#oldest] = token
+      this.#cacheOrder[this.#oldest] = key
       this.#oldest = (this.#oldest + 1) % size
     }
-    this.#cache.set(token, info)
+    this.#cache.set(key, { token, info })
   }
 
   /**

@@ -78,6 +78,22 @@ test('a cached token is still refused once revoked or expired, and an expired on
   t.equal(verifications(), 5)
 })
 
+test('a token sharing a cached token\'s tag but not its text is verified in full, and refused', async (t) => {
+  const { service, verifications, tokens } = await setup(t, 10)
+  const token = tokens[0] as string
+  service.authenticate(token)
+  service.authenticate(token)
+  t.equal(verifications(), 2, 'cached')
+  // Same last 22 characters (the GCM tag, the cache key), one character of the ciphertext changed.
+  const ciphertextAt = token.lastIndexOf('.') - 5
+  const forged = token.slice(0, ciphertextAt) + (token[ciphertextAt] === 'A' ? 'B' : 'A') + token.slice(ciphertextAt + 1)
+  t.equal(forged.slice(-22), token.slice(-22))
+  t.equal(service.authenticate(forged), 'decrypt', 'refused by the full check')
+  t.equal(verifications(), 3)
+  t.type(service.authenticate(token), 'object', 'the genuine token is still served from the cache')
+  t.equal(verifications(), 3)
+})
+
 test('size 0 turns the cache off', async (t) => {
   const { service, verifications, tokens } = await setup(t, 0)
   for (let i = 0; i < 3; i++) service.authenticate(tokens[0] as string)
