@@ -11,7 +11,7 @@ export interface ThroughputRow {
   requestsPerSecond: number
   p50: number
   p99: number
-  /** To bare Fastify's requests/s in the same run. */
+  /** To bare Fastify's requests/s: the median over rounds of the ratio within each round. */
   ratio: number
   perRound: number[]
   /** Requests that presented an already presented cookie (cold rows must show 0). */
@@ -29,7 +29,7 @@ export interface Report {
   seconds: number
   command: string
   machine: { node: string, cpu: string, memoryGiB: number, os: string, load: string }
-  settings: { rounds: number, durationSeconds: number, warmupSeconds: number, connections: number, sessions: number, coldTokens: number }
+  settings: { pinned: boolean, rounds: number, durationSeconds: number, warmupSeconds: number, connections: number, sessions: number, coldTokens: number }
   rows: ThroughputRow[]
   login: LoadResult & { serverCpu: number, loaderCpu: number }
   verify: { tokens: number, chunk: number, ours: Cost, joseFastJwt: Cost }
@@ -96,7 +96,7 @@ export function renderSection (report: Report): string {
     '',
     `Run of ${report.date.slice(0, 16).replace('T', ' ')} UTC, ${report.seconds} s, with \`${report.command}\`${report.quick ? ' (quick mode: figures for the smoke test only)' : ''}.`,
     `Machine: ${report.machine.cpu}, ${report.machine.memoryGiB} GiB, ${report.machine.os}, Node ${report.machine.node}; load average ${report.machine.load} at the end of the run.`,
-    `Load: autocannon in its own process, ${s.connections} connections, ${s.warmupSeconds} s warm-up then ${s.durationSeconds} s measured, ${s.rounds} interleaved round(s), medians shown; ${s.sessions} distinct sessions round-robin (warm), ${int(s.coldTokens)} never-seen tokens per cold round.`,
+    `Load: autocannon in its own process${s.pinned ? ' (pinned to core 1, each server to core 0, with taskset)' : ''}, ${s.connections} connections, ${s.warmupSeconds} s warm-up then ${s.durationSeconds} s measured, ${s.rounds} interleaved round(s), medians shown; ${s.sessions} distinct sessions round-robin (warm), ${int(s.coldTokens)} never-seen tokens per cold round.`,
     '',
     '![Requests per second by contender](benchmarks.svg)',
     '',
@@ -147,7 +147,7 @@ export function renderSection (report: Report): string {
       ''
     )
   }
-  lines.push(`Bare Fastify served ${int(bare.requestsPerSecond)} requests/s in this run; ratios compare figures of this one run only.`, '', END)
+  lines.push(`Bare Fastify served ${int(bare.requestsPerSecond)} requests/s in this run (median of its rounds). "Of bare Fastify" is the median over rounds of each round's ratio, so it can differ a little from the ratio of the medians shown; ratios compare figures of this one run only.`, '', END)
   return lines.join('\n')
 }
 

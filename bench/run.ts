@@ -11,7 +11,7 @@
  * interleaved (every contender once per round) and medians are reported, with ratios to bare Fastify from
  * the same run. No figure is asserted: the report says which goals are met.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process'
+import { execFileSync, fork, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
@@ -36,8 +36,8 @@ const { values } = parseArgs({
   }
 })
 const quick = values.quick
-const ROUNDS = Number(values.rounds ?? (quick ? 1 : 3))
-const DURATION = Number(values.duration ?? (quick ? 1 : 8))
+const ROUNDS = Number(values.rounds ?? (quick ? 1 : 5))
+const DURATION = Number(values.duration ?? (quick ? 1 : 6))
 const WARMUP = quick ? 1 : 2
 const CONNECTIONS = Number(values.connections ?? (quick ? 10 : 50))
 const SESSIONS = quick ? 100 : 1000
@@ -90,6 +90,7 @@ async function startContender (contender: Contender, sessions: number, tag: stri
     stdio: ['ignore', 'ignore', 'pipe', 'ipc']
   })
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  pin(child.pid as number, SERVER_CPU)
   const stop = (): void => { child.kill('SIGKILL') }
   teardowns.push(stop)
   const ready = await Promise.race([
@@ -104,6 +105,17 @@ async function stopContender (started: Started): Promise<void> {
   const exited = once(started.child, 'exit')
   started.child.kill('SIGTERM')
   await exited
+}
+
+/**
+ * With two cores or more, the server runs on core 0 and the load generator on core 1 (`taskset`, all threads):
+ * each contender gets one whole core, and the two never steal each other's time slices.
+ */
+const SERVER_CPU = 0
+const LOADER_CPU = 1
+const pinning = cpus().length >= 2 && spawnSync('taskset', ['--version']).status === 0
+function pin (pid: number, cpu: number): void {
+  if (pinning) execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', String(cpu), String(pid)], { stdio: 'ignore' })
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
@@ -122,6 +134,7 @@ async function load (job: LoadJob, serverPid: number): Promise<Measured> {
   const child = fork(join(root, 'bench', 'load.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   teardowns.push(() => { child.kill('SIGKILL') })
   const pid = child.pid as number
+  pin(pid, LOADER_CPU)
   let start = { at: 0, server: 0, loader: 0 }
   const answer = new Promise<Measured>((resolve, reject) => {
     child.on('message', (message: { type: 'measuring' } | { type: 'result', result: LoadResult } | { type: 'error', message: string }) => {
@@ -251,7 +264,9 @@ async function main (): Promise<void> {
   log('cross-instance propagation (Redis)')
   const propagated = await propagation()
 
-  const bare = median(results.get('bare')?.map((r) => r.requestsPerSecond) ?? [])
+  // Ratios are taken round by round (each contender against bare Fastify of the same round), then the median:
+  // the machine's speed drifts between rounds, and a ratio within one round cancels most of that drift.
+  const bareRuns = (results.get('bare') as Measured[]).map((r) => r.requestsPerSecond)
   const rows: ThroughputRow[] = contenders.map((c) => {
     const runs = results.get(c.id) as Measured[]
     const rps = median(runs.map((r) => r.requestsPerSecond))
@@ -262,7 +277,7 @@ async function main (): Promise<void> {
       requestsPerSecond: rps,
       p50: median(runs.map((r) => r.p50)),
       p99: median(runs.map((r) => r.p99)),
-      ratio: rps / bare,
+      ratio: median(runs.map((r, i) => r.requestsPerSecond / (bareRuns[i] as number))),
       perRound: runs.map((r) => r.requestsPerSecond),
       repeats: Math.max(...runs.map((r) => r.repeats)),
       serverCpu: median(runs.map((r) => r.serverCpu)),
@@ -281,7 +296,7 @@ async function main (): Promise<void> {
       os: `${process.platform} ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`,
       load: execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')
     },
-    settings: { rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, sessions: SESSIONS, coldTokens: COLD_TOKENS },
+    settings: { pinned: pinning, rounds: ROUNDS, durationSeconds: DURATION, warmupSeconds: WARMUP, connections: CONNECTIONS, sessions: SESSIONS, coldTokens: COLD_TOKENS },
     rows,
     login,
     verify: verify as unknown as Report['verify'],

@@ -23,7 +23,7 @@ test('npm run bench -- --quick runs every contender and writes the report and ch
   t.same(report.rows.map((r) => r.id), ['bare', 'ours-warm', 'ours-cold', 'secure-session', 'fastify-jwt', 'iron-session', 'express-session', 'refresh-sqlite', 'refresh-redis'])
   for (const row of report.rows) {
     t.ok(row.requestsPerSecond > 0, `${row.id} carried load`)
-    t.equal(row.ratio, row.requestsPerSecond / (report.rows[0] as Report['rows'][0]).requestsPerSecond, `${row.id}: ratio to bare from the same run`)
+    t.equal(row.ratio, row.requestsPerSecond / (report.rows[0] as Report['rows'][0]).requestsPerSecond, `${row.id}: ratio to bare from the same round`)
   }
   t.equal(report.rows.find((r) => r.id === 'ours-cold')?.repeats, 0, 'cold requests each carried a never-seen token')
   t.ok(report.login.requestsPerSecond > 0, 'login measured')
