@@ -4,6 +4,8 @@
  *   npm run bench                      full run (about 10 minutes), rewrites the generated part of the docs
  *   npm run bench -- --quick           a few seconds per step, writes into a temporary directory (smoke test)
  *   options: --rounds N --duration S --connections N --out DIR --no-propagation
+ *            --cpu-prof ID  run contender ID (e.g. ours-cold, refresh-sqlite) under `node --cpu-prof`; the
+ *                           profiles land in bench-profiles/ (git-ignored), one per round
  *
  * Each contender is its own server process (bench/contenders/*), started one at a time and loaded by
  * autocannon from another process (bench/load.ts): same connections, duration and request for all. Before
@@ -32,7 +34,8 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     connections: { type: 'string' },
     out: { type: 'string' },
-    'no-propagation': { type: 'boolean', default: false }
+    'no-propagation': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' }
   }
 })
 const quick = values.quick
@@ -84,8 +87,9 @@ interface Started {
 async function startContender (contender: Contender, sessions: number, tag: string): Promise<Started> {
   const sessionsFile = join(work, `${contender.id}-${tag}.json`)
   let stderr = ''
+  const profile = values['cpu-prof'] === contender.id ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench-profiles')}`] : []
   const child = fork(join(root, 'bench', 'contenders', contender.file), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...profile],
     env: { ...process.env, NODE_ENV: 'production', BENCH_SECRET: SECRET, BENCH_SESSIONS: String(sessions), BENCH_SESSIONS_FILE: sessionsFile, ...contender.env },
     stdio: ['ignore', 'ignore', 'pipe', 'ipc']
   })

@@ -2,7 +2,6 @@
  * The session plugin: register it and your app gets the auth routes, a typed `request.session` and an
  * `app.requireSession` preHandler. See docs/plugin.md.
  */
-import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { cookiePolicy, MAX_COOKIE_BYTES, readCookie, type CookiePolicy } from './cookies.js'
@@ -54,12 +53,6 @@ const SESSION_STALE_JSON = JSON.stringify(errorBody(503, STORE_STALE_ERROR.code,
 async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOptions): Promise<void> {
   const o = resolveOptions(options)
   for (const warning of o.warnings) fastify.log.warn(warning)
-
-  if (!fastify.hasReplyDecorator('setCookie')) {
-    // Parsing is ours (exact names, duplicates refused; see cookies.ts): no need to parse every cookie of
-    // every request. Register @fastify/cookie yourself, before this plugin, if your app reads cookies.
-    await fastify.register(fastifyCookie, { hook: false })
-  }
 
   const ring = new KeyRing({
     current: o.secret,
