@@ -35,7 +35,7 @@ declare module 'fastify' {
     csrfProtection: CsrfProtection
   }
   interface FastifyRequest {
-    /** The verified session of this request, or null. */
+    /** The verified session of this request, or null. Read-only: worked out from the access cookie when first read. */
     session: SessionInfo | null
     /**
      * True when the request carried a valid access token that cannot be vouched for because the revocation
@@ -45,6 +45,11 @@ declare module 'fastify' {
     sessionStale: boolean
   }
 }
+
+/** The outcome of a request's access check: its session, no session, or a valid token that cannot be vouched for. */
+type SessionCheck = SessionInfo | 'none' | 'stale'
+/** Per request, the access check once done (null until `request.session` or `request.sessionStale` is read). */
+const kSessionCheck = Symbol('sessionCheck')
 
 const SESSION_INVALID_JSON = JSON.stringify(SESSION_INVALID_BODY)
 const STORE_STALE_ERROR = new SessionStoreStaleError()
@@ -103,24 +108,40 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
   fastify.decorate('sessionCookies', policy)
   fastify.decorate('sessionRevocations', sync)
   fastify.decorate('csrfProtection', csrfProtection({ publicOrigin: o.publicOrigin, trustedOrigins: o.trustedOrigins }))
-  fastify.decorateRequest('session', null)
-  fastify.decorateRequest('sessionStale', false)
-
+  // `request.session` is worked out the first time it is read, not in an onRequest hook: a route that never
+  // looks at it (a public page, a health check) pays nothing, and a protected one does the check once. An
+  // onRequest hook on every route cost a few per cent of a warm protected request (`npm run bench`).
   const accessName = policy.access.name
-  fastify.addHook('onRequest', function readSession (request, _reply, done) {
-    const token = readCookie(request.headers.cookie, accessName)
-    if (token !== undefined) {
-      const result = service.authenticate(token)
-      if (typeof result === 'string') {
-        request.log.debug({ reason: result }, 'access cookie rejected')
-      } else if (sync.stale) {
-        // Another instance may have revoked it while this one could not hear: neither accept nor refuse.
-        request.sessionStale = true
-      } else {
-        request.session = result
+  fastify.decorateRequest(kSessionCheck, null)
+  const checkOf = (request: FastifyRequest): SessionCheck => {
+    const slot = request as unknown as Record<typeof kSessionCheck, SessionCheck | null>
+    let check = slot[kSessionCheck]
+    if (check === null) {
+      check = 'none'
+      const token = readCookie(request.headers.cookie, accessName)
+      if (token !== undefined) {
+        const result = service.authenticate(token)
+        if (typeof result === 'string') {
+          request.log.debug({ reason: result }, 'access cookie rejected')
+        } else {
+          // Stale: another instance may have revoked it while this one could not hear: neither accept nor refuse.
+          check = sync.stale ? 'stale' : result
+        }
       }
+      slot[kSessionCheck] = check
     }
-    done()
+    return check
+  }
+  fastify.decorateRequest('session', {
+    getter (this: FastifyRequest): SessionInfo | null {
+      const check = checkOf(this)
+      return typeof check === 'string' ? null : check
+    }
+  })
+  fastify.decorateRequest('sessionStale', {
+    getter (this: FastifyRequest): boolean {
+      return checkOf(this) === 'stale'
+    }
   })
 
   fastify.decorate('requireSession', function requireSession (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
