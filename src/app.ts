@@ -149,7 +149,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
     ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS } : {}),
     // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
-    ...(stores.redis === undefined ? {} : { redis: stores.redis })
+    ...(stores.redis === undefined ? {} : { redis: stores.redis, redisKeyPrefix: config.REDIS_KEY_PREFIX })
   })
   await app.register(async function healthScope (scope) {
     scope.addHook('onSend', securityHeaders(config.COOKIE_SECURE))

@@ -68,6 +68,8 @@ export interface SessionPluginOptions {
   rateLimit?: Partial<RateLimitSettings> | false
   /** An ioredis client: the rate-limit counters then live in Redis, shared by all instances. Default: memory. */
   redis?: Redis
+  /** With `redis`: prefix of the rate-limit counters' keys (`<prefix>rate-limit:...`). Default `stateless-session:`. */
+  redisKeyPrefix?: string
 }
 
 export interface ResolvedOptions {
@@ -97,6 +99,7 @@ export interface ResolvedOptions {
   securityHeaders: boolean
   rateLimit: RateLimitSettings | false
   redis: Redis | undefined
+  redisKeyPrefix: string
   /** Problems worth a warning at startup (not fatal here). */
   warnings: string[]
 }
@@ -161,6 +164,12 @@ function secretBytes (option: string, value: unknown, production: boolean, warni
     warnings.push(`the session ${option} looks weak (SESSION_SECRET, or the plugin's ${option} option); production would refuse it`)
   }
   return bytes
+}
+
+function redisKeyPrefix (value: unknown): string {
+  if (value === undefined) return 'stateless-session:'
+  if (typeof value !== 'string' || !/^[A-Za-z0-9:._{}-]{1,64}$/.test(value)) fail('redisKeyPrefix', 'must be 1-64 characters of A-Z, a-z, 0-9 and :._{}-')
+  return value
 }
 
 export function resolveOptions (options: SessionPluginOptions): ResolvedOptions {
@@ -233,6 +242,7 @@ export function resolveOptions (options: SessionPluginOptions): ResolvedOptions 
     securityHeaders: bool('securityHeaders', options.securityHeaders, true),
     rateLimit: rateLimits(options.rateLimit),
     redis,
+    redisKeyPrefix: redisKeyPrefix(options.redisKeyPrefix),
     warnings
   }
 }

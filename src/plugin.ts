@@ -166,7 +166,8 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       cookieSecure: o.cookieSecure,
       rateLimit: o.rateLimit,
       clock: o.clock,
-      redis: o.redis
+      redis: o.redis,
+      redisKeyPrefix: o.redisKeyPrefix
     })
   }
 }

@@ -47,7 +47,10 @@ export const DEFAULT_RATE_LIMITS: Readonly<RateLimitSettings> = Object.freeze({
 })
 
 /** Redis key prefix of the counters. */
-export const REDIS_NAMESPACE = 'stateless-session:rate-limit:'
+/** Where the counters live in Redis: after the deployment's key prefix, so deployments sharing a Redis count apart. */
+export function redisNamespace (keyPrefix: string): string {
+  return `${keyPrefix}rate-limit:`
+}
 /** Windows kept per limiter in memory; beyond it the oldest window is dropped (bounded memory). */
 export const MAX_MEMORY_WINDOWS = 100_000
 
@@ -168,6 +171,8 @@ export interface RateLimitRegistration {
   clock: Clock
   /** An ioredis client: the counters then live in Redis, shared by every instance. */
   redis?: unknown
+  /** With `redis`: the deployment's key prefix (REDIS_KEY_PREFIX). */
+  keyPrefix: string
 }
 
 /**
@@ -179,10 +184,10 @@ export async function registerRateLimits (fastify: FastifyInstance, options: Rat
   if (fastify.hasDecorator('createRateLimit')) {
     throw new InvalidOptionError('session plugin: @fastify/rate-limit is already registered in a parent scope; register the session plugin before it (or in a sibling scope), or pass rateLimit: false and limit the auth routes yourself')
   }
-  const { settings, clock, redis } = options
+  const { settings, clock, redis, keyPrefix } = options
   await fastify.register(fastifyRateLimit, redis === undefined
     ? { global: false, store: class extends MemoryRateLimitStore { constructor () { super(clock) } } }
-    : { global: false, redis, nameSpace: REDIS_NAMESPACE })
+    : { global: false, redis, nameSpace: redisNamespace(keyPrefix) })
 
   const loginWindow = settings.loginWindowSeconds * 1000
   const accountOf = (request: FastifyRequest): string => `login-account:${accountKey((request.body as { username: string }).username)}`

@@ -57,7 +57,7 @@ export const envSchema = Type.Object({
   REDIS_KEY_PREFIX: Type.String({
     default: 'session:',
     pattern: '^[A-Za-z0-9:._{}-]{1,64}$',
-    description: 'With STORE=redis: prefix of the keys of sessions, revocations and users, so several deployments can share one Redis. (The rate-limit counters use `stateless-session:rate-limit:`.)'
+    description: 'With STORE=redis: prefix of the keys of sessions, revocations, users and rate-limit counters (`<prefix>rate-limit:...`), so several deployments can share one Redis.'
   }),
   REDIS_MAX_STALENESS_SECONDS: Type.Integer({
     default: 5,

@@ -30,6 +30,7 @@ export interface AuthRoutesOptions {
   rateLimit: RateLimitSettings | false
   clock: Clock
   redis: Redis | undefined
+  redisKeyPrefix: string
 }
 
 /** Longest body any auth route accepts: a login with the longest username and password fits easily. */
@@ -89,7 +90,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   }
   const limits = options.rateLimit === false
     ? NO_RATE_LIMITS
-    : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis })
+    : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis, keyPrefix: options.redisKeyPrefix })
   const csrf = fastify.csrfProtection
 
   function refuseRateLimited (reply: FastifyReply, blocked: RateLimitBlock): never {

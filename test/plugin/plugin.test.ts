@@ -92,6 +92,7 @@ test('the session plugin validates its options and names the one that is wrong',
     ['clock not a function', { clock: 5 }, /"clock" must be a function/],
     ['routes a string', { routes: 'no' }, /"routes" must be a boolean/],
     ['cache size negative', { verifiedTokenCacheSize: -1 }, /"verifiedTokenCacheSize" must be an integer/],
+    ['redis key prefix with a space', { redisKeyPrefix: 'a b' }, /"redisKeyPrefix" must be 1-64 characters/],
     ['poll interval zero', { revocationPollIntervalMs: 0 }, /"revocationPollIntervalMs" must be an integer/]
   ]
   for (const [name, change, message] of cases) {

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { test, type Test } from 'tap'
 import sessionPlugin from '../../src/plugin.js'
-import { REDIS_NAMESPACE } from '../../src/rate-limits.js'
+import { redisNamespace } from '../../src/rate-limits.js'
 import { MemorySessionStore } from '../../src/stores/memory-session-store.js'
 import { TEST_SECRET } from '../helper.js'
 
@@ -52,7 +52,7 @@ async function client (t: Test, port: number): Promise<Redis> {
   return redis
 }
 
-async function instance (t: Test, redis: Redis): Promise<FastifyInstance> {
+async function instance (t: Test, redis: Redis, redisKeyPrefix?: string): Promise<FastifyInstance> {
   const app = Fastify()
   t.teardown(async () => await app.close())
   await app.register(sessionPlugin, {
@@ -60,6 +60,7 @@ async function instance (t: Test, redis: Redis): Promise<FastifyInstance> {
     store: new MemorySessionStore(),
     verifyCredentials: async (username, password) => password === 'right password' ? { id: 'u1', username, roles: [] } : null,
     redis,
+    ...(redisKeyPrefix === undefined ? {} : { redisKeyPrefix }),
     rateLimit: { loginAccountMax: 3, loginWindowSeconds: 600 }
   })
   await app.ready()
@@ -83,7 +84,7 @@ test('two instances count failures together in Redis; the window is a Redis TTL;
   t.equal(await login(b, 'right password'), 429, 'the third failure, on the other instance, reached the limit')
   t.equal(await login(a, 'right password'), 429)
 
-  const keys = await redisA.keys(`${REDIS_NAMESPACE}*`)
+  const keys = await redisA.keys(`${redisNamespace('stateless-session:')}*`)
   t.equal(keys.length, 2, 'one counter for the account, one for the client')
   for (const key of keys) {
     t.notMatch(key, /alice/, 'no username in a key')
@@ -100,4 +101,16 @@ test('two instances count failures together in Redis; the window is a Redis TTL;
   t.equal(down.json().code, 'ERR_STORE_UNAVAILABLE')
   const refresh = await a.inject({ method: 'POST', url: '/auth/refresh' })
   t.equal(refresh.statusCode, 503)
+})
+
+test('deployments sharing one Redis count apart under their own key prefix', async (t) => {
+  const server = await startRedis(t)
+  const redis = await client(t, server.port)
+  const tenantA = await instance(t, redis, 'tenant-a:')
+  const tenantB = await instance(t, await client(t, server.port), 'tenant-b:')
+  for (let i = 0; i < 3; i++) t.equal(await login(tenantA, 'wrong'), 401)
+  t.equal(await login(tenantA, 'right password'), 429, 'tenant A reached its limit')
+  t.equal(await login(tenantB, 'right password'), 200, 'tenant B has its own counters')
+  t.equal((await redis.keys('tenant-a:rate-limit:*')).length, 2)
+  t.same(await redis.keys('stateless-session:*'), [], 'nothing under the default prefix')
 })
