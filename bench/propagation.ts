@@ -85,8 +85,9 @@ try {
     if (response.statusCode !== 204) throw new Error(`logout answered ${response.statusCode}`)
     const [message] = await refused
     if (message.type !== 'refused') throw new Error(`unexpected message from B: ${JSON.stringify(message)}`)
-    // Logout records the access token's revocation, then its family's: the earlier entry is what B enforces first.
-    const [[earlier]] = [(await admin.xrevrange('session:revocations', '+', '-', 'COUNT', 2)).map(([id]) => Number(id.split('-')[0])).sort((x, y) => x - y)] as [[number]]
+    // Logout records one revocation, the session's (it covers the access token): the newest stream entry.
+    const [entry] = await admin.xrevrange('session:revocations', '+', '-', 'COUNT', 1)
+    const earlier = Number(entry?.[0].split('-')[0])
     if (i >= WARMUP) {
       propagation.push(message.at - started)
       fromRecorded.push(message.at - earlier)

@@ -6,7 +6,7 @@
 import { newId } from './random-id.js'
 import { seconds, type Clock } from './clock.js'
 import type { CookieToSet } from './cookies.js'
-import type { Denylist, Revocation } from './denylist.js'
+import type { Denylist } from './denylist.js'
 import { CookieTooLargeError, InvalidUserProfileError, StoreUnavailableError } from './errors.js'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES, type AccessClaims, type BaseClaims } from './tokens/claims.js'
 import type { TokenCodec, VerifyFailure } from './tokens/token-codec.js'
@@ -230,6 +230,11 @@ export class SessionService {
   /**
    * Revokes the presented access token and its whole family; with no usable access token, the family of
    * the refresh token. Null when neither names a session (logout stays idempotent).
+   *
+   * One write: the family's revocation covers its access tokens too (the denylist checks `sid`, and the
+   * entry lives until the family's last access token expires), so logout is atomic in every store. Only a
+   * family the store does not know (lost with a Redis that restarted empty, say) falls back to revoking the
+   * presented access token by its id.
    */
   async logout (accessToken: string | undefined, refreshToken: string | undefined): Promise<{ userId: string, familyId: string } | null> {
     const now = seconds(this.#o.clock)
@@ -237,15 +242,14 @@ export class SessionService {
     const refresh = access?.ok !== true && refreshToken !== undefined ? this.#o.codec.verify('refresh', refreshToken, now) : undefined
     const claims: BaseClaims | undefined = access?.ok === true ? access.claims : refresh?.ok === true ? refresh.claims : undefined
     if (claims === undefined) return null
-    const revocations: Revocation[] = []
-    if (access?.ok === true) {
+    const family = await fromStore(async () => await this.#o.store.revokeFamily(claims.sid, now, claims.sub))
+    if (family !== undefined) {
+      this.#o.denylist.add(family)
+    } else if (access?.ok === true) {
       const revocation = { kind: 'token', id: claims.jti, expiresAt: claims.exp } as const
       await fromStore(async () => await this.#o.store.revokeToken(revocation))
-      revocations.push(revocation)
+      this.#o.denylist.add(revocation)
     }
-    const family = await fromStore(async () => await this.#o.store.revokeFamily(claims.sid, now, claims.sub))
-    if (family !== undefined) revocations.push(family)
-    this.#o.denylist.addAll(revocations)
     return { userId: claims.sub, familyId: claims.sid }
   }
 
