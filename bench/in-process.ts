@@ -13,27 +13,19 @@
  */
 import { createVerifier } from 'fast-jwt'
 import Fastify from 'fastify'
-import { createSecretKey, hkdfSync, randomBytes } from 'node:crypto'
+import { createSecretKey, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import * as jose from 'jose'
-import sessionPlugin, { MemorySessionStore, openSqliteDatabase, SqliteSessionStore, type FamilyRecord } from '../src/index.js'
+import sessionPlugin, { MemorySessionStore, openSqliteDatabase, SqliteSessionStore } from '../src/index.js'
 import { Denylist } from '../src/denylist.js'
+import { docKey } from '../test/tokens/token-kit.js'
+import { median, MintOnlyStore } from './shared.js'
 
 const SECRET = process.env.BENCH_SECRET ?? randomBytes(32).toString('base64url')
 const CHUNK = 500
-
-class MintOnlyStore extends MemorySessionStore {
-  override async createFamily (_family: FamilyRecord): Promise<void> {}
-}
-
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
-}
 
 /** µs per item, per chunk of CHUNK items: the median says what a typical stretch costs, the min what the code costs undisturbed. */
 async function perChunk (items: string[], each: (item: string) => unknown): Promise<{ median: number, fastest: number }> {
@@ -61,10 +53,6 @@ async function sessionApp (store: MemorySessionStore | SqliteSessionStore): Prom
   return app
 }
 
-function docKey (info: string): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', Buffer.from(SECRET, 'utf8'), new Uint8Array(0), info, 32))
-}
-
 async function verifyCost (count: number): Promise<object> {
   const minter = await sessionApp(new MintOnlyStore())
   const tokens: string[] = []
@@ -90,8 +78,8 @@ async function verifyCost (count: number): Promise<object> {
 
   // jose + fast-jwt, with every advantage: keys imported once, the verifier built once, no claims policy.
   const epoch = Number(String(jose.decodeProtectedHeader(tokens[0] as string).kid).split('.')[1])
-  const jweKey = createSecretKey(docKey(`stateless-session/v1 access jwe ${epoch}`))
-  const verifier = createVerifier({ key: Buffer.from(docKey('stateless-session/v1 access jws')), algorithms: ['HS256'], cache: false })
+  const jweKey = createSecretKey(docKey(SECRET, `stateless-session/v1 access jwe ${epoch}`))
+  const verifier = createVerifier({ key: Buffer.from(docKey(SECRET, 'stateless-session/v1 access jws')), algorithms: ['HS256'], cache: false })
   const decoder = new TextDecoder()
   const joseFastJwt = async (token: string): Promise<void> => {
     const { plaintext } = await jose.compactDecrypt(token, jweKey, { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] })

@@ -26,6 +26,7 @@ import type { BenchSession } from './contenders/serve.js'
 import { performance } from 'node:perf_hooks'
 import type { LoadJob, LoadResult } from './load.js'
 import { renderChart, renderReport, type Report, type ThroughputRow } from './report.js'
+import { BENCH_CREDENTIALS, median } from './shared.js'
 
 const { values } = parseArgs({
   options: {
@@ -57,12 +58,6 @@ const teardowns: Array<() => unknown> = []
 
 function log (message: string): void {
   process.stderr.write(`[bench] ${message}\n`)
-}
-
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 interface Contender {
@@ -170,7 +165,7 @@ async function check (contender: Contender, port: number, sessions: BenchSession
       ? await fetch(`${url}/me`, { headers: { cookie: session.cookie } })
       : contender.kind === 'refresh'
         ? await fetch(`${url}/auth/refresh`, { method: 'POST', headers: { cookie: session.cookie } })
-        : await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(loginCredentials) })
+        : await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(BENCH_CREDENTIALS) })
     const body = await response.json() as { userId?: string, user?: { id?: string } }
     const userId = contender.kind === 'get' ? body.userId : body.user?.id
     if (response.status !== 200 || userId !== session.userId) {
@@ -178,8 +173,6 @@ async function check (contender: Contender, port: number, sessions: BenchSession
     }
   }
 }
-
-const loginCredentials = { username: 'bench-user', password: 'correct horse battery staple' }
 
 /** One contender, one round: start, check, warm up, measure, stop. */
 async function measure (contender: Contender, round: number): Promise<Measured> {
@@ -191,7 +184,7 @@ async function measure (contender: Contender, round: number): Promise<Measured> 
     await check(contender, started.port, list)
     const url = `http://127.0.0.1:${started.port}`
     const usable = list.length - CHECKS
-    const base = { kind: contender.kind, url, sessionsFile: file, connections: contender.kind === 'login' ? Math.min(CONNECTIONS, 8) : CONNECTIONS, credentials: loginCredentials }
+    const base = { kind: contender.kind, url, sessionsFile: file, connections: contender.kind === 'login' ? Math.min(CONNECTIONS, 8) : CONNECTIONS, credentials: BENCH_CREDENTIALS }
     // Cold: warm-up tokens come after the measured ones in the list, so the measured ones stay unseen.
     const ranges = contender.distinctWarmup === true
       ? { measured: { from: 0, use: usable - COLD_WARMUP_TOKENS }, warmup: { from: usable - COLD_WARMUP_TOKENS, use: COLD_WARMUP_TOKENS } }

@@ -11,10 +11,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildApp } from '../../src/app.js'
+import { BENCH_CREDENTIALS } from '../shared.js'
 import { announce, benchSecret, sessionCount, type BenchSession } from './serve.js'
-
-export const BENCH_USER = 'bench-user'
-export const BENCH_PASSWORD = 'correct horse battery staple'
 
 const mode = process.env.BENCH_MODE ?? 'refresh'
 const dataDir = mkdtempSync(join(tmpdir(), 'session-bench-'))
@@ -39,17 +37,17 @@ const app = await buildApp({
   ...(mode === 'refresh' ? { passwordHashCost: { memoryCost: 1024, timeCost: 1, parallelism: 1 } } : {})
 })
 await app.ready()
-await app.users.add(BENCH_USER, BENCH_PASSWORD)
+await app.users.add(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password)
 const sessions: BenchSession[] = []
 if (mode === 'refresh') {
   const name = app.sessionCookies.refresh.name
   for (let i = 0; i < sessionCount(); i++) {
-    const issued = await app.sessions.login(BENCH_USER, BENCH_PASSWORD, 'bench')
+    const issued = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')
     if (issued === null) throw new Error('login failed')
     sessions.push({ cookie: `${name}=${issued.refresh.value}`, userId: issued.info.user.id })
   }
 } else {
-  const user = await app.sessions.login(BENCH_USER, BENCH_PASSWORD, 'bench')
+  const user = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')
   if (user === null) throw new Error('login failed')
   sessions.push({ cookie: '', userId: user.info.user.id })
 }

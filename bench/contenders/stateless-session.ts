@@ -11,13 +11,9 @@
  * BENCH_CACHE=n     sets `verifiedTokenCacheSize` (default: the plugin's), for experiments by hand.
  */
 import Fastify from 'fastify'
-import sessionPlugin, { MemorySessionStore, type FamilyRecord } from '../../src/index.js'
+import sessionPlugin, { MemorySessionStore } from '../../src/index.js'
+import { MintOnlyStore } from '../shared.js'
 import { announce, benchSecret, sessionCount, type BenchSession } from './serve.js'
-
-/** Minting hundreds of thousands of sessions must not keep them all: the cold server never asks the store. */
-class MintOnlyStore extends MemorySessionStore {
-  override async createFamily (_family: FamilyRecord): Promise<void> {}
-}
 
 const mode = process.env.BENCH_MODE ?? 'warm'
 const app = Fastify({ logger: false })

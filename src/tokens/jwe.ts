@@ -9,6 +9,7 @@
  * holding exactly the four members we write (so no `zip`, `crit`, `jku`, `jwk`, `x5u`, `x5c`, ...).
  */
 import { createCipheriv, createDecipheriv, randomFillSync, type KeyObject } from 'node:crypto'
+import { decodeJsonObject, isCanonicalBase64url } from './base64url.js'
 
 /** Tokens must fit a cookie, whose name + value browsers cap at 4096 bytes (RFC 6265bis §5.6). */
 export const MAX_COMPACT_LENGTH = 4096
@@ -19,23 +20,6 @@ const IV_BYTES = 12
 const TAG_BYTES = 16
 const IV_CHARS = 16
 const TAG_CHARS = 22
-
-const BASE64URL_INDEX = new Int8Array(128).fill(-1)
-for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) {
-  BASE64URL_INDEX[c.charCodeAt(0)] = i
-}
-
-/**
- * Only the canonical encoding of a byte string is accepted: Node's decoder ignores non-zero trailing bits,
- * which would give one token several spellings (../shared/FACTS.md).
- */
-export function isCanonicalBase64url (segment: string): boolean {
-  const rest = segment.length % 4
-  if (rest === 0) return true
-  if (rest === 1) return false
-  const last = BASE64URL_INDEX[segment.charCodeAt(segment.length - 1)] as number
-  return (last & (rest === 2 ? 0x0f : 0x03)) === 0
-}
 
 export interface ParsedJwe {
   /** The encoded protected header as ASCII bytes: the additional authenticated data (RFC 7516 §5.1). */
@@ -73,17 +57,11 @@ const knownHeaders = new Map<string, KnownHeader>()
 function parseProtectedHeader (segment: string): KnownHeader | undefined {
   const known = knownHeaders.get(segment)
   if (known !== undefined) return known
-  if (!isCanonicalBase64url(segment)) return undefined
-  let header: unknown
-  try {
-    header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
-  } catch {
-    return undefined
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) return undefined
+  const header = isCanonicalBase64url(segment) ? decodeJsonObject(segment) : undefined
+  if (header === undefined) return undefined
   const members = Object.keys(header)
   if (members.length !== HEADER_MEMBERS.size || !members.every((m) => HEADER_MEMBERS.has(m))) return undefined
-  const { alg, enc, cty, kid } = header as Record<string, unknown>
+  const { alg, enc, cty, kid } = header
   if (alg !== 'dir' || enc !== 'A256GCM' || cty !== 'JWT' || typeof kid !== 'string' || kid.length > 64) return undefined
   if (knownHeaders.size >= 1024) knownHeaders.clear()
   const parsed = { kid, aad: Buffer.from(segment, 'ascii') }

@@ -4,11 +4,11 @@
  * own tokens never sees ours, and ours never see its options.
  *
  * Verified by hand on node:crypto (HMAC-SHA256 and a constant-time compare) rather than by fast-jwt, for two
- * reasons. Cost, measured with scripts/verify-cost.ts (one core, distinct tokens, median µs per token): this
- * switch alone took the whole cold access check from 17.3 to 15.4 µs; the inner layer by itself costs
- * 6.5 µs with fast-jwt's verifier and 5.1 µs here. Strictness: fast-jwt accepts a `kid` or other extra header members, `typ` in
- * capitals or with `application/`, and altered trailing bits in the signature (several spellings of one
- * token); this parser accepts three segments of canonical base64url, a 32-byte signature, and a header of
+ * reasons. Cost, measured in-process (one core, distinct tokens, median µs per token): this switch alone took
+ * the whole cold access check from 17.3 to 15.4 µs; the inner layer by itself costs 6.5 µs with fast-jwt's
+ * verifier and 5.1 µs here (`npm run bench` measures the whole check today). Strictness: fast-jwt accepts a
+ * `kid` or other extra header members, `typ` in capitals or with `application/`, and altered trailing bits
+ * in the signature (several spellings of one token); this parser accepts three segments of canonical base64url, a 32-byte signature, and a header of
  * exactly `alg: HS256` and the kind's `typ` (SECURITY.md rule 1, RFC 8725 §3.1, §3.11). Our own header is
  * recognised by its exact bytes, and the signature is checked before any payload JSON is parsed.
  * jose stays the interoperability oracle (test/tokens/jose-interop.test.ts, both directions).
@@ -16,7 +16,7 @@
 import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance } from 'fastify'
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
-import { isCanonicalBase64url } from './jwe.js'
+import { decodeJsonObject, isCanonicalBase64url } from './base64url.js'
 import type { KeyRing, TokenKind } from './keys.js'
 
 export const JWS_TYP: Record<TokenKind, string> = { access: 'at+jwt', refresh: 'rt+jwt' }
@@ -48,16 +48,9 @@ interface JwtNamespace {
  */
 function isAcceptedHeader (segment: string, kind: TokenKind): boolean {
   if (segment === OUR_HEADER[kind]) return true
-  if (!isCanonicalBase64url(segment)) return false
-  let header: unknown
-  try {
-    header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
-  } catch {
-    return false
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) return false
-  const { alg, typ } = header as Record<string, unknown>
-  return Object.keys(header).length === 2 && alg === 'HS256' && typ === JWS_TYP[kind]
+  const header = isCanonicalBase64url(segment) ? decodeJsonObject(segment) : undefined
+  if (header === undefined) return false
+  return Object.keys(header).length === 2 && header['alg'] === 'HS256' && header['typ'] === JWS_TYP[kind]
 }
 
 /** Verifies a compact HS256 JWS of `kind` under `key`; the payload object, or undefined. */
@@ -74,14 +67,7 @@ export function verifyJws (token: string, kind: TokenKind, key: KeyObject): Reco
   const expected = createHmac('sha256', key).update(token.slice(0, payloadEnd), 'latin1').digest()
   // Both are 32 bytes: 43 canonical base64url characters always decode to 32.
   if (!timingSafeEqual(Buffer.from(signature, 'base64url'), expected)) return undefined
-  let payload: unknown
-  try {
-    payload = JSON.parse(Buffer.from(payloadSegment, 'base64url').toString('utf8'))
-  } catch {
-    return undefined
-  }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined
-  return payload as Record<string, unknown>
+  return decodeJsonObject(payloadSegment)
 }
 
 /** Registers one @fastify/jwt namespace per (kind, secret) in a child context for signing; returns sign/verify. */

@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import type { AccessClaims, RefreshClaims } from '../../src/tokens/claims.js'
-import { isCanonicalBase64url, jweHeader, parseCompactJwe } from '../../src/tokens/jwe.js'
+import { isCanonicalBase64url } from '../../src/tokens/base64url.js'
+import { jweHeader, parseCompactJwe } from '../../src/tokens/jwe.js'
 import { KEY_EPOCH_SECONDS, KeyRing } from '../../src/tokens/keys.js'
 import { TEST_SECRET } from '../helper.js'
 import { accessClaims, docKey, docKid, joseToken, makeCodec, NOW, refreshClaims, RULES } from './token-kit.js'
