@@ -3,7 +3,7 @@
  * token it is sent, checks it in a loop until the access check refuses it, then reports when.
  */
 import { performance } from 'node:perf_hooks'
-import { buildApp } from '../src/app.js'
+import { buildApp } from '../src/service/app.js'
 
 export type ParentMessage = { type: 'watch', token: string }
 export type ChildMessage =

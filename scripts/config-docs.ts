@@ -4,7 +4,7 @@
  * `npm run docs:config` writes both files.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
-import { envSchema } from '../src/config/env-schema.js'
+import { envSchema } from '../src/service/env-schema.js'
 
 interface PropertySchema {
   type?: string
@@ -20,7 +20,7 @@ interface PropertySchema {
 
 const properties = envSchema.properties as unknown as Record<string, PropertySchema>
 
-export const START = '<!-- generated from src/config/env-schema.ts by `npm run docs:config`: do not edit by hand -->'
+export const START = '<!-- generated from src/service/env-schema.ts by `npm run docs:config`: do not edit by hand -->'
 export const END = '<!-- end of generated section -->'
 
 function wrap (text: string, width: number, prefix: string): string[] {
@@ -56,7 +56,7 @@ export function renderEnvExample (): string {
     `${name}=${defaultText(schema)}`
   ].join('\n'))
   return [
-    '# Configuration of the standalone service. Generated from src/config/env-schema.ts by',
+    '# Configuration of the standalone service. Generated from src/service/env-schema.ts by',
     '# `npm run docs:config`; docs/configuration.md explains each variable. Copy to .env and edit.',
     '# Every value below is the default, so an unset variable behaves the same.',
     '',

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { buildApp, type BuildAppOptions } from '../src/app.js'
+import { buildApp, type BuildAppOptions } from '../src/service/app.js'
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
 export const TEST_PASSWORD = 'correct horse battery staple'

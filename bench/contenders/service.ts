@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../src/service/app.js'
 import { BENCH_CREDENTIALS } from '../shared.js'
 import { announce, benchSecret, sessionCount, type BenchSession } from './serve.js'
 

@@ -3,7 +3,8 @@
  * test/plugin/example-app.test.ts runs it; docs/plugin.md walks through it.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
-import sessionPlugin, { MemorySessionStore, PasswordHasher, type SessionUser } from 'fastify-stateless-session'
+import sessionPlugin, { MemorySessionStore, type SessionUser } from 'fastify-stateless-session'
+import { PasswordHasher } from 'fastify-stateless-session/passwords'
 
 interface StoredUser extends SessionUser {
   passwordHash: string

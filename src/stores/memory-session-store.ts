@@ -3,12 +3,12 @@
  * Everything is lost on restart. JavaScript runs one callback at a time, so each method is atomic as long as
  * it does not await in the middle, which none does.
  */
-import type { Revocation } from '../denylist.js'
 import {
   decideRotation,
   familyRevocation,
   rotatedFamily,
   type FamilyRecord,
+  type Revocation,
   type RevocationBatch,
   type RotationOutcome,
   type RotationRequest,

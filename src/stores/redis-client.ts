@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { Redis, type RedisOptions } from 'ioredis'
-import { StoreConnectError } from '../errors.js'
+import { StoreConnectError } from '../common/errors.js'
 
 export type { Redis } from 'ioredis'
 

@@ -10,12 +10,12 @@
  * persistence, flushed): its cursor is then refused with RevocationLogLostError (see docs/deployment.md).
  */
 import { randomBytes } from 'node:crypto'
-import type { Revocation } from '../denylist.js'
-import { RevocationLogLostError } from '../errors.js'
+import { RevocationLogLostError } from '../common/errors.js'
 import type { LuaScript, Redis } from './redis-client.js'
 import * as scripts from './redis-scripts.js'
 import type {
   FamilyRecord,
+  Revocation,
   RevocationBatch,
   RevocationFeedBatch,
   RotationOutcome,

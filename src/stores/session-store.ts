@@ -17,7 +17,16 @@
  *   `revocationsSince` with RevocationLogLostError once the log a cursor points into is gone; the sync then
  *   reloads from `loadRevocations` and keeps what it already knew.
  */
-import type { Revocation } from '../denylist.js'
+
+/**
+ * A revocation, keyed on what a token carries, never on its text: a token id (`jti`), a session family (`sid`),
+ * or a subject with a "not before" time. It expires once nothing it covers can still be valid.
+ */
+export type Revocation =
+  | { kind: 'token', id: string, expiresAt: number }
+  | { kind: 'family', id: string, expiresAt: number }
+  /** Tokens of `id` issued before `notBefore` (seconds) are revoked. */
+  | { kind: 'subject', id: string, notBefore: number, expiresAt: number }
 
 /** The public profile carried in access tokens. Nothing secret. */
 export interface SessionUser {

@@ -4,13 +4,13 @@
  * lock up front, so other processes on the same file (the users CLI) serialise with it too.
  */
 import type { Statement } from 'better-sqlite3'
-import type { Revocation } from '../denylist.js'
 import type { SqliteDatabase } from './sqlite-database.js'
 import {
   decideRotation,
   familyRevocation,
   rotatedFamily,
   type FamilyRecord,
+  type Revocation,
   type RevocationBatch,
   type RotationOutcome,
   type RotationRequest,

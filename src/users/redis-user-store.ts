@@ -4,7 +4,7 @@
  * names unique regardless of ASCII case, like the SQLite store), P..'users' (ids by creation time). Writes
  * that touch several keys are Lua scripts, atomic across instances.
  */
-import { UserExistsError } from '../errors.js'
+import { UserExistsError } from '../common/errors.js'
 import { LuaScript, type Redis } from '../stores/redis-client.js'
 import type { UserPatch, UserRecord, UserStore } from './user-store.js'
 

@@ -3,11 +3,10 @@
  * the account changes that must end sessions (password change, disable) doing so at once.
  */
 import { randomBytes } from 'node:crypto'
-import { seconds, type Clock } from '../clock.js'
-import type { Revocation } from '../denylist.js'
-import { InvalidUserInputError, UserNotFoundError } from '../errors.js'
+import { seconds, type Clock } from '../common/clock.js'
+import { InvalidUserInputError, UserNotFoundError } from '../common/errors.js'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES } from '../tokens/claims.js'
-import type { SessionStore, SessionUser } from '../stores/session-store.js'
+import type { Revocation, SessionStore, SessionUser } from '../stores/session-store.js'
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from './password-hasher.js'
 import type { UserRecord, UserStore } from './user-store.js'
 

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'tap'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../src/service/app.js'
 import { FAST_HASH, tempDir, testEnv } from '../helper.js'
 
 const DOC = join(import.meta.dirname, '..', '..', 'docs', 'curl.md')

@@ -15,9 +15,9 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import type { Test } from 'tap'
-import { buildApp } from '../../src/app.js'
-import { DEFAULT_ASSETS_DIR } from '../../src/demo/demo-routes.js'
-import { loggerOptions } from '../../src/logger.js'
+import { buildApp } from '../../src/service/app.js'
+import { DEFAULT_ASSETS_DIR } from '../../src/service/demo/demo-routes.js'
+import { loggerOptions } from '../../src/service/logger.js'
 import { FAST_HASH, tempDir, testEnv } from '../helper.js'
 
 export const ARTIFACTS = join(import.meta.dirname, '..', '..', 'artifacts', 'e2e')

@@ -5,7 +5,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { Readable } from 'node:stream'
 import { test, type Test } from 'tap'
-import { runUsersCli } from '../../src/cli/users.js'
+import { runUsersCli } from '../../src/service/cli/users.js'
 import { addUser, buildTestApp, client, CookieJar, loggedIn, ManualClock, parseSetCookie, setCookieHeaders, TEST_PASSWORD, TEST_SECRET } from '../helper.js'
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture.js'
 import { startRedis, type RedisServer } from '../helpers/redis-server.js'

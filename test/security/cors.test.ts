@@ -5,7 +5,7 @@
 import Fastify from 'fastify'
 import fastifyCors from '@fastify/cors'
 import { test } from 'tap'
-import sessionPlugin from '../../src/plugin.js'
+import sessionPlugin from '../../src/http/plugin.js'
 import { MemorySessionStore } from '../../src/stores/memory-session-store.js'
 import { TEST_PASSWORD, TEST_SECRET } from '../helper.js'
 import { securityApp } from './kit.js'

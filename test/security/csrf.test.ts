@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { test, type Test } from 'tap'
-import sessionPlugin from '../../src/plugin.js'
+import sessionPlugin from '../../src/http/plugin.js'
 import { MemorySessionStore } from '../../src/stores/memory-session-store.js'
 import { CookieJar, client, TEST_PASSWORD, TEST_SECRET, type Client } from '../helper.js'
 import { ACCESS, REFRESH, securityApp, type SecurityApp } from './kit.js'

@@ -4,7 +4,7 @@
  * seen directly or through a trusted proxy (a forged X-Forwarded-Proto changes nothing).
  */
 import { test } from 'tap'
-import { SECURITY_HEADERS } from '../../src/security-headers.js'
+import { SECURITY_HEADERS } from '../../src/http/security-headers.js'
 import { TEST_PASSWORD } from '../helper.js'
 import { securityApp } from './kit.js'
 

@@ -4,8 +4,8 @@
  */
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
-import { SESSION_INVALID_BODY } from '../../src/errors.js'
-import { loggerOptions } from '../../src/logger.js'
+import { SESSION_INVALID_BODY } from '../../src/common/errors.js'
+import { loggerOptions } from '../../src/service/logger.js'
 import { addUser, buildTestApp, loggedIn, ManualClock, TEST_SECRET, type Client } from '../helper.js'
 import { Forge } from './forge.js'
 

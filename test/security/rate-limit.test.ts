@@ -5,7 +5,7 @@
  */
 import { test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { accountKey, MemoryRateLimitStore } from '../../src/rate-limits.js'
+import { accountKey, MemoryRateLimitStore } from '../../src/http/rate-limits.js'
 import { addUser, TEST_PASSWORD } from '../helper.js'
 import { ACCESS, REFRESH, securityApp } from './kit.js'
 

@@ -4,7 +4,7 @@
  * from anyone but a trusted proxy change neither the client IP, nor the protocol, nor the host.
  */
 import { test } from 'tap'
-import { buildApp } from '../../src/app.js'
+import { buildApp } from '../../src/service/app.js'
 import { FAST_HASH, tempDir, testEnv } from '../helper.js'
 import { LogCapture, securityApp } from './kit.js'
 

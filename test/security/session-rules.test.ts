@@ -5,8 +5,8 @@
  */
 import Fastify from 'fastify'
 import { test } from 'tap'
-import { buildApp } from '../../src/app.js'
-import sessionPlugin from '../../src/plugin.js'
+import { buildApp } from '../../src/service/app.js'
+import sessionPlugin from '../../src/http/plugin.js'
 import { MemorySessionStore } from '../../src/stores/memory-session-store.js'
 import type { SessionStore } from '../../src/stores/session-store.js'
 import { addUser, buildTestApp, client, CookieJar, FAST_HASH, loggedIn, ManualClock, parseSetCookie, setCookieHeaders, tempDir, TEST_PASSWORD, testEnv } from '../helper.js'

@@ -3,8 +3,8 @@
  * See src/stores/session-store.ts for the rules they prove.
  */
 import type { Test } from 'tap'
-import type { Revocation } from '../../src/denylist.js'
-import { newId } from '../../src/random-id.js'
+import type { Revocation } from '../../src/stores/session-store.js'
+import { newId } from '../../src/common/random-id.js'
 import type { FamilyRecord, RotationRequest, SessionStore } from '../../src/stores/session-store.js'
 
 export interface ContractOptions {

@@ -5,9 +5,10 @@ import { openSqliteDatabase } from '../../src/stores/sqlite-database.js'
 import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js'
 import { PasswordHasher } from '../../src/users/password-hasher.js'
 import { UserDirectory } from '../../src/users/user-directory.js'
-import { MemoryUserStore, SqliteUserStore, type UserStore } from '../../src/users/user-store.js'
+import { MemoryUserStore, type UserStore } from '../../src/users/user-store.js'
+import { SqliteUserStore } from '../../src/users/sqlite-user-store.js'
 import { FAST_HASH, ManualClock, tempDir, TEST_PASSWORD } from '../helper.js'
-import type { Revocation } from '../../src/denylist.js'
+import type { Revocation } from '../../src/stores/session-store.js'
 
 const backends: Array<[string, (t: Test) => UserStore]> = [
   ['memory', () => new MemoryUserStore()],

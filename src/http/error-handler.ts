@@ -1,0 +1,51 @@
+/**
+ * The one boundary where errors become HTTP answers. Our own errors keep their code; Fastify's parsing and
+ * validation errors get ours; anything else is a 500 with a generic body, its details only in the log.
+ * Library messages never reach a client (no oracle).
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  BodyTooLargeError,
+  InternalError,
+  MalformedJsonError,
+  StoreUnavailableError,
+  UnsupportedMediaTypeError,
+  errorBody,
+  httpErrors,
+  type ErrorBody
+} from '../common/errors.js'
+import { isRedisUnavailableError } from '../stores/redis-client.js'
+
+const OWN_CODES = new Set(httpErrors.map((E) => new E().code))
+
+/** Fastify's request-parsing errors and the answer each gets. */
+const FASTIFY_CODES: Record<string, () => FastifyError> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new UnsupportedMediaTypeError(),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new MalformedJsonError(),
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new BodyTooLargeError(),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new MalformedJsonError(),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new MalformedJsonError()
+}
+
+export function toErrorBody (error: FastifyError): ErrorBody {
+  if (error.validation !== undefined) {
+    return errorBody(400, 'ERR_VALIDATION', error.message)
+  }
+  if (OWN_CODES.has(error.code)) {
+    return errorBody(error.statusCode as number, error.code, error.message)
+  }
+  const translate = FASTIFY_CODES[error.code]
+  // Redis down reaching a plugin that shares it (e.g. @fastify/rate-limit's counters): 503, never 500.
+  const known = translate !== undefined ? translate() : isRedisUnavailableError(error) ? new StoreUnavailableError() : new InternalError()
+  return errorBody(known.statusCode as number, known.code, known.message)
+}
+
+export function errorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const body = toErrorBody(error)
+  if (body.statusCode >= 500) {
+    request.log.error({ err: error, code: body.code }, 'request failed')
+  } else {
+    request.log.debug({ code: body.code }, 'request rejected')
+  }
+  reply.code(body.statusCode).header('cache-control', 'no-store').send(body)
+}

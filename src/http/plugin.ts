@@ -1,0 +1,175 @@
+/**
+ * The session plugin: register it and your app gets the auth routes, a typed `request.session` and an
+ * `app.requireSession` preHandler. See docs/plugin.md.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import fp from 'fastify-plugin'
+import { cookiePolicy, MAX_COOKIE_BYTES, readCookie, type CookiePolicy } from './cookies.js'
+import { csrfProtection, type CsrfProtection } from './csrf.js'
+import { Denylist } from '../session/denylist.js'
+import { SESSION_INVALID_BODY, SessionStoreStaleError, errorBody } from '../common/errors.js'
+import { resolveOptions, type SessionPluginOptions } from './plugin-options.js'
+import { RevocationSync } from '../session/revocation-sync.js'
+import { authRoutes } from './routes/auth-routes.js'
+import { SessionService, type SessionInfo } from '../session/session-service.js'
+import { registerJws } from '../tokens/jws.js'
+import { KeyRing } from '../tokens/keys.js'
+import { TokenCodec } from '../tokens/token-codec.js'
+
+export type { SessionPluginOptions } from './plugin-options.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The session service: login, refresh, logout, revocation (for custom routes and admin tools). */
+    sessions: SessionService
+    /** preHandler that answers 401 (the standard body) unless the request carries a valid session. */
+    requireSession: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+    /** Cookie names and attributes in use. */
+    sessionCookies: CookiePolicy
+    /** The revocation sync, for readiness checks. */
+    sessionRevocations: RevocationSync
+    /**
+     * onRequest hook refusing cross-site requests (403 ERR_CSRF_REJECTED), as on the auth routes; GET, HEAD
+     * and OPTIONS pass. Add it to your own state-changing routes: `{ onRequest: app.csrfProtection }`.
+     */
+    csrfProtection: CsrfProtection
+  }
+  interface FastifyRequest {
+    /** The verified session of this request, or null. Read-only: worked out from the access cookie when first read. */
+    session: SessionInfo | null
+    /**
+     * True when the request carried a valid access token that cannot be vouched for because the revocation
+     * view is stale (the shared store has been unreachable too long): `session` is then null, and
+     * `requireSession` answers 503 ERR_SESSION_STORE_STALE instead of 401.
+     */
+    sessionStale: boolean
+  }
+}
+
+/** The outcome of a request's access check: its session, no session, or a valid token that cannot be vouched for. */
+type SessionCheck = SessionInfo | 'none' | 'stale'
+/** Per request, the access check once done (null until `request.session` or `request.sessionStale` is read). */
+const kSessionCheck = Symbol('sessionCheck')
+
+const SESSION_INVALID_JSON = JSON.stringify(SESSION_INVALID_BODY)
+const STORE_STALE_ERROR = new SessionStoreStaleError()
+const SESSION_STALE_JSON = JSON.stringify(errorBody(503, STORE_STALE_ERROR.code, STORE_STALE_ERROR.message))
+
+async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOptions): Promise<void> {
+  const o = resolveOptions(options)
+  for (const warning of o.warnings) fastify.log.warn(warning)
+
+  const ring = new KeyRing({
+    current: o.secret,
+    previous: o.previousSecrets,
+    maxLifetime: { access: o.accessTtl, refresh: o.refreshIdleTtl },
+    leewaySeconds: o.leeway
+  })
+  const codec = new TokenCodec({
+    ring,
+    jws: await registerJws(fastify, ring),
+    rules: {
+      issuer: o.issuer,
+      audience: o.audience,
+      lifetime: { access: o.accessTtl, refresh: o.refreshIdleTtl },
+      maxAge: o.maxAge,
+      leeway: o.leeway
+    }
+  })
+  const denylist = new Denylist()
+  const sync = new RevocationSync({
+    store: o.store,
+    denylist,
+    clock: o.clock,
+    log: fastify.log,
+    leeway: o.leeway,
+    pollIntervalMs: o.revocationPollIntervalMs,
+    purgeIntervalMs: 60_000,
+    maxStalenessMs: o.maxStalenessSeconds * 1000
+  })
+  const policy = cookiePolicy(o.cookieSecure, o.prefix)
+  const service = new SessionService({
+    codec,
+    store: o.store,
+    denylist,
+    clock: o.clock,
+    lifetimes: { accessTtl: o.accessTtl, refreshIdleTtl: o.refreshIdleTtl, maxAge: o.maxAge, grace: o.grace, leeway: o.leeway },
+    verifyCredentials: o.verifyCredentials,
+    findUser: o.findUser,
+    verifiedTokenCacheSize: o.verifiedTokenCacheSize,
+    maxTokenLength: MAX_COOKIE_BYTES - Math.max(policy.access.name.length, policy.refresh.name.length)
+  })
+
+  // Every live revocation is in memory before the first request is served.
+  await sync.start()
+  fastify.addHook('onClose', async () => { await sync.stop() })
+
+  fastify.decorate('sessions', service)
+  fastify.decorate('sessionCookies', policy)
+  fastify.decorate('sessionRevocations', sync)
+  fastify.decorate('csrfProtection', csrfProtection({ publicOrigin: o.publicOrigin, trustedOrigins: o.trustedOrigins }))
+  // `request.session` is worked out the first time it is read, not in an onRequest hook: a route that never
+  // looks at it (a public page, a health check) pays nothing, and a protected one does the check once. An
+  // onRequest hook on every route cost a few per cent of a warm protected request (`npm run bench`).
+  const accessName = policy.access.name
+  fastify.decorateRequest(kSessionCheck, null)
+  const checkOf = (request: FastifyRequest): SessionCheck => {
+    const slot = request as unknown as Record<typeof kSessionCheck, SessionCheck | null>
+    let check = slot[kSessionCheck]
+    if (check === null) {
+      check = 'none'
+      const token = readCookie(request.headers.cookie, accessName)
+      if (token !== undefined) {
+        const result = service.authenticate(token)
+        if (typeof result === 'string') {
+          request.log.debug({ reason: result }, 'access cookie rejected')
+        } else {
+          // Stale: another instance may have revoked it while this one could not hear: neither accept nor refuse.
+          check = sync.stale ? 'stale' : result
+        }
+      }
+      slot[kSessionCheck] = check
+    }
+    return check
+  }
+  fastify.decorateRequest('session', {
+    getter (this: FastifyRequest): SessionInfo | null {
+      const check = checkOf(this)
+      return typeof check === 'string' ? null : check
+    }
+  })
+  fastify.decorateRequest('sessionStale', {
+    getter (this: FastifyRequest): boolean {
+      return checkOf(this) === 'stale'
+    }
+  })
+
+  fastify.decorate('requireSession', function requireSession (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    if (request.session !== null) {
+      done()
+      return
+    }
+    reply.code(request.sessionStale ? 503 : 401)
+      .header('cache-control', 'no-store')
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(request.sessionStale ? SESSION_STALE_JSON : SESSION_INVALID_JSON)
+  })
+
+  if (o.routes) {
+    await fastify.register(authRoutes, {
+      prefix: o.prefix,
+      service,
+      policy,
+      trustedOrigins: o.trustedOrigins,
+      cors: o.cors,
+      securityHeaders: o.securityHeaders,
+      cookieSecure: o.cookieSecure,
+      rateLimit: o.rateLimit,
+      clock: o.clock,
+      redis: o.redis,
+      redisKeyPrefix: o.redisKeyPrefix
+    })
+  }
+}
+
+export default fp(sessionPlugin, { name: 'stateless-session', fastify: '5.x' })

@@ -1,0 +1,235 @@
+/**
+ * Login and refresh limits (SECURITY.md rule 20; ASVS 6.1.1, 6.3.1), built on @fastify/rate-limit's
+ * limiters (`createRateLimit`) and stores: process memory by default (on the injected clock), or Redis
+ * through the service's ioredis client, so that every instance counts together.
+ *
+ * What limits what:
+ * - Failed logins per account (the normalised username, from any client): caps guessing one password from
+ *   many addresses. Default 10 per 15 minutes.
+ * - Failed logins per client IP (IPv6 per /64, which one client usually owns whole): caps one client
+ *   spraying guesses over many accounts, and so also how many accounts one client can throttle (IP limit
+ *   divided by account limit per window). Default 100 per 15 minutes.
+ * - Refresh requests per client IP: bounds store writes per client. Default 120 per minute.
+ *
+ * Only failures count at login: a success is never blocked by other people's successes (one busy NAT), and
+ * successes do not reset the count (an attacker would get fresh guesses whenever the owner logs in). A
+ * refused attempt counts nothing and extends nothing: a window ends at most one window length after its
+ * first failure, so no lockout outlives the attack. Someone who keeps failing against an account keeps it
+ * throttled; that costs them the per-IP budget, and the owner regains access as soon as they stop.
+ *
+ * The counter is read before the password check and written after it. Attempts still running in this
+ * process count as failures until they finish, so parallel guesses cannot all slip past one read; between
+ * instances sharing Redis the gap is one password check per instance.
+ */
+import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { createHash } from 'node:crypto'
+import type { Clock } from '../common/clock.js'
+import { InvalidOptionError, StoreUnavailableError } from '../common/errors.js'
+
+export interface RateLimitSettings {
+  /** Failed logins per account per login window. */
+  loginAccountMax: number
+  /** Failed logins per client IP per login window. */
+  loginIpMax: number
+  loginWindowSeconds: number
+  /** Refresh requests per client IP per refresh window. */
+  refreshIpMax: number
+  refreshWindowSeconds: number
+}
+
+export const DEFAULT_RATE_LIMITS: Readonly<RateLimitSettings> = Object.freeze({
+  loginAccountMax: 10,
+  loginIpMax: 100,
+  loginWindowSeconds: 900,
+  refreshIpMax: 120,
+  refreshWindowSeconds: 60
+})
+
+/** Redis key prefix of the counters. */
+/** Where the counters live in Redis: after the deployment's key prefix, so deployments sharing a Redis count apart. */
+export function redisNamespace (keyPrefix: string): string {
+  return `${keyPrefix}rate-limit:`
+}
+/** Windows kept per limiter in memory; beyond it the oldest window is dropped (bounded memory). */
+export const MAX_MEMORY_WINDOWS = 100_000
+
+/** Which limit refused a request, and in how many seconds to retry (`Retry-After`). */
+export interface RateLimitBlock {
+  scope: 'account' | 'ip'
+  retryAfter: number
+}
+
+export type LoginOutcome<T> = { blocked: RateLimitBlock } | { result: T | null }
+
+/** The limits the auth routes apply. */
+export interface AuthRateLimits {
+  /**
+   * Runs a login attempt unless a limit is reached; a null result (bad credentials) counts as a failure of
+   * the account `request.body.username` names and of the client.
+   */
+  login: <T>(request: FastifyRequest, attempt: () => Promise<T | null>) => Promise<LoginOutcome<T>>
+  /** Counts a refresh request; the block when over the limit. */
+  refresh: (request: FastifyRequest) => Promise<RateLimitBlock | undefined>
+}
+
+/** Limits turned off (`rateLimit: false`): for apps that limit these routes themselves. */
+export const NO_RATE_LIMITS: AuthRateLimits = {
+  async login (_request, attempt) {
+    return { result: await attempt() }
+  },
+  async refresh () {
+    return undefined
+  }
+}
+
+/**
+ * The account a username names, for counting: Unicode-compatibility normalised, trimmed, lower-cased
+ * (usernames are unique regardless of case), then hashed, so no username is stored as a key.
+ */
+export function accountKey (username: string): string {
+  return createHash('sha256').update(username.normalize('NFKC').trim().toLowerCase()).digest('base64url')
+}
+
+/** The client a request comes from: request.ip (X-Forwarded-For only from TRUST_PROXY), IPv6 per /64. */
+export function clientKey (request: FastifyRequest): string {
+  return normalizeIP(request.ip, 64)
+}
+
+type StoreCallback = (error: Error | null, result?: { current: number, ttl: number }) => void
+
+/**
+ * Fixed windows in memory, on the injected clock (tests move time instead of sleeping). A window starts at its
+ * first count and ends `timeWindow` later; a refused attempt is only read, so it never extends one.
+ */
+export class MemoryRateLimitStore {
+  readonly #clock: Clock
+  readonly #maxWindows: number
+  readonly #windows = new Map<string, { count: number, startMs: number }>()
+
+  constructor (clock: Clock, maxWindows = MAX_MEMORY_WINDOWS) {
+    this.#clock = clock
+    this.#maxWindows = maxWindows
+  }
+
+  get size (): number {
+    return this.#windows.size
+  }
+
+  incr (key: string, callback: StoreCallback, timeWindow: number): void {
+    const now = this.#clock()
+    let window = this.#windows.get(key)
+    if (window === undefined || window.startMs + timeWindow <= now) {
+      // Re-inserted, so the map stays in window-start order and expired windows gather at its front.
+      this.#windows.delete(key)
+      this.#evict(now, timeWindow)
+      window = { count: 0, startMs: now }
+      this.#windows.set(key, window)
+    }
+    window.count++
+    callback(null, { current: window.count, ttl: window.startMs + timeWindow - now })
+  }
+
+  read (key: string, callback: StoreCallback, timeWindow: number): void {
+    const now = this.#clock()
+    const window = this.#windows.get(key)
+    if (window === undefined || window.startMs + timeWindow <= now) callback(null, { current: 0, ttl: 0 })
+    else callback(null, { current: window.count, ttl: window.startMs + timeWindow - now })
+  }
+
+  /** Each limiter gets its own map (all its windows then have one length, which keeps the order above). */
+  child (): MemoryRateLimitStore {
+    return new MemoryRateLimitStore(this.#clock, this.#maxWindows)
+  }
+
+  #evict (now: number, timeWindow: number): void {
+    for (const [key, window] of this.#windows) {
+      if (this.#windows.size < this.#maxWindows && window.startMs + timeWindow > now) return
+      this.#windows.delete(key)
+    }
+  }
+}
+
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>
+/** What a limiter answers when no allowList is configured (none is): the counted state. */
+type Counted = Extract<Awaited<ReturnType<Limiter>>, { isAllowed: false }>
+
+async function count (limiter: Limiter, request: FastifyRequest, increment: boolean): Promise<Counted> {
+  try {
+    return await limiter(request, { increment }) as Counted
+  } catch (cause) {
+    throw new StoreUnavailableError({ cause })
+  }
+}
+
+function block (scope: RateLimitBlock['scope'], state: Counted): RateLimitBlock {
+  return { scope, retryAfter: Math.max(1, state.ttlInSeconds) }
+}
+
+export interface RateLimitRegistration {
+  settings: RateLimitSettings
+  clock: Clock
+  /** An ioredis client: the counters then live in Redis, shared by every instance. */
+  redis?: unknown
+  /** With `redis`: the deployment's key prefix (REDIS_KEY_PREFIX). */
+  keyPrefix: string
+}
+
+/**
+ * Registers @fastify/rate-limit in `fastify` (the auth routes' context) and returns the limits. Refuses to
+ * boot when the app registered @fastify/rate-limit in a parent scope already: its `createRateLimit` would
+ * silently count in the app's store with the app's settings.
+ */
+export async function registerRateLimits (fastify: FastifyInstance, options: RateLimitRegistration): Promise<AuthRateLimits> {
+  if (fastify.hasDecorator('createRateLimit')) {
+    throw new InvalidOptionError('session plugin: @fastify/rate-limit is already registered in a parent scope; register the session plugin before it (or in a sibling scope), or pass rateLimit: false and limit the auth routes yourself')
+  }
+  const { settings, clock, redis, keyPrefix } = options
+  await fastify.register(fastifyRateLimit, redis === undefined
+    ? { global: false, store: class extends MemoryRateLimitStore { constructor () { super(clock) } } }
+    : { global: false, redis, nameSpace: redisNamespace(keyPrefix) })
+
+  const loginWindow = settings.loginWindowSeconds * 1000
+  const accountOf = (request: FastifyRequest): string => `login-account:${accountKey((request.body as { username: string }).username)}`
+  const ipOf = (request: FastifyRequest): string => `login-ip:${clientKey(request)}`
+  const accountLimiter = fastify.createRateLimit({ max: settings.loginAccountMax, timeWindow: loginWindow, keyGenerator: accountOf })
+  const ipLimiter = fastify.createRateLimit({ max: settings.loginIpMax, timeWindow: loginWindow, keyGenerator: ipOf })
+  const refreshLimiter = fastify.createRateLimit({
+    max: settings.refreshIpMax,
+    timeWindow: settings.refreshWindowSeconds * 1000,
+    keyGenerator: (request) => `refresh-ip:${clientKey(request)}`
+  })
+
+  // Login attempts under way in this process, per counter key.
+  const inFlight = new Map<string, number>()
+  const running = (key: string): number => inFlight.get(key) ?? 0
+  const track = (keys: readonly string[], delta: number): void => {
+    for (const key of keys) {
+      const next = running(key) + delta
+      if (next === 0) inFlight.delete(key)
+      else inFlight.set(key, next)
+    }
+  }
+
+  return {
+    async login (request, attempt) {
+      const [account, ip] = await Promise.all([count(accountLimiter, request, false), count(ipLimiter, request, false)])
+      if (account.remaining <= running(account.key)) return { blocked: block('account', account) }
+      if (ip.remaining <= running(ip.key)) return { blocked: block('ip', ip) }
+      const keys = [account.key, ip.key]
+      track(keys, 1)
+      let result
+      try {
+        result = await attempt()
+      } finally {
+        track(keys, -1)
+      }
+      if (result === null) await Promise.all([count(accountLimiter, request, true), count(ipLimiter, request, true)])
+      return { result }
+    },
+    async refresh (request) {
+      const state = await count(refreshLimiter, request, true)
+      return state.isExceeded ? block('ip', state) : undefined
+    }
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The standalone service: configuration from the environment (@fastify/env), the configured store, the
+ * built-in user directory and the session plugin. Builds the instance and never listens (server.ts does).
+ */
+import fastifyEnv from '@fastify/env'
+import { randomBytes } from 'node:crypto'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { systemClock, type Clock } from '../common/clock.js'
+import { envSchema, type EnvConfig } from './env-schema.js'
+import { resolveSecret } from './secrets.js'
+import { compileTrustProxy, type TrustProxy } from './trust-proxy.js'
+import { errorHandler } from '../http/error-handler.js'
+import { cookiePolicy } from '../http/cookies.js'
+import { errorBody, InvalidOptionError } from '../common/errors.js'
+import { DEFAULT_ASSETS_DIR, demoRoutes } from './demo/demo-routes.js'
+import { registerOpenApi } from './openapi.js'
+import sessionPlugin from '../http/plugin.js'
+import { healthRoutes } from './health-routes.js'
+import { securityHeaders, setSecurityHeaders } from '../http/security-headers.js'
+import { openStores } from './open-stores.js'
+import { OWASP_ARGON2ID, PasswordHasher, type PasswordHashCost } from '../users/password-hasher.js'
+import { UserDirectory } from '../users/user-directory.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: EnvConfig
+    /** The built-in user directory (standalone service only). */
+    users: UserDirectory
+  }
+}
+
+export interface BuildAppOptions {
+  /** Environment variables to configure from; server.ts passes process.env, tests pass plain data. */
+  env?: Record<string, string | undefined>
+  /** Also read a `.env` file from the working directory (values in `env` win). */
+  dotenv?: boolean
+  /** Fastify's `logger` option; off by default. */
+  logger?: FastifyServerOptions['logger']
+  /** Tests move time with it. */
+  clock?: Clock
+  /** argon2id cost; OWASP's by default. Tests lower it to run fast. */
+  passwordHashCost?: PasswordHashCost
+  /** Where DEMO=true finds the compiled browser code; the package's dist/ by default. */
+  demoAssetsDir?: string
+  /** The session plugin's `verifiedTokenCacheSize` (default 10000; 0 turns the cache off). */
+  verifiedTokenCacheSize?: number
+}
+
+/** The user DEMO=true creates in a memory store; its password is shown on the demo page. */
+export const DEMO_USERNAME = 'demo'
+
+export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  // Fastify needs trustProxy before the configuration is read: it gets a function that consults TRUST_PROXY
+  // once compiled below, and trusts no one until then.
+  let trustProxy: TrustProxy = () => false
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Request ids never come from the client: they go into audit lines.
+    requestIdHeader: false,
+    return503OnClosing: true,
+    trustProxy: (address: string, hop: number) => trustProxy(address, hop)
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler(async (request, reply) => {
+    setSecurityHeaders(request, reply, app.config.COOKIE_SECURE)
+    return await reply.code(404).header('cache-control', 'no-store')
+      .send(errorBody(404, 'ERR_ROUTE_NOT_FOUND', `Route ${request.method}:${request.url.split('?')[0] ?? ''} not found`))
+  })
+
+  await app.register(fastifyEnv, {
+    schema: structuredClone(envSchema),
+    data: { ...options.env },
+    env: false,
+    dotenv: options.dotenv ?? false
+  })
+  const config = app.config
+  trustProxy = compileTrustProxy(config.TRUST_PROXY)
+  if (options.logger !== undefined && options.logger !== false) app.log.level = config.LOG_LEVEL
+  const production = config.NODE_ENV === 'production'
+  const clock = options.clock ?? systemClock
+  if (config.DEMO && production) {
+    throw new InvalidOptionError('DEMO=true is refused when NODE_ENV=production: the demo page and its demo user are for development')
+  }
+
+  const { secret, previous, generatedAt } = resolveSecret({
+    configured: config.SESSION_SECRET,
+    previous: config.SESSION_PREVIOUS_SECRETS,
+    production,
+    dataDir: config.DATA_DIR
+  })
+  if (generatedAt !== undefined) app.log.warn(`SESSION_SECRET is not set: using the development secret kept in ${generatedAt}`)
+  if (production && !config.COOKIE_SECURE) {
+    throw new InvalidOptionError('COOKIE_SECURE=false is refused when NODE_ENV=production: session cookies must be Secure')
+  }
+
+  const stores = await openStores(config)
+  // Runs after the session plugin's own onClose (hooks run last-registered first): its revocation feed stops
+  // before the connections close.
+  app.addHook('onClose', async () => { await stores.close() })
+  app.log.info({ store: config.STORE, location: stores.location }, 'session store opened')
+  for (const warning of stores.warnings) app.log.warn(warning)
+
+  const users = new UserDirectory({
+    users: stores.users,
+    sessions: stores.sessions,
+    hasher: new PasswordHasher(options.passwordHashCost ?? OWASP_ARGON2ID),
+    clock,
+    revocationLifetime: Math.max(config.ACCESS_TTL_SECONDS, config.REFRESH_IDLE_TTL_SECONDS)
+  })
+  app.decorate('users', users)
+  // A user whose password is on the page, so only where nothing outlives the process.
+  // No default password, even for the demo: DEMO_PASSWORD, or a random one drawn now.
+  const demoUser = config.DEMO && config.STORE === 'memory'
+    ? { username: DEMO_USERNAME, password: config.DEMO_PASSWORD === '' ? randomBytes(12).toString('base64url') : config.DEMO_PASSWORD }
+    : undefined
+  if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password)
+
+  // Before every route: it collects them as they are registered.
+  await registerOpenApi(app, { production, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX) })
+
+  await app.register(sessionPlugin, {
+    secret,
+    previousSecrets: previous,
+    store: stores.sessions,
+    verifyCredentials: async (username, password) => await users.verifyCredentials(username, password),
+    findUser: async (id) => await users.findUser(id),
+    prefix: config.AUTH_PREFIX,
+    issuer: config.TOKEN_ISSUER,
+    audience: config.TOKEN_AUDIENCE,
+    accessTtlSeconds: config.ACCESS_TTL_SECONDS,
+    refreshIdleTtlSeconds: config.REFRESH_IDLE_TTL_SECONDS,
+    sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
+    refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
+    clockLeewaySeconds: config.CLOCK_LEEWAY_SECONDS,
+    cookieSecure: config.COOKIE_SECURE,
+    production,
+    clock,
+    trustedOrigins: config.TRUSTED_ORIGINS.filter((o) => o !== ''),
+    ...(config.PUBLIC_ORIGIN === '' ? {} : { publicOrigin: config.PUBLIC_ORIGIN }),
+    rateLimit: {
+      loginAccountMax: config.RATE_LIMIT_LOGIN_ACCOUNT_MAX,
+      loginIpMax: config.RATE_LIMIT_LOGIN_IP_MAX,
+      loginWindowSeconds: config.RATE_LIMIT_LOGIN_WINDOW_SECONDS,
+      refreshIpMax: config.RATE_LIMIT_REFRESH_IP_MAX,
+      refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS
+    },
+    ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
+    ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS } : {}),
+    // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
+    ...(stores.redis === undefined ? {} : { redis: stores.redis, redisKeyPrefix: config.REDIS_KEY_PREFIX })
+  })
+  await app.register(async function healthScope (scope) {
+    scope.addHook('onSend', securityHeaders(config.COOKIE_SECURE))
+    await scope.register(healthRoutes, { store: stores.sessions })
+  })
+  if (config.DEMO) {
+    await app.register(demoRoutes, { assetsDir: options.demoAssetsDir ?? DEFAULT_ASSETS_DIR, authPrefix: config.AUTH_PREFIX, demoUser })
+    app.log.warn(`DEMO=true: the demo page is served at /${demoUser === undefined ? '' : ` (user ${demoUser.username}; the page shows its password)`}`)
+  }
+  return app
+}

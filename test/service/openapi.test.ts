@@ -1,0 +1,109 @@
+/**
+ * /openapi.json: a valid OpenAPI 3.1 document (checked against the official schema) that lists every route
+ * the service answers, with its cookie requirements; the Swagger UI at /docs outside production only.
+ */
+import { Validator } from '@seriousme/openapi-schema-validator'
+import type { FastifyInstance } from 'fastify'
+import { test } from 'tap'
+import { buildTestApp } from '../helper.js'
+
+interface OpenApiDocument {
+  openapi: string
+  info: { title: string, version: string }
+  paths: Record<string, Record<string, { tags?: string[], security?: unknown, responses: Record<string, unknown>, summary?: string }>>
+  components: { securitySchemes: Record<string, unknown>, schemas: Record<string, unknown> }
+}
+
+/**
+ * Every route of the app as "METHOD /path", read from printRoutes' tree: each line is a segment appended to
+ * its parent's (found by indentation), with the methods it answers in brackets.
+ */
+export function routesOf (app: FastifyInstance): string[] {
+  const routes: string[] = []
+  const stack: string[] = []
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const match = /^((?:[│ ] {3})*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/u.exec(line)
+    if (match === null) continue
+    const depth = (match[1] ?? '').length / 4
+    stack.length = depth
+    const path = (stack[depth - 1] ?? '') + (match[2] ?? '')
+    stack.push(path)
+    for (const method of (match[3] ?? '').split(', ').filter((m) => m !== '' && m !== 'HEAD')) routes.push(`${method} ${path}`)
+  }
+  return routes
+}
+
+/** Routes that serve the description itself, the UI or the demo page: not API. */
+const NOT_API = /^GET \/(openapi\.json|docs.*|demo\/.*|client\/.*|)$/
+
+test('/openapi.json is a valid OpenAPI 3.1 document listing every route', async (t) => {
+  const app = await buildTestApp(t)
+  const response = await app.inject('/openapi.json')
+  t.equal(response.statusCode, 200)
+  const doc = response.json<OpenApiDocument>()
+
+  const validator = new Validator()
+  const result = await validator.validate(response.json<Record<string, unknown>>())
+  t.same(result, { valid: true }, 'valid against the OpenAPI 3.1 schema')
+  t.equal(validator.version, '3.1')
+  t.match(doc.info, { title: 'Stateless session service', version: /^\d+\.\d+\.\d+/ })
+
+  const routes = routesOf(app)
+  t.ok(routes.length >= 9, `${routes.length} routes found`)
+  const api = routes.filter((route) => !NOT_API.test(route))
+  const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
+    Object.keys(methods).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
+  t.same(documented.sort(), api.sort(), 'every API route is described, and nothing else')
+  t.same(documented.sort(), [
+    'DELETE /auth/sessions/:id',
+    'GET /auth/session',
+    'GET /auth/sessions',
+    'GET /healthz',
+    'GET /readyz',
+    'POST /auth/login',
+    'POST /auth/logout',
+    'POST /auth/logout-all',
+    'POST /auth/refresh'
+  ], 'the routes of docs/http-api.md')
+
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, operation] of Object.entries(methods)) {
+      t.ok(typeof operation.summary === 'string' && operation.summary.length > 0, `${method} ${path} has a summary`)
+      t.same(operation.tags, [path.startsWith('/auth/') ? 'auth' : 'health'])
+    }
+  }
+  t.same(doc.components.securitySchemes, {
+    accessCookie: { type: 'apiKey', in: 'cookie', name: '__Host-session', description: 'Access token (HttpOnly), sent with every request to the site.' },
+    refreshCookie: { type: 'apiKey', in: 'cookie', name: '__Secure-refresh', description: 'Refresh token (HttpOnly), sent only to /auth.' }
+  })
+  const security = (method: string, path: string): unknown => doc.paths[path]?.[method]?.security
+  t.same(security('post', '/auth/login'), undefined, 'login needs no cookie')
+  t.same(security('post', '/auth/refresh'), [{ refreshCookie: [] }])
+  t.same(security('post', '/auth/logout'), [{ accessCookie: [] }, { refreshCookie: [] }, {}])
+  for (const [method, path] of [['get', '/auth/session'], ['get', '/auth/sessions'], ['delete', '/auth/sessions/{id}'], ['post', '/auth/logout-all']] as const) {
+    t.same(security(method, path), [{ accessCookie: [] }], `${method} ${path} reads the access cookie`)
+  }
+  t.ok('ErrorBody' in doc.components.schemas, 'the shared error body keeps its name')
+  t.notMatch(response.body, /__proto__|"\$id"/, 'no schema internals')
+})
+
+test('the description follows the configuration: cookie names and prefix', async (t) => {
+  const app = await buildTestApp(t, { env: { COOKIE_SECURE: 'false', AUTH_PREFIX: '/api/session' } })
+  const doc = (await app.inject('/openapi.json')).json<OpenApiDocument>()
+  t.ok('/api/session/login' in doc.paths)
+  t.same(doc.paths['/api/session/refresh']?.['post']?.security, [{ refreshCookie: [] }])
+  t.match(doc.components.securitySchemes, { accessCookie: { name: 'session' }, refreshCookie: { name: 'refresh', description: 'Refresh token (HttpOnly), sent only to /api/session.' } })
+})
+
+test('the Swagger UI is served at /docs outside production only; /openapi.json always', async (t) => {
+  const dev = await buildTestApp(t)
+  const ui = await dev.inject('/docs/')
+  t.equal(ui.statusCode, 200)
+  t.match(ui.headers['content-type'], /text\/html/)
+  t.equal((await dev.inject('/docs/json')).statusCode, 200)
+
+  const production = await buildTestApp(t, { env: { NODE_ENV: 'production', SESSION_SECRET: 'kR9vQ2mX7pL4zT8wN1bY6cF3hJ5dG0sA-prod' } })
+  t.equal((await production.inject('/docs/')).statusCode, 404)
+  t.equal((await production.inject('/docs/json')).statusCode, 404)
+  t.equal((await production.inject('/openapi.json')).statusCode, 200)
+})
