@@ -107,7 +107,9 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     sessions: stores.sessions,
     hasher: new PasswordHasher(options.passwordHashCost ?? OWASP_ARGON2ID),
     clock,
-    revocationLifetime: Math.max(config.ACCESS_TTL_SECONDS, config.REFRESH_IDLE_TTL_SECONDS)
+    revocationLifetime: Math.max(config.ACCESS_TTL_SECONDS, config.REFRESH_IDLE_TTL_SECONDS),
+    // In-process changes reach this instance's denylist at once, not at the next poll of the store.
+    onRevoked: (revocations) => { if (app.hasDecorator('sessions')) app.sessions.applyRevocations(revocations) }
   })
   app.decorate('users', users)
   // A user whose password is on the page, so only where nothing outlives the process.

@@ -10,7 +10,7 @@ import type { Denylist } from './denylist.js'
 import { CookieTooLargeError, InvalidUserProfileError, StoreUnavailableError } from '../common/errors.js'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES, type AccessClaims, type BaseClaims } from '../tokens/claims.js'
 import type { TokenCodec, VerifyFailure } from '../tokens/token-codec.js'
-import type { FamilyRecord, SessionStore, SessionUser } from '../stores/session-store.js'
+import type { FamilyRecord, Revocation, SessionStore, SessionUser } from '../stores/session-store.js'
 
 export interface Lifetimes {
   accessTtl: number
@@ -40,6 +40,16 @@ export interface IssuedSession {
 }
 
 export type AuthFailure = VerifyFailure | 'revoked'
+
+export type LoginResult =
+  | { status: 'issued', session: IssuedSession }
+  /**
+   * `credentials`: wrong or unknown (or a disabled account). `revoked`: they were right when checked, but the
+   * user's sessions were ended (a password change, disable, ...) before the session was recorded, so the
+   * credentials checked may no longer be valid. `too-slow`: the check took longer than a subject revocation
+   * is guaranteed to be remembered (the access token lifetime), so that cannot be ruled out.
+   */
+  | { status: 'refused', reason: 'credentials' | 'revoked' | 'too-slow' }
 
 export type RefreshResult =
   | { status: 'issued', session: IssuedSession, replayed: boolean, generation: number }
@@ -149,13 +159,27 @@ export class SessionService {
     return this.#o.denylist.isRevoked(info.tokenId, info.id, info.user.id, info.issuedAt) ? 'revoked' : info
   }
 
-  /** A new session for valid credentials (a new family and new ids, whatever the request carried), or null. */
-  async login (username: string, password: string, userAgent: string | null): Promise<IssuedSession | null> {
+  /**
+   * A new session for valid credentials (a new family and new ids, whatever the request carried).
+   *
+   * A credential change racing with the login cannot leave it a session: the store's revocation mark is taken
+   * before the credentials are read, and the store records the family only if no subject revocation of the
+   * user came after that mark (atomically). A change ends the user's sessions once it is done, so either the
+   * login read the new credentials, or its family existed when the change ended every family, or the store
+   * refuses it. Exact, by order in the store; the "not before" of the subject revocation, in whole seconds,
+   * does not cover a session issued in the same second.
+   */
+  async login (username: string, password: string, userAgent: string | null): Promise<LoginResult> {
+    const mark = await fromStore(async () => await this.#o.store.revocationMark())
+    const startedAt = seconds(this.#o.clock)
     const found = await fromStore(async () => await this.#o.verifyCredentials(username, password))
-    if (found === null) return null
+    if (found === null) return { status: 'refused', reason: 'credentials' }
     const user = sessionUser(found)
     const now = seconds(this.#o.clock)
     const { accessTtl, refreshIdleTtl, maxAge } = this.#o.lifetimes
+    // Stores keep the record of a subject revocation until it expires, at least an access token lifetime after
+    // it was made; a mark older than that could miss one that was purged meanwhile.
+    if (now - startedAt >= accessTtl) return { status: 'refused', reason: 'too-slow' }
     const family: FamilyRecord = {
       id: newId(),
       user,
@@ -172,8 +196,8 @@ export class SessionService {
     }
     // Tokens are minted (and their size checked) before anything is recorded.
     const issued = this.#issue(family, now)
-    await fromStore(async () => await this.#o.store.createFamily(family))
-    return issued
+    const created = await fromStore(async () => await this.#o.store.createFamily(family, mark))
+    return created ? { status: 'issued', session: issued } : { status: 'refused', reason: 'revoked' }
   }
 
   /**
@@ -255,14 +279,30 @@ export class SessionService {
 
   /** Ends every session of the user: a "not before" on the subject plus each live family, atomically. */
   async logoutAll (session: SessionInfo): Promise<number> {
+    return await this.endUserSessions(session.user.id)
+  }
+
+  /**
+   * Ends every session of a user at once, on every instance, logins in flight included: call it after a
+   * change of the user's credentials or rights (password, disable, deletion, a role removed) is stored, never
+   * before. Answers how many live sessions it ended.
+   */
+  async endUserSessions (userId: string): Promise<number> {
     const now = seconds(this.#o.clock)
-    const { accessTtl, refreshIdleTtl } = this.#o.lifetimes
-    const revocations = await fromStore(async () => await this.#o.store.revokeSubject(
-      { kind: 'subject', id: session.user.id, notBefore: now, expiresAt: now + Math.max(accessTtl, refreshIdleTtl) },
-      now
-    ))
+    const revocations = await fromStore(async () => await this.#o.store.revokeSubject(this.subjectRevocation(userId, now), now))
     this.#o.denylist.addAll(revocations)
     return revocations.length - 1
+  }
+
+  /** A "not before" revocation of the user, lasting as long as any token issued before it could. */
+  subjectRevocation (userId: string, now: number): Extract<Revocation, { kind: 'subject' }> {
+    const { accessTtl, refreshIdleTtl } = this.#o.lifetimes
+    return { kind: 'subject', id: userId, notBefore: now, expiresAt: now + Math.max(accessTtl, refreshIdleTtl) }
+  }
+
+  /** Applies revocations recorded elsewhere in this process (the user directory) to the denylist at once. */
+  applyRevocations (revocations: readonly Revocation[]): void {
+    this.#o.denylist.addAll(revocations)
   }
 
   async listSessions (session: SessionInfo): Promise<LiveSession[]> {

@@ -129,8 +129,20 @@ export class RedisSessionStore implements SessionStore {
     return await script.run(this.#client, [this.#prefix, this.#retention, ...args])
   }
 
-  async createFamily (family: FamilyRecord): Promise<void> {
-    await this.#run(scripts.createFamily, family.rotatedAt, ...familyFields(family))
+  async revocationMark (): Promise<string> {
+    return await scripts.revocationMark.run(this.#client, [this.#prefix, this.#retention], [this.#log]) as string
+  }
+
+  async createFamily (family: FamilyRecord, mark: string): Promise<boolean> {
+    if (!/^\d{1,20}-\d{1,20}$/.test(mark)) throw new TypeError(`"${mark}" is not a revocation mark of this store`)
+    const keys = [
+      `${this.#prefix}family:${family.id}`,
+      `${this.#prefix}families:by-expiry`,
+      `${this.#prefix}subject-families:${family.user.id}`,
+      `${this.#prefix}subject-revoked:{${family.user.id}}`
+    ]
+    const created = await scripts.createFamily.run(this.#client, [this.#prefix, this.#retention, mark, family.rotatedAt, ...familyFields(family)], keys)
+    return created === 1
   }
 
   async rotate (request: RotationRequest): Promise<RotationOutcome> {

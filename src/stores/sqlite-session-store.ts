@@ -84,10 +84,13 @@ export class SqliteSessionStore implements SessionStore {
     liveRevocations: Statement<[number], RevocationTuple>
     revocationsAfter: Statement<[number], RevocationRow>
     lastSeq: Statement<[], { seq: number | null }>
+    highestSeq: Statement<[], { seq: number }>
+    subjectRevokedAfter: Statement<[string, number], { found: number }>
     purgeRevocations: Statement
     purgeFamilies: Statement
   }
 
+  readonly #createFamily: (family: FamilyRecord, after: number) => boolean
   readonly #rotate: (request: RotationRequest) => RotationOutcome
   readonly #revokeFamily: (familyId: string, now: number, subject?: string) => Revocation | undefined
   readonly #revokeSubject: (revocation: Extract<Revocation, { kind: 'subject' }>, now: number) => Revocation[]
@@ -115,10 +118,33 @@ export class SqliteSessionStore implements SessionStore {
       liveRevocations: db.prepare<[number], RevocationTuple>('SELECT kind, id, not_before, expires_at FROM revocations WHERE expires_at > ? ORDER BY seq').raw(true),
       revocationsAfter: db.prepare('SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT 10000'),
       lastSeq: db.prepare('SELECT max(seq) AS seq FROM revocations'),
+      // AUTOINCREMENT's counter, not max(seq): it never goes back, even when a purge deleted the newest rows.
+      highestSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'revocations'"),
+      subjectRevokedAfter: db.prepare("SELECT 1 AS found FROM revocations WHERE kind = 'subject' AND id = ? AND seq > ? LIMIT 1"),
       purgeRevocations: db.prepare('DELETE FROM revocations WHERE expires_at < ?'),
       // Two plain comparisons rather than max(), so the index on refresh_expires_at is used.
       purgeFamilies: db.prepare('DELETE FROM families WHERE refresh_expires_at < @before AND access_expires_at < @before')
     }
+
+    this.#createFamily = db.transaction((family: FamilyRecord, after: number): boolean => {
+      if (this.#sql.subjectRevokedAfter.get(family.user.id, after) !== undefined) return false
+      this.#sql.insertFamily.run({
+        id: family.id,
+        subject: family.user.id,
+        user_json: JSON.stringify(family.user),
+        auth_time: family.authTime,
+        refresh_jti: family.refreshJti,
+        previous_refresh_jti: family.previousRefreshJti,
+        access_jti: family.accessJti,
+        rotated_at: family.rotatedAt,
+        refresh_expires_at: family.refreshExpiresAt,
+        access_expires_at: family.accessExpiresAt,
+        generation: family.generation,
+        user_agent: family.userAgent,
+        revoked_at: family.revokedAt
+      })
+      return true
+    }).immediate
 
     this.#rotate = db.transaction((request: RotationRequest): RotationOutcome => {
       const row = this.#sql.getFamily.get(request.familyId)
@@ -165,22 +191,16 @@ export class SqliteSessionStore implements SessionStore {
     }).immediate
   }
 
-  async createFamily (family: FamilyRecord): Promise<void> {
-    this.#sql.insertFamily.run({
-      id: family.id,
-      subject: family.user.id,
-      user_json: JSON.stringify(family.user),
-      auth_time: family.authTime,
-      refresh_jti: family.refreshJti,
-      previous_refresh_jti: family.previousRefreshJti,
-      access_jti: family.accessJti,
-      rotated_at: family.rotatedAt,
-      refresh_expires_at: family.refreshExpiresAt,
-      access_expires_at: family.accessExpiresAt,
-      generation: family.generation,
-      user_agent: family.userAgent,
-      revoked_at: family.revokedAt
-    })
+  /** The revocation log's sequence number so far; `createFamily` refuses after a subject revocation beyond it. */
+  async revocationMark (): Promise<string> {
+    return String(this.#sql.highestSeq.get()?.seq ?? 0)
+  }
+
+  async createFamily (family: FamilyRecord, mark: string): Promise<boolean> {
+    if (!/^\d{1,15}$/.test(mark)) throw new TypeError(`"${mark}" is not a revocation mark of this store`)
+    // One IMMEDIATE transaction: a subject revocation by another connection or process (the users CLI) is
+    // either committed before the check sees it, or waits until the family exists and then revokes it.
+    return this.#createFamily(family, Number(mark))
   }
 
   async rotate (request: RotationRequest): Promise<RotationOutcome> {

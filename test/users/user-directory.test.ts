@@ -9,6 +9,7 @@ import { MemoryUserStore, type UserStore } from '../../src/users/user-store.js'
 import { SqliteUserStore } from '../../src/users/sqlite-user-store.js'
 import { FAST_HASH, ManualClock, tempDir, TEST_PASSWORD } from '../helper.js'
 import type { Revocation } from '../../src/stores/session-store.js'
+import { create } from '../stores/contract.js'
 
 const backends: Array<[string, (t: Test) => UserStore]> = [
   ['memory', () => new MemoryUserStore()],
@@ -46,7 +47,7 @@ for (const [name, open] of backends) {
     t.equal(await users.verifyCredentials('nobody', TEST_PASSWORD), null)
     t.equal(await users.verifyCredentials('alice', 'x'.repeat(1025)), null, 'over-long passwords are refused before hashing')
 
-    await sessions.createFamily({ id: 'family-of-alice-000000', user: { id: alice.id, username: 'alice', roles: [] }, authTime: clock.seconds, refreshJti: 'r'.repeat(22), previousRefreshJti: null, accessJti: 'a'.repeat(22), rotatedAt: clock.seconds, refreshExpiresAt: clock.seconds + 100, accessExpiresAt: clock.seconds + 10, generation: 0, userAgent: null, revokedAt: null })
+    await create(sessions, { id: 'family-of-alice-000000', user: { id: alice.id, username: 'alice', roles: [] }, authTime: clock.seconds, refreshJti: 'r'.repeat(22), previousRefreshJti: null, accessJti: 'a'.repeat(22), rotatedAt: clock.seconds, refreshExpiresAt: clock.seconds + 100, accessExpiresAt: clock.seconds + 10, generation: 0, userAgent: null, revokedAt: null })
     clock.advance(10)
     await users.setPassword('alice', 'another fine passphrase')
     t.same(revoked[0]?.map((r) => r.kind), ['subject', 'family'], 'a password change ends every session')

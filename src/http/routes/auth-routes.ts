@@ -17,7 +17,7 @@ import { InvalidCredentialsError, RateLimitedError, SESSION_INVALID_BODY, Sessio
 import { errorHandler } from '../error-handler.js'
 import { NO_RATE_LIMITS, registerRateLimits, type RateLimitBlock, type RateLimitSettings } from '../rate-limits.js'
 import { securityHeaders } from '../security-headers.js'
-import type { IssuedSession, SessionInfo, SessionService } from '../../session/session-service.js'
+import type { IssuedSession, LoginResult, SessionInfo, SessionService } from '../../session/session-service.js'
 import { ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
 
 export interface AuthRoutesOptions {
@@ -133,14 +133,22 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     // Any session cookie sent along is ignored: a login always starts a new family (no session fixation).
     const userAgent = request.headers['user-agent']?.slice(0, MAX_USER_AGENT) ?? null
     const { username, password } = request.body
-    const outcome = await limits.login(request, async () => await service.login(username, password, userAgent))
+    let refusal: LoginResult | undefined
+    const outcome = await limits.login(request, async () => {
+      const result = await service.login(username, password, userAgent)
+      if (result.status === 'issued') return result.session
+      refusal = result
+      return null
+    })
     if ('blocked' in outcome) {
       audit(request.log, 'login.rate_limited', { username, scope: outcome.blocked.scope, ip: request.ip })
       refuseRateLimited(reply, outcome.blocked)
     }
     const issued = outcome.result
     if (issued === null) {
-      audit(request.log, 'login.failed', { username })
+      // Refused after a credential change raced with it: the credentials it checked are no longer valid, so
+      // the answer is the same as for wrong ones.
+      audit(request.log, 'login.failed', { username, reason: refusal?.status === 'refused' ? refusal.reason : 'credentials' })
       throw new InvalidCredentialsError()
     }
     audit(request.log, 'login.succeeded', { userId: issued.info.user.id, familyId: issued.info.id })
