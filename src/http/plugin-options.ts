@@ -182,7 +182,7 @@ export function resolveOptions (options: SessionPluginOptions): ResolvedOptions 
   const previousSecrets = previous.map((s, i) => secretBytes(`previousSecrets[${i}]`, s, production, warnings))
 
   const store = options.store
-  const storeMethods = ['createFamily', 'rotate', 'listFamilies', 'revokeFamily', 'revokeToken', 'revokeSubject',
+  const storeMethods = ['revocationMark', 'createFamily', 'rotate', 'listFamilies', 'revokeFamily', 'revokeToken', 'revokeSubject',
     'loadRevocations', 'revocationsSince', 'purgeExpired', 'ping', 'close'] as const
   if (typeof store !== 'object' || store === null || !storeMethods.every((m) => typeof store[m] === 'function')) {
     fail('store', 'must implement the SessionStore interface (MemorySessionStore, SqliteSessionStore or RedisSessionStore)')
