@@ -60,7 +60,7 @@ async function verifyCost (count: number): Promise<object> {
   for (let i = 0; i < count; i++) {
     const issued = await minter.sessions.login(`user-${i}`, 'unused', 'bench')
     if (issued === null) throw new Error('login failed')
-    tokens.push(issued.access.value)
+    tokens.push(issued.access.token)
   }
   await minter.close()
   const half = tokens.length / 2

@@ -75,7 +75,7 @@ try {
   for (let i = 0; i < WARMUP + COUNT; i++) {
     const issued = await a.sessions.login('bench', PASSWORD, 'bench')
     if (issued === null) throw new Error('login failed')
-    const token = issued.access.value
+    const token = issued.access.token
     const watching = await request(b, { type: 'watch', token })
     if (watching.type !== 'watching') throw new Error(`B does not accept the new session: ${JSON.stringify(watching)}`)
     const refused = once(b, 'message') as Promise<[ChildMessage]>

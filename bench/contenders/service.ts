@@ -44,7 +44,7 @@ if (mode === 'refresh') {
   for (let i = 0; i < sessionCount(); i++) {
     const issued = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')
     if (issued === null) throw new Error('login failed')
-    sessions.push({ cookie: `${name}=${issued.refresh.value}`, userId: issued.info.user.id })
+    sessions.push({ cookie: `${name}=${issued.refresh.token}`, userId: issued.info.user.id })
   }
 } else {
   const user = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')

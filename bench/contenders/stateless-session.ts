@@ -33,7 +33,7 @@ if (mode !== 'cold') {
   for (let i = 0; i < sessionCount(); i++) {
     const issued = await app.sessions.login(`user-${i}`, 'unused', 'bench')
     if (issued === null) throw new Error('login failed')
-    sessions.push({ cookie: `${name}=${issued.access.value}`, userId: `user-${i}` })
+    sessions.push({ cookie: `${name}=${issued.access.token}`, userId: `user-${i}` })
   }
 }
 if (mode === 'mint') {

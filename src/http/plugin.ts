@@ -97,6 +97,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     verifyCredentials: o.verifyCredentials,
     findUser: o.findUser,
     verifiedTokenCacheSize: o.verifiedTokenCacheSize,
+    isStale: () => sync.stale,
     maxTokenLength: MAX_COOKIE_BYTES - Math.max(policy.access.name.length, policy.refresh.name.length)
   })
 
@@ -121,12 +122,9 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       const token = readCookie(request.headers.cookie, accessName)
       if (token !== undefined) {
         const result = service.authenticate(token)
-        if (typeof result === 'string') {
-          request.log.debug({ reason: result }, 'access cookie rejected')
-        } else {
-          // Stale: another instance may have revoked it while this one could not hear: neither accept nor refuse.
-          check = sync.stale ? 'stale' : result
-        }
+        if (result === 'stale') check = 'stale'
+        else if (typeof result === 'string') request.log.debug({ reason: result }, 'access cookie rejected')
+        else check = result
       }
       slot[kSessionCheck] = check
     }

@@ -33,7 +33,7 @@ async function setup (t: Test, cacheSize: number): Promise<{ service: SessionSer
     maxTokenLength: 4000
   })
   const tokens: string[] = []
-  for (let i = 0; i < 5; i++) tokens.push((await service.login(`user-${i}`, 'pw', null))?.access.value as string)
+  for (let i = 0; i < 5; i++) tokens.push((await service.login(`user-${i}`, 'pw', null))?.access.token as string)
   return { service, clock, denylist, verifications: () => count, tokens }
 }
 
