@@ -61,7 +61,7 @@ async function verifyCost (count: number): Promise<object> {
     const issuedResult = await minter.sessions.login(`user-${i}`, 'unused', 'bench')
     if (issuedResult.status !== 'issued') throw new Error('login failed')
     const issued = issuedResult.session
-    tokens.push(issued.access.value)
+    tokens.push(issued.access.token)
   }
   await minter.close()
   const half = tokens.length / 2

@@ -76,7 +76,7 @@ try {
     const issuedResult = await a.sessions.login('bench', PASSWORD, 'bench')
     if (issuedResult.status !== 'issued') throw new Error('login failed')
     const issued = issuedResult.session
-    const token = issued.access.value
+    const token = issued.access.token
     const watching = await request(b, { type: 'watch', token })
     if (watching.type !== 'watching') throw new Error(`B does not accept the new session: ${JSON.stringify(watching)}`)
     const refused = once(b, 'message') as Promise<[ChildMessage]>

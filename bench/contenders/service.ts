@@ -45,7 +45,7 @@ if (mode === 'refresh') {
     const issuedResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')
     if (issuedResult.status !== 'issued') throw new Error('login failed')
     const issued = issuedResult.session
-    sessions.push({ cookie: `${name}=${issued.refresh.value}`, userId: issued.info.user.id })
+    sessions.push({ cookie: `${name}=${issued.refresh.token}`, userId: issued.info.user.id })
   }
 } else {
   const userResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')

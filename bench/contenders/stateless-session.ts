@@ -34,7 +34,7 @@ if (mode !== 'cold') {
     const issuedResult = await app.sessions.login(`user-${i}`, 'unused', 'bench')
     if (issuedResult.status !== 'issued') throw new Error('login failed')
     const issued = issuedResult.session
-    sessions.push({ cookie: `${name}=${issued.access.value}`, userId: `user-${i}` })
+    sessions.push({ cookie: `${name}=${issued.access.token}`, userId: `user-${i}` })
   }
 }
 if (mode === 'mint') {

@@ -4,6 +4,7 @@
  * Both HttpOnly and Secure; `cookieSecure: false` drops Secure and with it the prefixes, which require it.
  */
 import type { FastifyReply } from 'fastify'
+import type { IssuedToken } from '../session/session-service.js'
 
 /** Browsers drop a cookie whose name + value exceed 4096 bytes without a word (RFC 6265bis §5.6). */
 export const MAX_COOKIE_BYTES = 4096
@@ -38,21 +39,16 @@ export function readCookie (header: string | undefined, name: string): string | 
   return value === '' ? undefined : value
 }
 
-export interface CookieToSet {
-  value: string
-  /** Seconds, for the cookie's Max-Age: never longer than the token lives. */
-  maxAge: number
-}
-
 /**
  * Sets both cookies. Their size was checked when the tokens were minted (SessionService, against
  * MAX_COOKIE_BYTES minus the longest name), before anything was recorded.
  */
-export function setSessionCookies (reply: FastifyReply, policy: CookiePolicy, access: CookieToSet, refresh: CookieToSet): void {
+export function setSessionCookies (reply: FastifyReply, policy: CookiePolicy, access: IssuedToken, refresh: IssuedToken): void {
   const { name: accessName, ...accessAttributes } = policy.access
   const { name: refreshName, ...refreshAttributes } = policy.refresh
-  reply.setCookie(accessName, access.value, { ...accessAttributes, maxAge: access.maxAge })
-  reply.setCookie(refreshName, refresh.value, { ...refreshAttributes, maxAge: refresh.maxAge })
+  // Max-Age is never longer than the token lives.
+  reply.setCookie(accessName, access.token, { ...accessAttributes, maxAge: access.expiresIn })
+  reply.setCookie(refreshName, refresh.token, { ...refreshAttributes, maxAge: refresh.expiresIn })
 }
 
 /** Clears both cookies with the same name, path and attributes they were set with. */

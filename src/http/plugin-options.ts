@@ -1,248 +1,297 @@
 /**
- * Options of the session plugin, checked when it registers: a wrong option stops `ready()` with a message
- * naming the option and the fix. The caller's object is never modified.
+ * Options of the session plugin: one TypeBox schema holds the default, range and description of every data
+ * option, once. The standalone service's environment schema is derived from it (src/service/env-schema.ts),
+ * and the options table of docs/plugin.md is generated from it (`npm run docs:config`).
+ *
+ * Options are checked when the plugin registers: a wrong option stops `ready()` with a message naming the
+ * option and the fix. The caller's object is never modified.
  */
 import type { Redis } from 'ioredis'
+import { Type, type Static, type TSchema } from 'typebox'
+import { Value } from 'typebox/value'
 import type { Clock } from '../common/clock.js'
-import { canonicalOrigin } from './csrf.js'
 import { InvalidOptionError } from '../common/errors.js'
-import { DEFAULT_RATE_LIMITS, type RateLimitSettings } from './rate-limits.js'
 import type { FindUser, VerifyCredentials } from '../session/session-service.js'
 import type { SessionStore } from '../stores/session-store.js'
-import { assessSecret } from '../tokens/secret-strength.js'
+import { assessSecret, MIN_SECRET_BYTES } from '../tokens/secret-strength.js'
+import { canonicalOrigin } from './csrf.js'
 
-export interface SessionPluginOptions {
+const integer = (defaultValue: number, minimum: number, maximum: number, description: string) =>
+  Type.Integer({ default: defaultValue, minimum, maximum, description })
+
+/** Login and refresh limits (docs/security.md, "Login abuse"). */
+export const RateLimitSchema = Type.Object({
+  loginAccountMax: integer(10, 1, 1_000_000, 'Failed logins allowed per account (username, case-insensitive) per window, from all clients together; then 429 until the window ends.'),
+  loginIpMax: integer(100, 1, 1_000_000, 'Failed logins allowed per client IP address (IPv6: per /64) per window, over all accounts; then 429 until the window ends.'),
+  loginWindowSeconds: integer(900, 1, 86400, 'Length of the login failure window. The window starts at the first failure and is never extended by refused attempts: every limit ends on its own.'),
+  refreshIpMax: integer(120, 1, 1_000_000, 'Refresh requests allowed per client IP address (IPv6: per /64) per refresh window.'),
+  refreshWindowSeconds: integer(60, 1, 86400, 'Length of the refresh rate-limit window.')
+}, { additionalProperties: false })
+
+export type RateLimitSettings = Static<typeof RateLimitSchema>
+
+/** Prefix of Redis keys: safe in a key, and braces allowed for Redis Cluster hash tags. */
+export const REDIS_KEY_PREFIX_PATTERN = '^[A-Za-z0-9:._{}-]{1,64}$'
+
+/** Every option that is data (not a function or an object of the app's), with its default and range. */
+export const PluginOptionsSchema = Type.Object({
+  prefix: Type.String({ default: '/auth', pattern: '^(/[A-Za-z0-9._~-]+)+$', maxLength: 256, description: 'Path prefix of the auth routes; also the Path of the refresh cookie. No trailing slash.' }),
+  issuer: Type.String({ default: 'stateless-session', minLength: 1, maxLength: 256, description: 'The `iss` claim written into and required of every token.' }),
+  audience: Type.String({ default: 'stateless-session', minLength: 1, maxLength: 256, description: 'The `aud` claim written into and required of every token.' }),
+  accessTtlSeconds: integer(900, 10, 86400, 'Lifetime of an access token and its cookie.'),
+  refreshIdleTtlSeconds: integer(604800, 60, 31536000, 'Lifetime of a refresh token: a session not refreshed for this long ends (idle timeout). At least the access lifetime.'),
+  sessionMaxAgeSeconds: integer(2592000, 60, 31536000, 'Absolute session lifetime, counted from login; no refresh extends it. At least the access lifetime.'),
+  refreshReuseGraceSeconds: integer(10, 0, 300, 'How long the immediate predecessor of a refresh token may be presented again (parallel tabs) and get the same successor, before it counts as reuse. Shorter than the access lifetime.'),
+  clockLeewaySeconds: integer(30, 0, 300, 'Clock skew tolerated on `exp`, `nbf` and `iat`.'),
+  cookieSecure: Type.Boolean({ default: true, description: '`false` drops the `Secure` attribute and the `__Host-`/`__Secure-` prefixes, for plain-http development on hosts other than localhost. Refused in production.' }),
+  production: Type.Boolean({ default: false, description: 'Refuse weak secrets and insecure cookies (a warning otherwise). The standalone service sets it from `NODE_ENV`.' }),
+  trustedOrigins: Type.Array(Type.String(), { default: [], maxItems: 100, description: 'Origins (`https://app.example.com`: scheme, lower-case host and port only) of front ends on the same site that may call the auth routes: they pass the CSRF check with `Sec-Fetch-Site: same-site` and get CORS with credentials. Never `*` or `null`.' }),
+  publicOrigin: Type.String({ default: '', description: 'The origin browsers reach the service at (`https://auth.example.com`). Requests whose `Origin` is this origin are same-origin for the CSRF check. Empty: derived per request from the Host header and protocol (forwarded headers only from trusted proxies). Set it in production.' }),
+  cors: Type.Boolean({ default: true, description: 'Register @fastify/cors on the auth routes, allowing exactly the trusted origins with credentials (nothing is registered without trusted origins). When the app registered @fastify/cors itself, the plugin leaves CORS to it and logs a warning; `false` never registers it.' }),
+  securityHeaders: Type.Boolean({ default: true, description: 'Security headers on auth answers: `nosniff`, a `default-src \'none\'` CSP, `frame-ancestors \'none\'`, `X-Frame-Options`, `Referrer-Policy`, CORP; HSTS over https.' }),
+  routes: Type.Boolean({ default: true, description: '`false`: only check sessions, register no auth routes.' }),
+  rateLimit: Type.Union([Type.Literal(false), Type.Partial(RateLimitSchema)], { default: {}, description: 'Login and refresh limits: any subset of the `rateLimit.*` rows; `false` only if you limit the auth routes yourself. The plugin registers @fastify/rate-limit in its own scope: register yours after it, or in a sibling scope (registered before, it stops the boot).' }),
+  verifiedTokenCacheSize: integer(10000, 0, 10_000_000, 'Access tokens remembered, by exact text, once verified a second time (a token seen once is not kept); first in, first out; expiry and revocation are still checked on every hit; 0 turns it off.'),
+  revocationPollIntervalMs: integer(1000, 10, 3_600_000, 'How often revocations recorded by other processes are picked up, for stores without push (SQLite, memory).'),
+  maxStalenessSeconds: Type.Integer({ minimum: 0, maximum: 3600, description: 'Longest time access checks trust the in-memory revocation view without confirming it with a shared store (Redis); beyond it sessions are refused with 503 ERR_SESSION_STORE_STALE (fail closed). 0 turns the limit off. Default 5 with a store that pushes revocations (Redis), else 0.' }),
+  redisKeyPrefix: Type.String({ default: 'stateless-session:', pattern: REDIS_KEY_PREFIX_PATTERN, description: 'With `redis`: prefix of the rate-limit counters\' keys (`<prefix>rate-limit:...`).' })
+}, { additionalProperties: false })
+
+type DataOptions = Static<typeof PluginOptionsSchema>
+
+/** Options that are the app's own objects and functions: checked by hand, documented here for the table. */
+export const OBJECT_OPTIONS: Readonly<Record<string, { type: string, description: string }>> = {
+  secret: { type: 'string | Buffer', description: 'Required. Master secret, at least 32 bytes of random data (`openssl rand -base64 32`); every token key is derived from it.' },
+  previousSecrets: { type: 'Array<string | Buffer>', description: 'Earlier secrets still accepted during a rotation; tokens under them are re-issued under `secret` at their next refresh.' },
+  store: { type: 'SessionStore', description: 'Required. Where families and revocations live: `MemorySessionStore`, `SqliteSessionStore` (`/sqlite`) or `RedisSessionStore` (`/redis`).' },
+  verifyCredentials: { type: '(username, password) => Promise<SessionUser | null>', description: 'Required. Your credential check: the user for a correct username and password, else null.' },
+  findUser: { type: '(id) => Promise<SessionUser | null>', description: 'The current profile of a user, read again at every refresh: null (deleted or disabled) ends the session, a changed profile (roles) goes into the new tokens.' },
+  clock: { type: '() => number', description: 'Milliseconds since the epoch; tests move time with it. Default `Date.now`.' },
+  redis: { type: 'ioredis client', description: 'The rate-limit counters then live in Redis, shared by every instance. Default: process memory.' }
+}
+
+export interface SessionPluginOptions extends Partial<Omit<DataOptions, 'rateLimit'>> {
   /** Master secret, at least 32 bytes of random data. */
   secret: string | Buffer
   /** Earlier secrets still accepted; tokens under them are re-issued under `secret` at refresh. */
   previousSecrets?: ReadonlyArray<string | Buffer>
-  /** Where families and revocations live (MemorySessionStore, SqliteSessionStore, RedisSessionStore). */
+  /** Where families and revocations live (MemorySessionStore, SqliteSessionStore or RedisSessionStore). */
   store: SessionStore
   /** Your credential check: the user for a correct username and password, else null. */
   verifyCredentials: VerifyCredentials
   /** Optional: the current profile of a user (null if gone or disabled), re-read at every refresh. */
   findUser?: FindUser
-  /** Prefix of the auth routes and Path of the refresh cookie. Default `/auth`. */
-  prefix?: string
-  issuer?: string
-  audience?: string
-  accessTtlSeconds?: number
-  refreshIdleTtlSeconds?: number
-  sessionMaxAgeSeconds?: number
-  refreshReuseGraceSeconds?: number
-  clockLeewaySeconds?: number
-  /** Default true. False drops Secure and the cookie prefixes: plain-http development only. */
-  cookieSecure?: boolean
-  /** Production refuses `cookieSecure: false` and weak secrets. Default false. */
-  production?: boolean
   /** Milliseconds since the epoch. Default `Date.now`. */
   clock?: Clock
-  /** Verified access tokens kept in memory, by exact text, from their second verification on. Default 10000; 0 turns the cache off. */
-  verifiedTokenCacheSize?: number
-  /** How often revocations recorded by other processes are picked up (stores without push). Default 1000 ms. */
-  revocationPollIntervalMs?: number
-  /**
-   * Longest time, in seconds, access checks trust the in-memory revocation view without confirming it with
-   * the store; beyond it `requireSession` answers 503 ERR_SESSION_STORE_STALE (fail closed). 0 turns the limit
-   * off. Default 5 for a store shared over the network (one with `waitForRevocations`: Redis), else 0.
-   */
-  maxStalenessSeconds?: number
-  /** Register the auth routes. Default true; false for an app that only checks sessions. */
-  routes?: boolean
-  /**
-   * Origins (`https://app.example.com`) of front ends on the same site that may call the auth routes: they
-   * pass the CSRF check with `Sec-Fetch-Site: same-site`, and get CORS with credentials. Default none.
-   */
-  trustedOrigins?: readonly string[]
-  /** The origin browsers reach this service at. Default: derived from each request's Host and protocol. */
-  publicOrigin?: string
-  /**
-   * Register @fastify/cors on the auth routes, allowing exactly `trustedOrigins` with credentials. Default
-   * true (nothing is registered without trusted origins). Skipped, with a warning, when the app registered
-   * @fastify/cors itself; that one then governs the auth routes too.
-   */
-  cors?: boolean
-  /** Security headers (nosniff, CSP, frame and referrer policy, HSTS over https) on auth responses. Default true. */
-  securityHeaders?: boolean
-  /** Login and refresh limits (docs/security.md); `false` only if you limit these routes yourself. */
+  /** Login and refresh limits; `false` only if you limit these routes yourself. */
   rateLimit?: Partial<RateLimitSettings> | false
-  /** An ioredis client: the rate-limit counters then live in Redis, shared by all instances. Default: memory. */
+  /** An ioredis client: the rate-limit counters then live in Redis, shared by all instances. */
   redis?: Redis
-  /** With `redis`: prefix of the rate-limit counters' keys (`<prefix>rate-limit:...`). Default `stateless-session:`. */
-  redisKeyPrefix?: string
 }
 
-export interface ResolvedOptions {
+export interface ResolvedOptions extends Omit<DataOptions, 'trustedOrigins' | 'publicOrigin' | 'rateLimit' | 'maxStalenessSeconds'> {
   secret: Buffer
   previousSecrets: Buffer[]
   store: SessionStore
   verifyCredentials: VerifyCredentials
   findUser: FindUser | undefined
-  prefix: string
-  issuer: string
-  audience: string
-  accessTtl: number
-  refreshIdleTtl: number
-  maxAge: number
-  grace: number
-  leeway: number
-  cookieSecure: boolean
-  production: boolean
   clock: Clock
-  verifiedTokenCacheSize: number
-  revocationPollIntervalMs: number
-  maxStalenessSeconds: number
-  routes: boolean
   trustedOrigins: ReadonlySet<string>
   publicOrigin: string | undefined
-  cors: boolean
-  securityHeaders: boolean
   rateLimit: RateLimitSettings | false
+  maxStalenessSeconds: number
   redis: Redis | undefined
-  redisKeyPrefix: string
   /** Problems worth a warning at startup (not fatal here). */
   warnings: string[]
 }
 
-function fail (option: string, problem: string): never {
-  throw new InvalidOptionError(`session plugin option "${option}" ${problem}`)
+/**
+ * How options are named in messages: as plugin options by default; the standalone service names its
+ * environment variables instead, so each rule has one message in either setting.
+ */
+export interface OptionNaming {
+  /** The option as the subject of a message. */
+  subject: (option: string) => string
+  /** The option mentioned inside a message. */
+  mention: (option: string) => string
 }
 
-function integer (option: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    fail(option, `must be an integer from ${min} to ${max} (got ${String(value)})`)
+const PLUGIN_NAMING: OptionNaming = {
+  subject: (option) => `session plugin option "${option}"`,
+  mention: (option) => option
+}
+
+/** The default of a data option, as the schema says. */
+export function optionDefault<K extends keyof DataOptions> (option: K): DataOptions[K] {
+  return structuredClone((PluginOptionsSchema.properties[option] as { default?: DataOptions[K] }).default) as DataOptions[K]
+}
+
+/** Options whose pattern says too little to a reader. */
+const EXPECTED: Readonly<Record<string, string>> = {
+  prefix: 'a path such as /auth, without a trailing slash',
+  redisKeyPrefix: '1-64 characters of A-Z, a-z, 0-9 and :._{}-'
+}
+
+/** What a schema allows, in words: the second half of "option X must be ...". */
+export function expectation (schema: TSchema, option?: string): string {
+  const expected = option === undefined ? undefined : EXPECTED[option]
+  if (expected !== undefined) return expected
+  const s = schema as { type?: string, minimum?: number, maximum?: number, minLength?: number, maxLength?: number, pattern?: string, anyOf?: Array<{ const?: unknown }> }
+  if (s.anyOf !== undefined && s.anyOf.every((member) => 'const' in member)) return `one of ${s.anyOf.map((m) => JSON.stringify(m.const)).join(', ')}`
+  switch (s.type) {
+    case 'integer':
+      return `an integer from ${String(s.minimum)} to ${String(s.maximum)}`
+    case 'boolean':
+      return 'a boolean'
+    case 'array':
+      return 'an array'
+    case 'string':
+      if (s.pattern !== undefined) return `a string matching ${s.pattern}`
+      return s.minLength !== undefined ? `a string of ${s.minLength}-${String(s.maxLength)} characters` : 'a string'
+    default:
+      return 'valid'
   }
-  return value as number
 }
 
-function text (option: string, value: unknown, fallback: string): string {
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || value.length === 0 || value.length > 256) fail(option, 'must be a non-empty string of at most 256 characters')
-  return value
+class Resolver {
+  readonly warnings: string[] = []
+  readonly #naming: OptionNaming
+
+  constructor (naming: OptionNaming) {
+    this.#naming = naming
+  }
+
+  fail (option: string, problem: string): never {
+    throw new InvalidOptionError(`${this.#naming.subject(option)} ${problem}`)
+  }
+
+  mention (option: string): string {
+    return this.#naming.mention(option)
+  }
+
+  /** A data option checked against its schema, or its default. */
+  value<K extends keyof DataOptions> (options: Record<string, unknown>, option: K): DataOptions[K] {
+    const given = options[option]
+    if (given === undefined) return optionDefault(option)
+    const schema = PluginOptionsSchema.properties[option]
+    if (!Value.Check(schema, given)) this.fail(option, `must be ${expectation(schema, option)} (got ${describe(given)})`)
+    return given as DataOptions[K]
+  }
+
+  secret (option: string, value: unknown, production: boolean): Buffer {
+    if (typeof value !== 'string' && !Buffer.isBuffer(value)) this.fail(option, `must be a string or a Buffer of at least ${MIN_SECRET_BYTES} bytes of random data`)
+    const bytes = Buffer.from(value)
+    const problem = assessSecret(bytes)
+    if (problem === 'short') this.fail(option, `is too short: at least ${MIN_SECRET_BYTES} bytes of random data are required (got ${bytes.length}); generate one with \`openssl rand -base64 32\``)
+    if (problem === 'weak') {
+      if (production) this.fail(option, 'looks weak (a placeholder, or too little variety to be random); generate one with `openssl rand -base64 32`')
+      this.warnings.push(`the session ${option} looks weak (SESSION_SECRET, or the plugin's ${option} option); production would refuse it`)
+    }
+    return bytes
+  }
+
+  origin (option: string, value: unknown): string {
+    const canonical = canonicalOrigin(value)
+    if (canonical === undefined) this.fail(option, `must be an origin such as https://app.example.com: scheme, lower-case host and port only, no path or trailing slash (got ${describe(value)})`)
+    return canonical
+  }
 }
 
-function bool (option: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') fail(option, 'must be a boolean')
-  return value
+function describe (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value)
+  if (Array.isArray(value)) return 'an array'
+  if (value === null) return 'null'
+  return typeof value === 'object' ? 'an object' : String(value)
 }
 
-function origin (option: string, value: unknown): string {
-  const canonical = canonicalOrigin(value)
-  if (canonical === undefined) fail(option, `must be an origin such as https://app.example.com: scheme, lower-case host and port only, no path or trailing slash (got ${String(value)})`)
-  return canonical
-}
+const STORE_METHODS = ['revocationMark', 'createFamily', 'rotate', 'listFamilies', 'revokeFamily', 'revokeToken', 'revokeSubject',
+  'loadRevocations', 'revocationsSince', 'purgeExpired', 'ping', 'close'] as const
 
-function trustedOrigins (value: unknown): Set<string> {
-  if (value === undefined) return new Set()
-  if (!Array.isArray(value)) fail('trustedOrigins', 'must be an array of origins')
-  return new Set(value.map((o, i) => origin(`trustedOrigins[${i}]`, o)))
-}
-
-function rateLimits (value: unknown): RateLimitSettings | false {
+function rateLimits (r: Resolver, value: unknown): RateLimitSettings | false {
   if (value === false) return false
-  if (value === undefined) return { ...DEFAULT_RATE_LIMITS }
-  if (typeof value !== 'object' || value === null) fail('rateLimit', 'must be false or an object of limits')
-  const given = value as Partial<Record<keyof RateLimitSettings, unknown>>
-  const unknown = Object.keys(given).filter((key) => !(key in DEFAULT_RATE_LIMITS))
-  if (unknown.length > 0) fail('rateLimit', `has unknown keys: ${unknown.join(', ')}`)
-  const settings = { ...DEFAULT_RATE_LIMITS }
-  for (const key of Object.keys(DEFAULT_RATE_LIMITS) as Array<keyof RateLimitSettings>) {
-    settings[key] = integer(`rateLimit.${key}`, given[key], DEFAULT_RATE_LIMITS[key], 1, key.endsWith('Seconds') ? 86400 : 1_000_000)
+  const defaults = Value.Default(RateLimitSchema, {}) as RateLimitSettings
+  if (value === undefined) return defaults
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) r.fail('rateLimit', 'must be false or an object of limits')
+  const given = value as Record<string, unknown>
+  const unknown = Object.keys(given).filter((key) => !(key in RateLimitSchema.properties))
+  if (unknown.length > 0) r.fail('rateLimit', `has unknown keys: ${unknown.join(', ')}`)
+  for (const [key, schema] of Object.entries(RateLimitSchema.properties)) {
+    if (given[key] !== undefined && !Value.Check(schema, given[key])) r.fail(`rateLimit.${key}`, `must be ${expectation(schema)} (got ${describe(given[key])})`)
   }
-  return settings
+  return { ...defaults, ...given } as RateLimitSettings
 }
 
-function secretBytes (option: string, value: unknown, production: boolean, warnings: string[]): Buffer {
-  if (typeof value !== 'string' && !Buffer.isBuffer(value)) fail(option, 'must be a string or a Buffer of at least 32 bytes of random data')
-  const bytes = Buffer.from(value)
-  const problem = assessSecret(bytes)
-  if (problem === 'short') fail(option, `is too short: at least 32 bytes are required (got ${bytes.length})`)
-  if (problem === 'weak') {
-    if (production) fail(option, 'looks weak (a placeholder or too little variety); generate one with `openssl rand -base64 32`')
-    warnings.push(`the session ${option} looks weak (SESSION_SECRET, or the plugin's ${option} option); production would refuse it`)
-  }
-  return bytes
-}
-
-function redisKeyPrefix (value: unknown): string {
-  if (value === undefined) return 'stateless-session:'
-  if (typeof value !== 'string' || !/^[A-Za-z0-9:._{}-]{1,64}$/.test(value)) fail('redisKeyPrefix', 'must be 1-64 characters of A-Z, a-z, 0-9 and :._{}-')
-  return value
-}
-
-export function resolveOptions (options: SessionPluginOptions): ResolvedOptions {
-  const warnings: string[] = []
-  const production = options.production ?? false
-  if (typeof production !== 'boolean') fail('production', 'must be a boolean')
-  const secret = secretBytes('secret', options.secret, production, warnings)
+/**
+ * Checks the options and fills in the defaults. `naming` words the messages (the standalone service names its
+ * environment variables); every rule, production's included, lives here once.
+ */
+export function resolveOptions (options: SessionPluginOptions, naming: OptionNaming = PLUGIN_NAMING): ResolvedOptions {
+  const r = new Resolver(naming)
+  const given = options as unknown as Record<string, unknown>
+  const production = r.value(given, 'production')
+  const secret = r.secret('secret', options.secret, production)
   const previous = options.previousSecrets ?? []
-  if (!Array.isArray(previous)) fail('previousSecrets', 'must be an array')
-  const previousSecrets = previous.map((s, i) => secretBytes(`previousSecrets[${i}]`, s, production, warnings))
+  if (!Array.isArray(previous)) r.fail('previousSecrets', 'must be an array')
+  const previousSecrets = previous.map((s, i) => r.secret(`previousSecrets[${i}]`, s, production))
 
   const store = options.store
-  const storeMethods = ['revocationMark', 'createFamily', 'rotate', 'listFamilies', 'revokeFamily', 'revokeToken', 'revokeSubject',
-    'loadRevocations', 'revocationsSince', 'purgeExpired', 'ping', 'close'] as const
-  if (typeof store !== 'object' || store === null || !storeMethods.every((m) => typeof store[m] === 'function')) {
-    fail('store', 'must implement the SessionStore interface (MemorySessionStore, SqliteSessionStore or RedisSessionStore)')
+  if (typeof store !== 'object' || store === null || !STORE_METHODS.every((m) => typeof store[m] === 'function')) {
+    r.fail('store', 'must implement the SessionStore interface (MemorySessionStore, SqliteSessionStore or RedisSessionStore)')
   }
-  if (typeof options.verifyCredentials !== 'function') fail('verifyCredentials', 'must be a function (username, password) => Promise<user | null>')
-  if (options.findUser !== undefined && typeof options.findUser !== 'function') fail('findUser', 'must be a function (id) => Promise<user | null>')
-
-  const prefix = text('prefix', options.prefix, '/auth')
-  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix)) fail('prefix', `must be a path such as /auth, without a trailing slash (got ${prefix})`)
-
-  const accessTtl = integer('accessTtlSeconds', options.accessTtlSeconds, 900, 10, 86400)
-  const refreshIdleTtl = integer('refreshIdleTtlSeconds', options.refreshIdleTtlSeconds, 604800, 60, 31536000)
-  const maxAge = integer('sessionMaxAgeSeconds', options.sessionMaxAgeSeconds, 2592000, 60, 31536000)
-  if (refreshIdleTtl < accessTtl) fail('refreshIdleTtlSeconds', `must be at least accessTtlSeconds (${accessTtl})`)
-  if (maxAge < accessTtl) fail('sessionMaxAgeSeconds', `must be at least accessTtlSeconds (${accessTtl})`)
-  const grace = integer('refreshReuseGraceSeconds', options.refreshReuseGraceSeconds, 10, 0, 300)
-  if (grace >= accessTtl) fail('refreshReuseGraceSeconds', `must be shorter than accessTtlSeconds (${accessTtl})`)
-  const leeway = integer('clockLeewaySeconds', options.clockLeewaySeconds, 30, 0, 300)
-
-  const cookieSecure = options.cookieSecure ?? true
-  if (typeof cookieSecure !== 'boolean') fail('cookieSecure', 'must be a boolean')
-  if (!cookieSecure && production) fail('cookieSecure', 'cannot be false in production: cookies would travel over plain http')
-  if (!cookieSecure) warnings.push('cookies are not Secure (COOKIE_SECURE=false): for plain-http development only')
-
+  if (typeof options.verifyCredentials !== 'function') r.fail('verifyCredentials', 'must be a function (username, password) => Promise<user | null>')
+  if (options.findUser !== undefined && typeof options.findUser !== 'function') r.fail('findUser', 'must be a function (id) => Promise<user | null>')
   const clock = options.clock ?? Date.now
-  if (typeof clock !== 'function') fail('clock', 'must be a function returning milliseconds since the epoch')
-  const routes = bool('routes', options.routes, true)
+  if (typeof clock !== 'function') r.fail('clock', 'must be a function returning milliseconds since the epoch')
   const redis = options.redis
   if (redis !== undefined && (typeof redis !== 'object' || redis === null || typeof redis.defineCommand !== 'function')) {
-    fail('redis', 'must be an ioredis client')
+    r.fail('redis', 'must be an ioredis client')
   }
 
+  const accessTtlSeconds = r.value(given, 'accessTtlSeconds')
+  const refreshIdleTtlSeconds = r.value(given, 'refreshIdleTtlSeconds')
+  const sessionMaxAgeSeconds = r.value(given, 'sessionMaxAgeSeconds')
+  const refreshReuseGraceSeconds = r.value(given, 'refreshReuseGraceSeconds')
+  if (refreshIdleTtlSeconds < accessTtlSeconds) r.fail('refreshIdleTtlSeconds', `must be at least ${r.mention('accessTtlSeconds')} (${accessTtlSeconds})`)
+  if (sessionMaxAgeSeconds < accessTtlSeconds) r.fail('sessionMaxAgeSeconds', `must be at least ${r.mention('accessTtlSeconds')} (${accessTtlSeconds})`)
+  if (refreshReuseGraceSeconds >= accessTtlSeconds) r.fail('refreshReuseGraceSeconds', `must be shorter than ${r.mention('accessTtlSeconds')} (${accessTtlSeconds})`)
+
+  const cookieSecure = r.value(given, 'cookieSecure')
+  if (!cookieSecure && production) r.fail('cookieSecure', 'cannot be false in production: session cookies would travel over plain http')
+  if (!cookieSecure) r.warnings.push('cookies are not Secure (COOKIE_SECURE=false): for plain-http development only')
+
+  if (options.trustedOrigins !== undefined && !Array.isArray(options.trustedOrigins)) r.fail('trustedOrigins', 'must be an array of origins')
+  const trustedOrigins = new Set((options.trustedOrigins ?? []).map((o, i) => r.origin(`trustedOrigins[${i}]`, o)))
+  const publicOrigin = r.value(given, 'publicOrigin')
+
+  const stalenessDefault = store.waitForRevocations === undefined ? 0 : 5
   return {
     secret,
     previousSecrets,
     store,
     verifyCredentials: options.verifyCredentials,
     findUser: options.findUser,
-    prefix,
-    issuer: text('issuer', options.issuer, 'stateless-session'),
-    audience: text('audience', options.audience, 'stateless-session'),
-    accessTtl,
-    refreshIdleTtl,
-    maxAge,
-    grace,
-    leeway,
-    cookieSecure,
-    production,
     clock,
-    verifiedTokenCacheSize: integer('verifiedTokenCacheSize', options.verifiedTokenCacheSize, 10000, 0, 10_000_000),
-    revocationPollIntervalMs: integer('revocationPollIntervalMs', options.revocationPollIntervalMs, 1000, 10, 3_600_000),
-    maxStalenessSeconds: integer('maxStalenessSeconds', options.maxStalenessSeconds, store.waitForRevocations === undefined ? 0 : 5, 0, 3600),
-    routes,
-    trustedOrigins: trustedOrigins(options.trustedOrigins),
-    publicOrigin: options.publicOrigin === undefined ? undefined : origin('publicOrigin', options.publicOrigin),
-    cors: bool('cors', options.cors, true),
-    securityHeaders: bool('securityHeaders', options.securityHeaders, true),
-    rateLimit: rateLimits(options.rateLimit),
     redis,
-    redisKeyPrefix: redisKeyPrefix(options.redisKeyPrefix),
-    warnings
+    production,
+    prefix: r.value(given, 'prefix'),
+    issuer: r.value(given, 'issuer'),
+    audience: r.value(given, 'audience'),
+    accessTtlSeconds,
+    refreshIdleTtlSeconds,
+    sessionMaxAgeSeconds,
+    refreshReuseGraceSeconds,
+    clockLeewaySeconds: r.value(given, 'clockLeewaySeconds'),
+    cookieSecure,
+    trustedOrigins,
+    publicOrigin: publicOrigin === '' ? undefined : r.origin('publicOrigin', publicOrigin),
+    cors: r.value(given, 'cors'),
+    securityHeaders: r.value(given, 'securityHeaders'),
+    routes: r.value(given, 'routes'),
+    rateLimit: rateLimits(r, options.rateLimit),
+    verifiedTokenCacheSize: r.value(given, 'verifiedTokenCacheSize'),
+    revocationPollIntervalMs: r.value(given, 'revocationPollIntervalMs'),
+    maxStalenessSeconds: given['maxStalenessSeconds'] === undefined ? stalenessDefault : r.value(given, 'maxStalenessSeconds'),
+    redisKeyPrefix: r.value(given, 'redisKeyPrefix'),
+    warnings: r.warnings
   }
 }

@@ -62,8 +62,8 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
   const ring = new KeyRing({
     current: o.secret,
     previous: o.previousSecrets,
-    maxLifetime: { access: o.accessTtl, refresh: o.refreshIdleTtl },
-    leewaySeconds: o.leeway
+    maxLifetime: { access: o.accessTtlSeconds, refresh: o.refreshIdleTtlSeconds },
+    leewaySeconds: o.clockLeewaySeconds
   })
   const codec = new TokenCodec({
     ring,
@@ -71,9 +71,9 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     rules: {
       issuer: o.issuer,
       audience: o.audience,
-      lifetime: { access: o.accessTtl, refresh: o.refreshIdleTtl },
-      maxAge: o.maxAge,
-      leeway: o.leeway
+      lifetime: { access: o.accessTtlSeconds, refresh: o.refreshIdleTtlSeconds },
+      maxAge: o.sessionMaxAgeSeconds,
+      leeway: o.clockLeewaySeconds
     }
   })
   const denylist = new Denylist()
@@ -82,7 +82,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     denylist,
     clock: o.clock,
     log: fastify.log,
-    leeway: o.leeway,
+    leeway: o.clockLeewaySeconds,
     pollIntervalMs: o.revocationPollIntervalMs,
     purgeIntervalMs: 60_000,
     maxStalenessMs: o.maxStalenessSeconds * 1000
@@ -93,10 +93,11 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     store: o.store,
     denylist,
     clock: o.clock,
-    lifetimes: { accessTtl: o.accessTtl, refreshIdleTtl: o.refreshIdleTtl, maxAge: o.maxAge, grace: o.grace, leeway: o.leeway },
+    lifetimes: { accessTtl: o.accessTtlSeconds, refreshIdleTtl: o.refreshIdleTtlSeconds, maxAge: o.sessionMaxAgeSeconds, grace: o.refreshReuseGraceSeconds, leeway: o.clockLeewaySeconds },
     verifyCredentials: o.verifyCredentials,
     findUser: o.findUser,
     verifiedTokenCacheSize: o.verifiedTokenCacheSize,
+    isStale: () => sync.stale,
     maxTokenLength: MAX_COOKIE_BYTES - Math.max(policy.access.name.length, policy.refresh.name.length)
   })
 
@@ -121,12 +122,9 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       const token = readCookie(request.headers.cookie, accessName)
       if (token !== undefined) {
         const result = service.authenticate(token)
-        if (typeof result === 'string') {
-          request.log.debug({ reason: result }, 'access cookie rejected')
-        } else {
-          // Stale: another instance may have revoked it while this one could not hear: neither accept nor refuse.
-          check = sync.stale ? 'stale' : result
-        }
+        if (result === 'stale') check = 'stale'
+        else if (typeof result === 'string') request.log.debug({ reason: result }, 'access cookie rejected')
+        else check = result
       }
       slot[kSessionCheck] = check
     }

@@ -26,27 +26,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { createHash } from 'node:crypto'
 import type { Clock } from '../common/clock.js'
 import { InvalidOptionError, StoreUnavailableError } from '../common/errors.js'
+import type { RateLimitSettings } from './plugin-options.js'
 
-export interface RateLimitSettings {
-  /** Failed logins per account per login window. */
-  loginAccountMax: number
-  /** Failed logins per client IP per login window. */
-  loginIpMax: number
-  loginWindowSeconds: number
-  /** Refresh requests per client IP per refresh window. */
-  refreshIpMax: number
-  refreshWindowSeconds: number
-}
+export type { RateLimitSettings } from './plugin-options.js'
 
-export const DEFAULT_RATE_LIMITS: Readonly<RateLimitSettings> = Object.freeze({
-  loginAccountMax: 10,
-  loginIpMax: 100,
-  loginWindowSeconds: 900,
-  refreshIpMax: 120,
-  refreshWindowSeconds: 60
-})
-
-/** Redis key prefix of the counters. */
 /** Where the counters live in Redis: after the deployment's key prefix, so deployments sharing a Redis count apart. */
 export function redisNamespace (keyPrefix: string): string {
   return `${keyPrefix}rate-limit:`

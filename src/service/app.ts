@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { systemClock, type Clock } from '../common/clock.js'
-import { envSchema, type EnvConfig } from './env-schema.js'
+import { ENV_OPTIONS, envSchema, type EnvConfig } from './env-schema.js'
 import { resolveSecret } from './secrets.js'
 import { compileTrustProxy, type TrustProxy } from './trust-proxy.js'
 import { errorHandler } from '../http/error-handler.js'
@@ -16,8 +16,10 @@ import { errorBody, InvalidOptionError } from '../common/errors.js'
 import { DEFAULT_ASSETS_DIR, demoRoutes } from './demo/demo-routes.js'
 import { registerOpenApi } from './openapi.js'
 import sessionPlugin from '../http/plugin.js'
+import { resolveOptions, type OptionNaming, type SessionPluginOptions } from '../http/plugin-options.js'
 import { healthRoutes } from './health-routes.js'
 import { securityHeaders, setSecurityHeaders } from '../http/security-headers.js'
+import { MemorySessionStore } from '../stores/memory-session-store.js'
 import { openStores } from './open-stores.js'
 import { OWASP_ARGON2ID, PasswordHasher, type PasswordHashCost } from '../users/password-hasher.js'
 import { UserDirectory } from '../users/user-directory.js'
@@ -45,6 +47,45 @@ export interface BuildAppOptions {
   demoAssetsDir?: string
   /** The session plugin's `verifiedTokenCacheSize` (default 10000; 0 turns the cache off). */
   verifiedTokenCacheSize?: number
+}
+
+const OPTION_ENV = new Map(Object.entries(ENV_OPTIONS).map(([env, option]) => [option, env]))
+
+/** Plugin options named as the environment variables that set them. */
+const ENV_NAMING: OptionNaming = {
+  subject (option) {
+    const entry = /^(\w+)\[(\d+)\]$/.exec(option)
+    if (entry !== null) return `${OPTION_ENV.get(entry[1] as string) ?? option} entry ${Number(entry[2]) + 1}`
+    return OPTION_ENV.get(option) ?? `session plugin option "${option}"`
+  },
+  mention: (option) => OPTION_ENV.get(option) ?? option
+}
+
+/** The session plugin's data options, from the configuration. */
+function pluginSettings (config: EnvConfig, options: BuildAppOptions): Omit<SessionPluginOptions, 'secret' | 'store' | 'verifyCredentials'> {
+  return {
+    prefix: config.AUTH_PREFIX,
+    issuer: config.TOKEN_ISSUER,
+    audience: config.TOKEN_AUDIENCE,
+    accessTtlSeconds: config.ACCESS_TTL_SECONDS,
+    refreshIdleTtlSeconds: config.REFRESH_IDLE_TTL_SECONDS,
+    sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
+    refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
+    clockLeewaySeconds: config.CLOCK_LEEWAY_SECONDS,
+    cookieSecure: config.COOKIE_SECURE,
+    production: config.NODE_ENV === 'production',
+    trustedOrigins: config.TRUSTED_ORIGINS.filter((o) => o !== ''),
+    publicOrigin: config.PUBLIC_ORIGIN,
+    rateLimit: {
+      loginAccountMax: config.RATE_LIMIT_LOGIN_ACCOUNT_MAX,
+      loginIpMax: config.RATE_LIMIT_LOGIN_IP_MAX,
+      loginWindowSeconds: config.RATE_LIMIT_LOGIN_WINDOW_SECONDS,
+      refreshIpMax: config.RATE_LIMIT_REFRESH_IP_MAX,
+      refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS
+    },
+    ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
+    ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS, redisKeyPrefix: config.REDIS_KEY_PREFIX } : {})
+  }
 }
 
 /** The user DEMO=true creates in a memory store; its password is shown on the demo page. */
@@ -91,9 +132,11 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     dataDir: config.DATA_DIR
   })
   if (generatedAt !== undefined) app.log.warn(`SESSION_SECRET is not set: using the development secret kept in ${generatedAt}`)
-  if (production && !config.COOKIE_SECURE) {
-    throw new InvalidOptionError('COOKIE_SECURE=false is refused when NODE_ENV=production: session cookies must be Secure')
-  }
+
+  const settings = pluginSettings(config, options)
+  // Checked before anything is opened, with each wrong setting named by its environment variable; the plugin
+  // checks again when it registers. Every rule, production's included, lives in plugin-options.ts.
+  resolveOptions({ ...settings, secret, previousSecrets: previous, store: new MemorySessionStore(), verifyCredentials: async () => null }, ENV_NAMING)
 
   const stores = await openStores(config)
   // Runs after the session plugin's own onClose (hooks run last-registered first): its revocation feed stops
@@ -123,35 +166,15 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   await registerOpenApi(app, { production, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX) })
 
   await app.register(sessionPlugin, {
+    ...settings,
     secret,
     previousSecrets: previous,
     store: stores.sessions,
     verifyCredentials: async (username, password) => await users.verifyCredentials(username, password),
     findUser: async (id) => await users.findUser(id),
-    prefix: config.AUTH_PREFIX,
-    issuer: config.TOKEN_ISSUER,
-    audience: config.TOKEN_AUDIENCE,
-    accessTtlSeconds: config.ACCESS_TTL_SECONDS,
-    refreshIdleTtlSeconds: config.REFRESH_IDLE_TTL_SECONDS,
-    sessionMaxAgeSeconds: config.SESSION_MAX_AGE_SECONDS,
-    refreshReuseGraceSeconds: config.REFRESH_REUSE_GRACE_SECONDS,
-    clockLeewaySeconds: config.CLOCK_LEEWAY_SECONDS,
-    cookieSecure: config.COOKIE_SECURE,
-    production,
     clock,
-    trustedOrigins: config.TRUSTED_ORIGINS.filter((o) => o !== ''),
-    ...(config.PUBLIC_ORIGIN === '' ? {} : { publicOrigin: config.PUBLIC_ORIGIN }),
-    rateLimit: {
-      loginAccountMax: config.RATE_LIMIT_LOGIN_ACCOUNT_MAX,
-      loginIpMax: config.RATE_LIMIT_LOGIN_IP_MAX,
-      loginWindowSeconds: config.RATE_LIMIT_LOGIN_WINDOW_SECONDS,
-      refreshIpMax: config.RATE_LIMIT_REFRESH_IP_MAX,
-      refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS
-    },
-    ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
-    ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS } : {}),
     // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
-    ...(stores.redis === undefined ? {} : { redis: stores.redis, redisKeyPrefix: config.REDIS_KEY_PREFIX })
+    ...(stores.redis === undefined ? {} : { redis: stores.redis })
   })
   await app.register(async function healthScope (scope) {
     scope.addHook('onSend', securityHeaders(config.COOKIE_SECURE))

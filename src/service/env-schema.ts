@@ -1,12 +1,49 @@
 /**
- * The one configuration schema. @fastify/env validates the environment against it; `.env.example` and
- * docs/configuration.md are generated from it (`npm run docs:config`) and a test keeps all three in step.
+ * The one configuration schema of the standalone service. Settings the session plugin also has are not
+ * written again here: they are the plugin's option schemas (src/http/plugin-options.ts), mapped to their
+ * variable names (`ENV_OPTIONS`), so a default or a range lives in one place. @fastify/env validates the
+ * environment against it; `.env.example` and docs/configuration.md are generated from it
+ * (`npm run docs:config`) and a test keeps all three in step.
  */
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
+import { PluginOptionsSchema, RateLimitSchema, REDIS_KEY_PREFIX_PATTERN } from '../http/plugin-options.js'
 
 /** Comma-separated list in the environment, an array at run time (env-schema's `separator` keyword). */
 const List = (description: string) =>
   Type.Unsafe<string[]>({ type: 'string', default: '', separator: ',', description })
+
+const O = PluginOptionsSchema.properties
+const R = RateLimitSchema.properties
+
+/** A plugin option's schema with a note in front of its description (when it applies, say). */
+function noted<T extends TSchema> (schema: T, note: string): T {
+  return { ...schema, description: `${note} ${(schema as { description?: string }).description ?? ''}` }
+}
+
+/** Environment variable -> the plugin option it sets (`rateLimit.x` for a limit). */
+export const ENV_OPTIONS: Readonly<Record<string, string>> = {
+  SESSION_SECRET: 'secret',
+  SESSION_PREVIOUS_SECRETS: 'previousSecrets',
+  TOKEN_ISSUER: 'issuer',
+  TOKEN_AUDIENCE: 'audience',
+  ACCESS_TTL_SECONDS: 'accessTtlSeconds',
+  REFRESH_IDLE_TTL_SECONDS: 'refreshIdleTtlSeconds',
+  SESSION_MAX_AGE_SECONDS: 'sessionMaxAgeSeconds',
+  REFRESH_REUSE_GRACE_SECONDS: 'refreshReuseGraceSeconds',
+  CLOCK_LEEWAY_SECONDS: 'clockLeewaySeconds',
+  COOKIE_SECURE: 'cookieSecure',
+  AUTH_PREFIX: 'prefix',
+  PUBLIC_ORIGIN: 'publicOrigin',
+  TRUSTED_ORIGINS: 'trustedOrigins',
+  RATE_LIMIT_LOGIN_ACCOUNT_MAX: 'rateLimit.loginAccountMax',
+  RATE_LIMIT_LOGIN_IP_MAX: 'rateLimit.loginIpMax',
+  RATE_LIMIT_LOGIN_WINDOW_SECONDS: 'rateLimit.loginWindowSeconds',
+  RATE_LIMIT_REFRESH_IP_MAX: 'rateLimit.refreshIpMax',
+  RATE_LIMIT_REFRESH_WINDOW_SECONDS: 'rateLimit.refreshWindowSeconds',
+  REDIS_KEY_PREFIX: 'redisKeyPrefix',
+  REDIS_MAX_STALENESS_SECONDS: 'maxStalenessSeconds',
+  NODE_ENV: 'production'
+}
 
 export const envSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
@@ -24,26 +61,23 @@ export const envSchema = Type.Object({
     description: 'Master secret (at least 32 characters of random data, e.g. `openssl rand -base64 32`). All token keys are derived from it with HKDF. Empty outside production: one is generated into DATA_DIR/session-secret (mode 0600) and reused. Required in production.'
   }),
   SESSION_PREVIOUS_SECRETS: List('Comma-separated earlier secrets still accepted during a rotation; tokens under them are re-issued under SESSION_SECRET at their next refresh.'),
-  TOKEN_ISSUER: Type.String({ default: 'stateless-session', minLength: 1, maxLength: 256, description: 'The `iss` claim written into and required of every token.' }),
-  TOKEN_AUDIENCE: Type.String({ default: 'stateless-session', minLength: 1, maxLength: 256, description: 'The `aud` claim written into and required of every token.' }),
-  ACCESS_TTL_SECONDS: Type.Integer({ default: 900, minimum: 10, maximum: 86400, description: 'Lifetime of an access token and its cookie.' }),
-  REFRESH_IDLE_TTL_SECONDS: Type.Integer({ default: 604800, minimum: 60, maximum: 31536000, description: 'Lifetime of a refresh token: a session not refreshed for this long ends (idle timeout).' }),
-  SESSION_MAX_AGE_SECONDS: Type.Integer({ default: 2592000, minimum: 60, maximum: 31536000, description: 'Absolute session lifetime, counted from login; no refresh extends it.' }),
-  REFRESH_REUSE_GRACE_SECONDS: Type.Integer({ default: 10, minimum: 0, maximum: 300, description: 'How long the immediate predecessor of a refresh token may be presented again (parallel tabs) and get the same successor, before it counts as reuse.' }),
-  CLOCK_LEEWAY_SECONDS: Type.Integer({ default: 30, minimum: 0, maximum: 300, description: 'Clock skew tolerated on `exp`, `nbf` and `iat`.' }),
-  COOKIE_SECURE: Type.Boolean({ default: true, description: '`false` drops the `Secure` attribute and the `__Host-`/`__Secure-` prefixes, for plain-http development on hosts other than localhost. Refused in production.' }),
-  AUTH_PREFIX: Type.String({ default: '/auth', pattern: '^(/[A-Za-z0-9._~-]+)+$', description: 'Path prefix of the auth routes; also the Path of the refresh cookie.' }),
-  PUBLIC_ORIGIN: Type.String({
-    default: '',
-    description: 'The origin browsers reach the service at (`https://auth.example.com`: scheme, host and port only). Requests whose `Origin` is this origin are same-origin for the CSRF check. Empty: derived per request from the Host header and protocol (X-Forwarded-Host/-Proto only from TRUST_PROXY). Set it in production.'
-  }),
-  TRUSTED_ORIGINS: List('Comma-separated origins (`https://app.example.com`) of front ends on the same site that may call the auth routes: they pass the CSRF check with `Sec-Fetch-Site: same-site` and get CORS with credentials. Never `*` or `null`. Empty: only the service\'s own origin.'),
+  TOKEN_ISSUER: O.issuer,
+  TOKEN_AUDIENCE: O.audience,
+  ACCESS_TTL_SECONDS: O.accessTtlSeconds,
+  REFRESH_IDLE_TTL_SECONDS: O.refreshIdleTtlSeconds,
+  SESSION_MAX_AGE_SECONDS: O.sessionMaxAgeSeconds,
+  REFRESH_REUSE_GRACE_SECONDS: O.refreshReuseGraceSeconds,
+  CLOCK_LEEWAY_SECONDS: O.clockLeewaySeconds,
+  COOKIE_SECURE: O.cookieSecure,
+  AUTH_PREFIX: O.prefix,
+  PUBLIC_ORIGIN: O.publicOrigin,
+  TRUSTED_ORIGINS: List(`Comma-separated list. ${(O.trustedOrigins as { description?: string }).description ?? ''}`),
   TRUST_PROXY: List('Comma-separated IP addresses or CIDR ranges (or `loopback`, `linklocal`, `uniquelocal`) of reverse proxies whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are believed. Empty: none; the client IP is the socket peer. Ranges covering every address (`/0`) are refused.'),
-  RATE_LIMIT_LOGIN_ACCOUNT_MAX: Type.Integer({ default: 10, minimum: 1, maximum: 1_000_000, description: 'Failed logins allowed per account (username, case-insensitive) per window, from all clients together; then 429 until the window ends.' }),
-  RATE_LIMIT_LOGIN_IP_MAX: Type.Integer({ default: 100, minimum: 1, maximum: 1_000_000, description: 'Failed logins allowed per client IP address (IPv6: per /64) per window, over all accounts; then 429 until the window ends.' }),
-  RATE_LIMIT_LOGIN_WINDOW_SECONDS: Type.Integer({ default: 900, minimum: 1, maximum: 86400, description: 'Length of the login failure window. The window starts at the first failure and is never extended by refused attempts: every limit ends on its own.' }),
-  RATE_LIMIT_REFRESH_IP_MAX: Type.Integer({ default: 120, minimum: 1, maximum: 1_000_000, description: 'Refresh requests allowed per client IP address (IPv6: per /64) per refresh window.' }),
-  RATE_LIMIT_REFRESH_WINDOW_SECONDS: Type.Integer({ default: 60, minimum: 1, maximum: 86400, description: 'Length of the refresh rate-limit window.' }),
+  RATE_LIMIT_LOGIN_ACCOUNT_MAX: R.loginAccountMax,
+  RATE_LIMIT_LOGIN_IP_MAX: R.loginIpMax,
+  RATE_LIMIT_LOGIN_WINDOW_SECONDS: R.loginWindowSeconds,
+  RATE_LIMIT_REFRESH_IP_MAX: R.refreshIpMax,
+  RATE_LIMIT_REFRESH_WINDOW_SECONDS: R.refreshWindowSeconds,
   STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('memory'), Type.Literal('redis')], {
     default: 'sqlite',
     description: 'Where rotations, revocations and users live: `sqlite` (embedded, durable, the default; one instance), `redis` (shared by several instances, see docs/deployment.md) or `memory` (tests and demos: lost on restart).'
@@ -56,15 +90,10 @@ export const envSchema = Type.Object({
   }),
   REDIS_KEY_PREFIX: Type.String({
     default: 'session:',
-    pattern: '^[A-Za-z0-9:._{}-]{1,64}$',
+    pattern: REDIS_KEY_PREFIX_PATTERN,
     description: 'With STORE=redis: prefix of the keys of sessions, revocations, users and rate-limit counters (`<prefix>rate-limit:...`), so several deployments can share one Redis.'
   }),
-  REDIS_MAX_STALENESS_SECONDS: Type.Integer({
-    default: 5,
-    minimum: 1,
-    maximum: 300,
-    description: 'With STORE=redis: how long an instance keeps accepting access tokens from its in-memory revocation list after it lost contact with Redis. Beyond it, requests that need a session answer 503 ERR_SESSION_STORE_STALE (fail closed) until the instance has caught up with Redis again.'
-  }),
+  REDIS_MAX_STALENESS_SECONDS: noted({ ...O.maxStalenessSeconds, default: 5 }, 'With STORE=redis, default 5:'),
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({
     default: 1000,
     minimum: 50,

@@ -1,11 +1,12 @@
 /**
- * The master secret of the standalone service: strength checks (tokens/secret-strength.ts), and the development fallback of a generated secret kept in DATA_DIR.
+ * The master secret of the standalone service: SESSION_SECRET (its strength is checked with the other plugin
+ * options, src/http/plugin-options.ts), and the development fallback of a generated secret kept in DATA_DIR.
  */
 import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidOptionError } from '../common/errors.js'
-import { assessSecret, MIN_SECRET_BYTES } from '../tokens/secret-strength.js'
+import { assessSecret } from '../tokens/secret-strength.js'
 
 export interface SecretSource {
   /** SESSION_SECRET; empty when unset. */
@@ -23,17 +24,6 @@ export interface ResolvedSecret {
   generatedAt?: string
 }
 
-function checkSecret (name: string, secret: string, production: boolean): void {
-  const problem = assessSecret(Buffer.from(secret))
-  if (problem === 'short') {
-    throw new InvalidOptionError(`${name} is too short: at least ${MIN_SECRET_BYTES} bytes of random data are required; generate one with \`openssl rand -base64 32\``)
-  }
-  // Outside production a weak secret is only warned about, by the session plugin.
-  if (problem === 'weak' && production) {
-    throw new InvalidOptionError(`${name} looks weak (a placeholder, or too little variety to be random); generate one with \`openssl rand -base64 32\``)
-  }
-}
-
 /**
  * The configured secret; in production a missing one stops the boot. Outside production a missing secret is
  * generated once into DATA_DIR/session-secret (mode 0600) and reused, so a fresh clone runs with no set-up
@@ -41,9 +31,7 @@ function checkSecret (name: string, secret: string, production: boolean): void {
  */
 export function resolveSecret (source: SecretSource): ResolvedSecret {
   const previous = source.previous.filter((s) => s !== '')
-  for (const secret of previous) checkSecret('SESSION_PREVIOUS_SECRETS', secret, source.production)
   if (source.configured !== '') {
-    checkSecret('SESSION_SECRET', source.configured, source.production)
     return { secret: source.configured, previous }
   }
   if (source.production) {

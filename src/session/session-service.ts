@@ -5,12 +5,16 @@
  */
 import { newId } from '../common/random-id.js'
 import { seconds, type Clock } from '../common/clock.js'
-import type { CookieToSet } from '../http/cookies.js'
 import type { Denylist } from './denylist.js'
 import { CookieTooLargeError, InvalidUserProfileError, StoreUnavailableError } from '../common/errors.js'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES, type AccessClaims, type BaseClaims } from '../tokens/claims.js'
 import type { TokenCodec, VerifyFailure } from '../tokens/token-codec.js'
 import type { FamilyRecord, Revocation, SessionStore, SessionUser } from '../stores/session-store.js'
+import { AccessCheck, type AccessRefusal } from './access-check.js'
+import { sessionInfo, type SessionInfo } from './session-info.js'
+
+export type { SessionInfo } from './session-info.js'
+export type { AccessRefusal } from './access-check.js'
 
 export interface Lifetimes {
   accessTtl: number
@@ -20,26 +24,17 @@ export interface Lifetimes {
   leeway: number
 }
 
-/** What `request.session` holds: who, which session, and until when. Frozen; shared between requests. */
-export interface SessionInfo {
-  /** Session (family) id: stable across refreshes; what GET /auth/sessions lists. */
-  readonly id: string
-  readonly user: Readonly<SessionUser>
-  /** Id and issue time of the access token this request presented. */
-  readonly tokenId: string
-  readonly issuedAt: number
-  readonly accessExpiresAt: number
-  readonly refreshExpiresAt: number
-  readonly absoluteExpiresAt: number
+/** A token just minted, and how many more seconds it is valid (at least 1). */
+export interface IssuedToken {
+  token: string
+  expiresIn: number
 }
 
 export interface IssuedSession {
   info: SessionInfo
-  access: CookieToSet
-  refresh: CookieToSet
+  access: IssuedToken
+  refresh: IssuedToken
 }
-
-export type AuthFailure = VerifyFailure | 'revoked'
 
 export type LoginResult =
   | { status: 'issued', session: IssuedSession }
@@ -77,6 +72,8 @@ export interface SessionServiceOptions {
   findUser?: FindUser | undefined
   /** Verified access tokens remembered (exact text); 0 turns the cache off. */
   verifiedTokenCacheSize: number
+  /** True while the revocation view cannot vouch for a session (a shared store out of reach too long). */
+  isStale?: () => boolean
   /** Longest token that fits a cookie: MAX_COOKIE_BYTES minus the longest cookie name. */
   maxTokenLength: number
 }
@@ -104,59 +101,25 @@ async function fromStore<T> (operation: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Slots of the cache's admission filter (64 KiB); a power of two. */
-const SEEN_SLOTS = 16384
-/** Characters at the end of a token (its GCM tag) that the admission filter fingerprints. */
-const FINGERPRINT_CHARS = 12
-/** The cache's key: the token's last 22 characters, its GCM authentication tag (16 bytes, base64url). */
-const CACHE_KEY_CHARS = 22
-
-/**
- * The cache is keyed on the tag rather than the whole token: a token arrives as a new string on every request,
- * and V8 hashes all of a string's 600-odd characters on its first Map lookup, about 0.8 µs against 0.2 µs
- * for the tag (micro-benchmark of both lookups on fresh strings). The tag differs from token to token; a hit
- * still needs the exact token text, so a token that shares a tag but not its text is verified in full.
- */
-interface CachedSession {
-  token: string
-  info: SessionInfo
-}
-
 export class SessionService {
   readonly #o: SessionServiceOptions
-  readonly #cache = new Map<string, CachedSession>()
-  /** Keys of cached tokens in insertion order, as a ring: `#oldest` is the next to go once the ring is full. */
-  readonly #cacheOrder: string[] = []
-  #oldest = 0
-  /** Admission filter: a 32-bit fingerprint of each recently verified token, by slot (0 = empty). */
-  readonly #seenOnce = new Int32Array(SEEN_SLOTS)
+  readonly #access: AccessCheck
 
   constructor (options: SessionServiceOptions) {
     this.#o = options
+    this.#access = new AccessCheck({
+      codec: options.codec,
+      denylist: options.denylist,
+      clock: options.clock,
+      lifetimes: options.lifetimes,
+      verifiedTokenCacheSize: options.verifiedTokenCacheSize,
+      ...(options.isStale === undefined ? {} : { isStale: options.isStale })
+    })
   }
 
-  /**
-   * The session of an access token, or why there is none. No I/O: crypto (or the cache of tokens already
-   * verified, which still re-checks expiry and revocation on every hit) and the in-memory denylist.
-   */
-  authenticate (token: string): SessionInfo | AuthFailure {
-    const now = seconds(this.#o.clock)
-    const key = token.slice(-CACHE_KEY_CHARS)
-    const cached = this.#cache.get(key)
-    let info: SessionInfo
-    if (cached === undefined || cached.token !== token) {
-      const verified = this.#o.codec.verify('access', token, now)
-      if (!verified.ok) return verified.reason
-      info = this.#info(verified.claims)
-      this.#remember(key, token, info)
-    } else {
-      info = cached.info
-      if (now >= info.accessExpiresAt + this.#o.lifetimes.leeway) {
-        this.#cache.delete(key)
-        return 'expired'
-      }
-    }
-    return this.#o.denylist.isRevoked(info.tokenId, info.id, info.user.id, info.issuedAt) ? 'revoked' : info
+  /** The session of an access token, or why there is none (access-check.ts decides). No I/O. */
+  authenticate (token: string): SessionInfo | AccessRefusal {
+    return this.#access.check(token)
   }
 
   /**
@@ -332,58 +295,6 @@ export class SessionService {
     return this.#o.denylist.isRevoked(claims.jti, claims.sid, claims.sub, claims.iat)
   }
 
-  #info (claims: AccessClaims): SessionInfo {
-    const { refreshIdleTtl, maxAge } = this.#o.lifetimes
-    const absoluteExpiresAt = claims.auth_time + maxAge
-    return Object.freeze({
-      id: claims.sid,
-      user: Object.freeze({ id: claims.sub, username: claims.username, roles: Object.freeze([...claims.roles]) as string[] }),
-      tokenId: claims.jti,
-      issuedAt: claims.iat,
-      accessExpiresAt: claims.exp,
-      // Refresh and access tokens of one pair share `iat`, so the refresh expiry follows from it.
-      refreshExpiresAt: Math.min(claims.iat + refreshIdleTtl, absoluteExpiresAt),
-      absoluteExpiresAt
-    })
-  }
-
-  #remember (key: string, token: string, info: SessionInfo): void {
-    const size = this.#o.verifiedTokenCacheSize
-    if (size === 0 || !this.#seenBefore(token)) return
-    // First in, first out: a hit costs one Map lookup and no bookkeeping; the oldest entry goes when full.
-    // The order is kept in a ring rather than read from the Map (`keys().next()`): V8 leaves deleted Map
-    // slots in place until it rehashes, so finding the first live key walked thousands of holes, about 6 µs
-    // per cold request (CPU profile of `npm run bench`, cold route).
-    if (this.#cacheOrder.length < size) {
-      this.#cacheOrder.push(key)
-    } else {
-      // A token dropped earlier (expired) is no longer in the Map: deleting it again is harmless.
-      this.#cache.delete(this.#cacheOrder[this.#oldest] as string)
-      this.#cacheOrder[this.#oldest] = key
-      this.#oldest = (this.#oldest + 1) % size
-    }
-    this.#cache.set(key, { token, info })
-  }
-
-  /**
-   * A token enters the cache the second time it is verified, not the first. A session presents its access
-   * token on every request for minutes, so it is cached from its second request on; a token seen only once
-   * (a client that never comes back, a flood of distinct tokens) never takes a place in the cache, never
-   * evicts a useful entry and is never kept alive for the garbage collector to move: caching every cold
-   * token cost about 11 µs per cold request (`npm run bench`, cold route, cache on against off).
-   * The fingerprint covers the last characters of the token, its authentication tag: a collision only
-   * admits a token one verification early, and a cache hit still needs the exact token text.
-   */
-  #seenBefore (token: string): boolean {
-    let hash = 0x811c9dc5 | 0
-    for (let i = token.length - FINGERPRINT_CHARS; i < token.length; i++) hash = Math.imul(hash ^ token.charCodeAt(i), 0x01000193)
-    hash |= 1
-    const slot = (hash >>> 8) & (SEEN_SLOTS - 1)
-    if (this.#seenOnce[slot] === hash) return true
-    this.#seenOnce[slot] = hash
-    return false
-  }
-
   #issue (family: FamilyRecord, now: number): IssuedSession {
     const { issuer: iss, audience: aud } = this.#o.codec.rules
     const base = { iss, aud, sub: family.user.id, sid: family.id, iat: family.rotatedAt, auth_time: family.authTime }
@@ -400,9 +311,9 @@ export class SessionService {
     // Tokens are ASCII, so characters are bytes; the error reports name + value bytes of the larger cookie.
     if (longest > this.#o.maxTokenLength) throw new CookieTooLargeError(longest + 4096 - this.#o.maxTokenLength)
     return {
-      info: this.#info(accessClaims),
-      access: { value: access, maxAge: Math.max(family.accessExpiresAt - now, 1) },
-      refresh: { value: refresh, maxAge: Math.max(family.refreshExpiresAt - now, 1) }
+      info: sessionInfo(accessClaims, this.#o.lifetimes),
+      access: { token: access, expiresIn: Math.max(family.accessExpiresAt - now, 1) },
+      refresh: { token: refresh, expiresIn: Math.max(family.refreshExpiresAt - now, 1) }
     }
   }
 }

@@ -69,7 +69,7 @@ test('exact cookie names: duplicates, case variants and unprefixed look-alikes a
 test('the session plugin validates its options and names the one that is wrong', async (t) => {
   const cases: Array<[string, Partial<SessionPluginOptions> | Record<string, unknown>, RegExp]> = [
     ['missing secret', { secret: undefined }, /"secret" must be a string or a Buffer/],
-    ['short secret', { secret: 'x'.repeat(31) }, /"secret" is too short: at least 32 bytes are required \(got 31\)/],
+    ['short secret', { secret: 'x'.repeat(31) }, /"secret" is too short: at least 32 bytes of random data are required \(got 31\)/],
     ['weak secret in production', { secret: 'changeme-changeme-changeme-changeme-changeme', production: true }, /"secret" looks weak/],
     ['short previous secret', { previousSecrets: ['short'] }, /"previousSecrets\[0\]" is too short/],
     ['previous secrets not an array', { previousSecrets: 'a,b' }, /"previousSecrets" must be an array/],
@@ -78,8 +78,8 @@ test('the session plugin validates its options and names the one that is wrong',
     ['no credential check', { verifyCredentials: undefined }, /"verifyCredentials" must be a function/],
     ['findUser not a function', { findUser: 'x' }, /"findUser" must be a function/],
     ['prefix with trailing slash', { prefix: '/auth/' }, /"prefix" must be a path such as \/auth/],
-    ['prefix empty', { prefix: '' }, /"prefix" must be a non-empty string/],
-    ['issuer a number', { issuer: 42 }, /"issuer" must be a non-empty string/],
+    ['prefix empty', { prefix: '' }, /"prefix" must be a path such as \/auth, without a trailing slash \(got ""\)/],
+    ['issuer a number', { issuer: 42 }, /"issuer" must be a string of 1-256 characters \(got 42\)/],
     ['access ttl fractional', { accessTtlSeconds: 1.5 }, /"accessTtlSeconds" must be an integer from 10 to 86400 \(got 1.5\)/],
     ['access ttl too long', { accessTtlSeconds: 86401 }, /"accessTtlSeconds" must be an integer/],
     ['refresh shorter than access', { accessTtlSeconds: 900, refreshIdleTtlSeconds: 600 }, /"refreshIdleTtlSeconds" must be at least accessTtlSeconds \(900\)/],
@@ -92,7 +92,7 @@ test('the session plugin validates its options and names the one that is wrong',
     ['clock not a function', { clock: 5 }, /"clock" must be a function/],
     ['routes a string', { routes: 'no' }, /"routes" must be a boolean/],
     ['cache size negative', { verifiedTokenCacheSize: -1 }, /"verifiedTokenCacheSize" must be an integer/],
-    ['redis key prefix with a space', { redisKeyPrefix: 'a b' }, /"redisKeyPrefix" must be 1-64 characters/],
+    ['redis key prefix with a space', { redisKeyPrefix: 'a b' }, /"redisKeyPrefix" must be 1-64 characters of A-Z/],
     ['poll interval zero', { revocationPollIntervalMs: 0 }, /"revocationPollIntervalMs" must be an integer/]
   ]
   for (const [name, change, message] of cases) {

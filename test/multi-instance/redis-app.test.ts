@@ -27,7 +27,7 @@ test('REDIS_ settings are validated with the rest of the configuration', async (
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ REDIS_URL: 'http://localhost:6379' }, /REDIS_URL/],
     [{ REDIS_KEY_PREFIX: 'has space' }, /REDIS_KEY_PREFIX/],
-    [{ REDIS_MAX_STALENESS_SECONDS: '0' }, /REDIS_MAX_STALENESS_SECONDS/],
+    [{ REDIS_MAX_STALENESS_SECONDS: '-1' }, /REDIS_MAX_STALENESS_SECONDS/],
     [{ REDIS_COMMAND_TIMEOUT_MS: '10' }, /REDIS_COMMAND_TIMEOUT_MS/]
   ]
   for (const [env, message] of cases) {

@@ -129,8 +129,8 @@ test('bad environment values stop the standalone service at boot', async (t) => 
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ TRUST_PROXY: '0.0.0.0/0' }, /TRUST_PROXY entry "0.0.0.0\/0" trusts every address/],
     [{ TRUST_PROXY: 'my-proxy' }, /TRUST_PROXY must list/],
-    [{ TRUSTED_ORIGINS: 'https://app.example.com,https://app.example.com/x' }, /"trustedOrigins\[1\]" must be an origin/],
-    [{ PUBLIC_ORIGIN: 'auth.example.com' }, /"publicOrigin" must be an origin/],
+    [{ TRUSTED_ORIGINS: 'https://app.example.com,https://app.example.com/x' }, /^TRUSTED_ORIGINS entry 2 must be an origin/],
+    [{ PUBLIC_ORIGIN: 'auth.example.com' }, /^PUBLIC_ORIGIN must be an origin/],
     [{ RATE_LIMIT_LOGIN_ACCOUNT_MAX: '0' }, /RATE_LIMIT_LOGIN_ACCOUNT_MAX/],
     [{ RATE_LIMIT_LOGIN_WINDOW_SECONDS: 'forever' }, /RATE_LIMIT_LOGIN_WINDOW_SECONDS/]
   ]

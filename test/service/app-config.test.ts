@@ -15,9 +15,12 @@ test('a wrong environment variable stops the boot with a message naming it', asy
     [{ NODE_ENV: 'production', SESSION_SECRET: '' }, /SESSION_SECRET is required when NODE_ENV=production/],
     [{ NODE_ENV: 'production', SESSION_SECRET: 'changeme-changeme-changeme-changeme-changeme' }, /SESSION_SECRET looks weak/],
     [{ SESSION_SECRET: 'too-short' }, /SESSION_SECRET is too short: at least 32 bytes/],
-    [{ SESSION_PREVIOUS_SECRETS: 'short,also-short' }, /SESSION_PREVIOUS_SECRETS is too short/],
-    [{ NODE_ENV: 'production', COOKIE_SECURE: 'false' }, /COOKIE_SECURE=false is refused when NODE_ENV=production/],
-    [{ ACCESS_TTL_SECONDS: '900', REFRESH_IDLE_TTL_SECONDS: '600' }, /refreshIdleTtlSeconds" must be at least accessTtlSeconds/]
+    [{ SESSION_PREVIOUS_SECRETS: 'short,also-short' }, /SESSION_PREVIOUS_SECRETS entry 1 is too short/],
+    [{ NODE_ENV: 'production', COOKIE_SECURE: 'false' }, /^COOKIE_SECURE cannot be false in production/],
+    [{ ACCESS_TTL_SECONDS: '900', REFRESH_IDLE_TTL_SECONDS: '600' }, /^REFRESH_IDLE_TTL_SECONDS must be at least ACCESS_TTL_SECONDS \(900\)$/],
+    [{ REFRESH_REUSE_GRACE_SECONDS: '20', ACCESS_TTL_SECONDS: '15' }, /^REFRESH_REUSE_GRACE_SECONDS must be shorter than ACCESS_TTL_SECONDS \(15\)$/],
+    [{ TRUSTED_ORIGINS: 'https://ok.example.com,https://bad.example.com/' }, /^TRUSTED_ORIGINS entry 2 must be an origin/],
+    [{ PUBLIC_ORIGIN: 'auth.example.com' }, /^PUBLIC_ORIGIN must be an origin/]
   ]
   for (const [env, message] of cases) {
     await t.rejects(buildApp({ env: testEnv({ DATA_DIR: tempDir(t), ...env }) }), { message }, JSON.stringify(env))

@@ -35,7 +35,7 @@ async function setup (t: Test, cacheSize: number): Promise<{ service: SessionSer
   const tokens: string[] = []
   for (let i = 0; i < 5; i++) {
     const result = await service.login(`user-${i}`, 'pw', null)
-    tokens.push(result.status === 'issued' ? result.session.access.value : '')
+    tokens.push(result.status === 'issued' ? result.session.access.token : '')
   }
   return { service, clock, denylist, verifications: () => count, tokens }
 }

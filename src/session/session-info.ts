@@ -1,0 +1,36 @@
+/** What a verified access token says about its session: the value of `request.session`. */
+import type { SessionUser } from '../stores/session-store.js'
+import type { AccessClaims } from '../tokens/claims.js'
+
+/** What `request.session` holds: who, which session, and until when. Frozen; shared between requests. */
+export interface SessionInfo {
+  /** Session (family) id: stable across refreshes; what GET /auth/sessions lists. */
+  readonly id: string
+  readonly user: Readonly<SessionUser>
+  /** Id and issue time of the access token this request presented. */
+  readonly tokenId: string
+  readonly issuedAt: number
+  readonly accessExpiresAt: number
+  readonly refreshExpiresAt: number
+  readonly absoluteExpiresAt: number
+}
+
+/** The session lifetimes a SessionInfo is worked out with, in seconds. */
+export interface InfoLifetimes {
+  refreshIdleTtl: number
+  maxAge: number
+}
+
+export function sessionInfo (claims: AccessClaims, lifetimes: InfoLifetimes): SessionInfo {
+  const absoluteExpiresAt = claims.auth_time + lifetimes.maxAge
+  return Object.freeze({
+    id: claims.sid,
+    user: Object.freeze({ id: claims.sub, username: claims.username, roles: Object.freeze([...claims.roles]) as string[] }),
+    tokenId: claims.jti,
+    issuedAt: claims.iat,
+    accessExpiresAt: claims.exp,
+    // Refresh and access tokens of one pair share `iat`, so the refresh expiry follows from it.
+    refreshExpiresAt: Math.min(claims.iat + lifetimes.refreshIdleTtl, absoluteExpiresAt),
+    absoluteExpiresAt
+  })
+}
