@@ -58,7 +58,7 @@ async function verifyCost (count: number): Promise<object> {
   const minter = await sessionApp(new MintOnlyStore())
   const tokens: string[] = []
   for (let i = 0; i < count; i++) {
-    const issuedResult = await minter.sessions.login(`user-${i}`, 'unused', 'bench')
+    const issuedResult = await minter.sessions.login(`user-${i}`, 'unused', { userAgent: 'bench', address: null })
     if (issuedResult.status !== 'issued') throw new Error('login failed')
     const issued = issuedResult.session
     tokens.push(issued.access.token)

@@ -73,7 +73,7 @@ try {
   const fromRecorded: number[] = []
   const logoutRequest: number[] = []
   for (let i = 0; i < WARMUP + COUNT; i++) {
-    const issuedResult = await a.sessions.login('bench', PASSWORD, 'bench')
+    const issuedResult = await a.sessions.login('bench', PASSWORD, { userAgent: 'bench', address: null })
     if (issuedResult.status !== 'issued') throw new Error('login failed')
     const issued = issuedResult.session
     const token = issued.access.token

@@ -42,13 +42,13 @@ const sessions: BenchSession[] = []
 if (mode === 'refresh') {
   const name = app.sessionCookies.refresh.name
   for (let i = 0; i < sessionCount(); i++) {
-    const issuedResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')
+    const issuedResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, { userAgent: 'bench', address: null })
     if (issuedResult.status !== 'issued') throw new Error('login failed')
     const issued = issuedResult.session
     sessions.push({ cookie: `${name}=${issued.refresh.token}`, userId: issued.info.user.id })
   }
 } else {
-  const userResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')
+  const userResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, { userAgent: 'bench', address: null })
   if (userResult.status !== 'issued') throw new Error('login failed')
   const user = userResult.session
   sessions.push({ cookie: '', userId: user.info.user.id })

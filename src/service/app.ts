@@ -81,8 +81,12 @@ function pluginSettings (config: EnvConfig, options: BuildAppOptions): Omit<Sess
       loginIpMax: config.RATE_LIMIT_LOGIN_IP_MAX,
       loginWindowSeconds: config.RATE_LIMIT_LOGIN_WINDOW_SECONDS,
       refreshIpMax: config.RATE_LIMIT_REFRESH_IP_MAX,
-      refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS
+      refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS,
+      signupIpMax: config.RATE_LIMIT_SIGNUP_IP_MAX,
+      signupWindowSeconds: config.RATE_LIMIT_SIGNUP_WINDOW_SECONDS
     },
+    adminRole: config.ADMIN_ROLE,
+    signup: config.SIGNUP,
     ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
     ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS, redisKeyPrefix: config.REDIS_KEY_PREFIX } : {})
   }
@@ -136,7 +140,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   const settings = pluginSettings(config, options)
   // Checked before anything is opened, with each wrong setting named by its environment variable; the plugin
   // checks again when it registers. Every rule, production's included, lives in plugin-options.ts.
-  resolveOptions({ ...settings, secret, previousSecrets: previous, store: new MemorySessionStore(), verifyCredentials: async () => null }, ENV_NAMING)
+  // (SIGNUP needs the user directory, opened below; its value was checked by the environment schema.)
+  resolveOptions({ ...settings, signup: 'closed', secret, previousSecrets: previous, store: new MemorySessionStore(), verifyCredentials: async () => null }, ENV_NAMING)
 
   const stores = await openStores(config)
   // Runs after the session plugin's own onClose (hooks run last-registered first): its revocation feed stops
@@ -147,12 +152,11 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
 
   const users = new UserDirectory({
     users: stores.users,
-    sessions: stores.sessions,
     hasher: new PasswordHasher(options.passwordHashCost ?? OWASP_ARGON2ID),
     clock,
-    revocationLifetime: Math.max(config.ACCESS_TTL_SECONDS, config.REFRESH_IDLE_TTL_SECONDS),
-    // In-process changes reach this instance's denylist at once, not at the next poll of the store.
-    onRevoked: (revocations) => { if (app.hasDecorator('sessions')) app.sessions.applyRevocations(revocations) }
+    // Through the session plugin (registered below; the directory ends no session before): the revocation is
+    // recorded in the store for every instance, and reaches this instance's denylist at once.
+    endSessions: async (userId) => { await app.sessions.endUserSessions(userId) }
   })
   app.decorate('users', users)
   // A user whose password is on the page, so only where nothing outlives the process.
@@ -172,6 +176,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     store: stores.sessions,
     verifyCredentials: async (username, password) => await users.verifyCredentials(username, password),
     findUser: async (id) => await users.findUser(id),
+    // The account and admin routes, over the built-in directory.
+    accounts: users,
     clock,
     // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
     ...(stores.redis === undefined ? {} : { redis: stores.redis })

@@ -53,10 +53,20 @@ export type RefreshResult =
 
 export interface LiveSession {
   id: string
+  /** Login time. */
   createdAt: number
+  /** The last refresh (or the login): when the client was last seen by the store. */
   lastRefreshedAt: number
   userAgent: string | null
+  /** The client's address at the last login or refresh, as the service saw it (after its trusted-proxy rules). */
+  clientAddress: string | null
   current: boolean
+}
+
+/** Who is asking, as the HTTP layer sees it: recorded with the session, shown in session lists. */
+export interface ClientInfo {
+  userAgent: string | null
+  address: string | null
 }
 
 export type VerifyCredentials = (username: string, password: string) => Promise<SessionUser | null>
@@ -132,12 +142,25 @@ export class SessionService {
    * refuses it. Exact, by order in the store; the "not before" of the subject revocation, in whole seconds,
    * does not cover a session issued in the same second.
    */
-  async login (username: string, password: string, userAgent: string | null): Promise<LoginResult> {
+  async login (username: string, password: string, client: ClientInfo): Promise<LoginResult> {
     const mark = await fromStore(async () => await this.#o.store.revocationMark())
     const startedAt = seconds(this.#o.clock)
     const found = await fromStore(async () => await this.#o.verifyCredentials(username, password))
     if (found === null) return { status: 'refused', reason: 'credentials' }
-    const user = sessionUser(found)
+    return await this.#open(sessionUser(found), client, mark, startedAt)
+  }
+
+  /**
+   * A new session for a user the caller has just authenticated some other way: after a password change (the
+   * device that changed it keeps a session) or a sign-up. The mark is taken now, so a change of the user
+   * that ends their sessions from here on still refuses it.
+   */
+  async startSession (user: SessionUser, client: ClientInfo): Promise<LoginResult> {
+    const mark = await fromStore(async () => await this.#o.store.revocationMark())
+    return await this.#open(sessionUser(user), client, mark, seconds(this.#o.clock))
+  }
+
+  async #open (user: SessionUser, client: ClientInfo, mark: string, startedAt: number): Promise<LoginResult> {
     const now = seconds(this.#o.clock)
     const { accessTtl, refreshIdleTtl, maxAge } = this.#o.lifetimes
     // Stores keep the record of a subject revocation until it expires, at least an access token lifetime after
@@ -154,7 +177,8 @@ export class SessionService {
       refreshExpiresAt: now + Math.min(refreshIdleTtl, maxAge),
       accessExpiresAt: now + Math.min(accessTtl, maxAge),
       generation: 0,
-      userAgent,
+      userAgent: client.userAgent,
+      clientAddress: client.address,
       revokedAt: null
     }
     // Tokens are minted (and their size checked) before anything is recorded.
@@ -168,7 +192,7 @@ export class SessionService {
    * predecessor, inside the grace window, gets that same pair again (parallel tabs); any other known token
    * of the family is reuse, which revokes the whole family at once.
    */
-  async refresh (token: string): Promise<RefreshResult> {
+  async refresh (token: string, clientAddress?: string): Promise<RefreshResult> {
     const now = seconds(this.#o.clock)
     const verified = this.#o.codec.verify('refresh', token, now)
     if (!verified.ok) return { status: 'invalid', reason: verified.reason }
@@ -194,7 +218,8 @@ export class SessionService {
         accessJti: newId(),
         refreshExpiresAt: Math.min(now + refreshIdleTtl, absolute),
         accessExpiresAt: Math.min(now + accessTtl, absolute),
-        ...(user === undefined ? {} : { user })
+        ...(user === undefined ? {} : { user }),
+        ...(clientAddress === undefined ? {} : { clientAddress })
       }
     }))
     switch (outcome.outcome) {
@@ -252,25 +277,25 @@ export class SessionService {
    */
   async endUserSessions (userId: string): Promise<number> {
     const now = seconds(this.#o.clock)
-    const revocations = await fromStore(async () => await this.#o.store.revokeSubject(this.subjectRevocation(userId, now), now))
+    const revocations = await fromStore(async () => await this.#o.store.revokeSubject(this.#subjectRevocation(userId, now), now))
     this.#o.denylist.addAll(revocations)
     return revocations.length - 1
   }
 
   /** A "not before" revocation of the user, lasting as long as any token issued before it could. */
-  subjectRevocation (userId: string, now: number): Extract<Revocation, { kind: 'subject' }> {
+  #subjectRevocation (userId: string, now: number): Extract<Revocation, { kind: 'subject' }> {
     const { accessTtl, refreshIdleTtl } = this.#o.lifetimes
     return { kind: 'subject', id: userId, notBefore: now, expiresAt: now + Math.max(accessTtl, refreshIdleTtl) }
   }
 
-  /** Applies revocations recorded elsewhere in this process (the user directory) to the denylist at once. */
-  applyRevocations (revocations: readonly Revocation[]): void {
-    this.#o.denylist.addAll(revocations)
+  async listSessions (session: SessionInfo): Promise<LiveSession[]> {
+    return await this.listUserSessions(session.user.id, session.id)
   }
 
-  async listSessions (session: SessionInfo): Promise<LiveSession[]> {
+  /** The live sessions of any user (an admin's view); `currentId` marks the caller's own. */
+  async listUserSessions (userId: string, currentId?: string): Promise<LiveSession[]> {
     const now = seconds(this.#o.clock)
-    const families = await fromStore(async () => await this.#o.store.listFamilies(session.user.id, now))
+    const families = await fromStore(async () => await this.#o.store.listFamilies(userId, now))
     return families
       .filter((family) => !this.#o.denylist.isFamilyRevoked(family.id))
       .map((family) => ({
@@ -278,17 +303,35 @@ export class SessionService {
         createdAt: family.authTime,
         lastRefreshedAt: family.rotatedAt,
         userAgent: family.userAgent,
-        current: family.id === session.id
+        clientAddress: family.clientAddress,
+        current: family.id === currentId
       }))
   }
 
   /** Ends one session of the user; false when the user has no such session. */
   async endSession (session: SessionInfo, familyId: string): Promise<boolean> {
+    return await this.endUserSession(session.user.id, familyId)
+  }
+
+  /** Ends one session of any user (an admin's action); false when that user has no such session. */
+  async endUserSession (userId: string, familyId: string): Promise<boolean> {
     const now = seconds(this.#o.clock)
-    const revocation = await fromStore(async () => await this.#o.store.revokeFamily(familyId, now, session.user.id))
+    const revocation = await fromStore(async () => await this.#o.store.revokeFamily(familyId, now, userId))
     if (revocation === undefined) return false
     this.#o.denylist.add(revocation)
     return true
+  }
+
+  /**
+   * Ends every other live session of the user and keeps the current one; answers how many ended. A login
+   * finishing meanwhile is a new session, not one of those listed, and lives on.
+   */
+  async endOtherSessions (session: SessionInfo): Promise<number> {
+    let ended = 0
+    for (const other of await this.listUserSessions(session.user.id, session.id)) {
+      if (!other.current && await this.endUserSession(session.user.id, other.id)) ended++
+    }
+    return ended
   }
 
   #isRevoked (claims: BaseClaims): boolean {

@@ -140,7 +140,7 @@ return 1
 /**
  * \`decideRotation\` (session-store.ts), line for line, then its effect. ARGV[3..]: familyId, subject,
  * presentedJti, now, graceSeconds, next refreshJti, accessJti, refreshExpiresAt, accessExpiresAt, user JSON
- * ('' to keep the stored profile), user id. Returns {'rejected'}, {'rotated', hash}, {'replayed', hash} or
+ * ('' to keep the stored profile), user id, client address ('' to keep the stored one). Returns {'rejected'}, {'rotated', hash}, {'replayed', hash} or
  * {'reused', hash, revocation}.
  */
 export const rotate = script(`
@@ -157,6 +157,7 @@ if h.refreshJti == presented then
     if ARGV[13] ~= h.sub then redis.call('SREM', subject_key(h.sub), h.id) end
     redis.call('HSET', key, 'user', ARGV[12], 'sub', ARGV[13])
   end
+  if ARGV[14] ~= '' then redis.call('HSET', key, 'clientAddress', ARGV[14]) end
   index_family(read_family(h.id), now)
   return { 'rotated', redis.call('HGETALL', key) }
 end

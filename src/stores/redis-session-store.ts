@@ -60,6 +60,7 @@ function toFamily (flat: Flat): FamilyRecord {
     accessExpiresAt: Number(h['accessExpiresAt']),
     generation: Number(h['generation']),
     userAgent: h['userAgent'] ?? null,
+    clientAddress: h['clientAddress'] ?? null,
     revokedAt: h['revokedAt'] === undefined ? null : Number(h['revokedAt'])
   }
 }
@@ -79,6 +80,7 @@ function familyFields (family: FamilyRecord): string[] {
     ['accessExpiresAt', family.accessExpiresAt],
     ['generation', family.generation],
     ['userAgent', family.userAgent],
+    ['clientAddress', family.clientAddress],
     ['revokedAt', family.revokedAt]
   ]
   return fields.flatMap(([name, value]) => value === null ? [] : [name, String(value)])
@@ -150,7 +152,7 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.#run(scripts.rotate,
       request.familyId, request.subject, request.presentedJti, request.now, request.graceSeconds,
       next.refreshJti, next.accessJti, next.refreshExpiresAt, next.accessExpiresAt,
-      next.user === undefined ? '' : JSON.stringify(next.user), next.user?.id ?? '') as [string, Flat?, Flat?]
+      next.user === undefined ? '' : JSON.stringify(next.user), next.user?.id ?? '', next.clientAddress ?? '') as [string, Flat?, Flat?]
     const [outcome, hash, revocation] = reply
     switch (outcome) {
       case 'rotated':

@@ -59,6 +59,8 @@ export interface FamilyRecord {
   /** Rotations so far (0 after login). */
   generation: number
   userAgent: string | null
+  /** The client's address as the service saw it (after its trusted-proxy rules) at the last login or refresh. */
+  clientAddress: string | null
   revokedAt: number | null
 }
 
@@ -73,6 +75,8 @@ export interface RotationRequest {
   next: Pick<FamilyRecord, 'refreshJti' | 'accessJti' | 'refreshExpiresAt' | 'accessExpiresAt'> & {
     /** A fresher profile of the user (from `findUser`); without it the family keeps the one it has. */
     user?: SessionUser
+    /** Where the refresh came from; without it the family keeps the address it has. */
+    clientAddress?: string
   }
 }
 

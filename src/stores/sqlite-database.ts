@@ -46,7 +46,8 @@ const MIGRATIONS: readonly string[] = [
      updated_at INTEGER NOT NULL
    ) STRICT;`,
   // A login's createFamily looks for a subject revocation of its user recorded after its mark.
-  "CREATE INDEX revocations_of_subjects ON revocations (id, seq) WHERE kind = 'subject';"
+  "CREATE INDEX revocations_of_subjects ON revocations (id, seq) WHERE kind = 'subject';",
+  'ALTER TABLE families ADD COLUMN client_address TEXT;'
 ]
 
 export interface OpenSqliteOptions {

@@ -31,6 +31,7 @@ interface FamilyRow {
   access_expires_at: number
   generation: number
   user_agent: string | null
+  client_address: string | null
   revoked_at: number | null
 }
 
@@ -61,6 +62,7 @@ function toFamily (row: FamilyRow): FamilyRecord {
     accessExpiresAt: row.access_expires_at,
     generation: row.generation,
     userAgent: row.user_agent,
+    clientAddress: row.client_address,
     revokedAt: row.revoked_at
   }
 }
@@ -99,14 +101,15 @@ export class SqliteSessionStore implements SessionStore {
     this.#db = db
     this.#sql = {
       insertFamily: db.prepare(`INSERT INTO families (id, subject, user_json, auth_time, refresh_jti, previous_refresh_jti,
-        access_jti, rotated_at, refresh_expires_at, access_expires_at, generation, user_agent, revoked_at)
+        access_jti, rotated_at, refresh_expires_at, access_expires_at, generation, user_agent, client_address, revoked_at)
         VALUES (@id, @subject, @user_json, @auth_time, @refresh_jti, @previous_refresh_jti, @access_jti, @rotated_at,
-        @refresh_expires_at, @access_expires_at, @generation, @user_agent, @revoked_at)`),
+        @refresh_expires_at, @access_expires_at, @generation, @user_agent, @client_address, @revoked_at)`),
       getFamily: db.prepare('SELECT * FROM families WHERE id = ?'),
       // The WHERE on refresh_jti makes the update itself a compare-and-set, on top of the transaction.
       updateRotation: db.prepare(`UPDATE families SET user_json = @user_json, refresh_jti = @refresh_jti,
         previous_refresh_jti = @previous_refresh_jti, access_jti = @access_jti, rotated_at = @rotated_at,
-        refresh_expires_at = @refresh_expires_at, access_expires_at = @access_expires_at, generation = @generation
+        refresh_expires_at = @refresh_expires_at, access_expires_at = @access_expires_at, generation = @generation,
+        client_address = @client_address
         WHERE id = @id AND refresh_jti = @expected_refresh_jti AND revoked_at IS NULL`),
       markRevoked: db.prepare('UPDATE families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
       familiesOf: db.prepare(`SELECT * FROM families WHERE subject = ? AND revoked_at IS NULL AND refresh_expires_at > ?
@@ -141,6 +144,7 @@ export class SqliteSessionStore implements SessionStore {
         access_expires_at: family.accessExpiresAt,
         generation: family.generation,
         user_agent: family.userAgent,
+        client_address: family.clientAddress,
         revoked_at: family.revokedAt
       })
       return true
@@ -164,7 +168,8 @@ export class SqliteSessionStore implements SessionStore {
             rotated_at: next.rotatedAt,
             refresh_expires_at: next.refreshExpiresAt,
             access_expires_at: next.accessExpiresAt,
-            generation: next.generation
+            generation: next.generation,
+            client_address: next.clientAddress
           })
           return { outcome: 'rotated', family: next }
         }

@@ -1,5 +1,6 @@
 /**
  * Regression: a credential change left sessions alive when logins with the old password were in flight.
+ * (The same holds for the other changes that end a user's sessions: disable, a role taken away, deletion.)
  * A login read the old credentials before the change, and created its session after the change had revoked
  * the user's sessions; the subject's "not before" (whole seconds) did not cover a session issued in the same
  * second. Here many logins with the old password run concurrently while the change runs, round after round;
@@ -27,8 +28,10 @@ const NEW_PASSWORD = 'a brand new passphrase 42'
 /** Failed logins and refreshes are rate-limited; this test makes many on purpose. */
 const NO_LIMITS = { RATE_LIMIT_LOGIN_ACCOUNT_MAX: '1000000', RATE_LIMIT_LOGIN_IP_MAX: '1000000', RATE_LIMIT_REFRESH_IP_MAX: '1000000' }
 
-type Change = 'passwd' | 'disable'
-const CHANGES: Change[] = ['passwd', 'disable']
+type Change = 'passwd' | 'disable' | 'roles' | 'delete'
+const CHANGES: Change[] = ['passwd', 'disable', 'roles', 'delete']
+/** The role the users start with, and `roles` takes away: a session carrying it after the change is a leak. */
+const ROLE = 'editor'
 
 interface Backend {
   name: string
@@ -43,10 +46,13 @@ async function cli (env: Record<string, string>, args: string[], stdin = ''): Pr
   if (code !== 0) throw new Error(`users ${args.join(' ')} exited with ${code}`)
 }
 
+/** Through the users CLI (its own connection to the store), as an operator would; deletion in-process. */
 function cliChange (env: () => Record<string, string>): Backend['change'] {
-  return async (_apps, kind, username) => {
+  return async (apps, kind, username) => {
     if (kind === 'passwd') await cli(env(), ['passwd', username, '--password-stdin'], NEW_PASSWORD)
-    else await cli(env(), ['disable', username])
+    else if (kind === 'disable') await cli(env(), ['disable', username])
+    else if (kind === 'roles') await cli(env(), ['roles', username, '--role', 'reader'])
+    else await (apps[0] as FastifyInstance).users.deleteByName(username)
   }
 }
 
@@ -54,6 +60,8 @@ interface Opened {
   session: Client
   /** The instance it logged in on. */
   app: FastifyInstance
+  /** The roles it was given at login. */
+  roles: string[]
 }
 
 /**
@@ -76,7 +84,7 @@ async function round (apps: FastifyInstance[], run: () => Promise<void>, usernam
       attempts++
       const response = await session.request('POST', '/auth/login', { username, password: TEST_PASSWORD })
       if (response.statusCode === 200) {
-        opened.push({ session, app })
+        opened.push({ session, app, roles: response.json().user.roles })
         if (opened.length === WARM_UP) warm()
       } else if (response.statusCode !== 401) {
         throw new Error(`login answered ${response.statusCode}: ${response.body}`)
@@ -98,7 +106,9 @@ async function survivors (t: Test, apps: FastifyInstance[], opened: Opened[], ca
     await waitFor('the change to reach every instance', async () => (await client(app, canary.jar.clone()).request('GET', '/auth/session')).statusCode, (s) => s === 401)
   }
   const alive: string[] = []
-  for (const [i, { session, app }] of opened.entries()) {
+  for (const [i, { session, app, roles }] of opened.entries()) {
+    // A login after a role was taken away is a new, legitimate session without it.
+    if (!roles.includes(ROLE)) continue
     for (const [j, other] of apps.entries()) {
       const status = (await client(other, session.jar.clone()).request('GET', '/auth/session')).statusCode
       if (status !== 401) alive.push(`session ${i} (opened on instance ${apps.indexOf(app)}): GET /auth/session on instance ${j} answered ${status}`)
@@ -107,7 +117,7 @@ async function survivors (t: Test, apps: FastifyInstance[], opened: Opened[], ca
     if (refreshed !== 401) alive.push(`session ${i}: POST /auth/refresh answered ${refreshed}`)
   }
   const count = new Set(alive.map((line) => line.split(/[ :]/)[1])).size
-  t.comment(`${opened.length} sessions opened with the old credentials; ${count} still alive after the change`)
+  t.comment(`${opened.filter((o) => o.roles.includes(ROLE)).length} sessions opened before the change; ${count} still alive after it`)
   return alive
 }
 
@@ -118,7 +128,7 @@ function raceTest (backend: Backend): void {
     for (const kind of CHANGES) {
       for (let r = 0; r < ROUNDS; r++) {
         const username = `racer-${kind}-${r}`
-        await addUser(apps[0] as FastifyInstance, username)
+        await addUser(apps[0] as FastifyInstance, username, TEST_PASSWORD, [ROLE])
         const { opened, canary, attempts } = await round(apps, async () => await backend.change(apps, kind, username), username)
         t.ok(opened.length >= WARM_UP, `${kind}, round ${r + 1}: ${opened.length} logins succeeded out of ${attempts}`)
         const alive = await survivors(t, apps, opened, canary)
@@ -136,8 +146,10 @@ raceTest({
   apps: async (t, logs) => [await buildTestApp(t, { env: { ...NO_LIMITS, LOG_LEVEL: 'info' }, logger: logs.logger })],
   change: async ([app], kind, username) => {
     const users = (app as FastifyInstance).users
-    if (kind === 'passwd') await users.setPassword(username, NEW_PASSWORD)
-    else await users.setDisabled(username, true)
+    if (kind === 'passwd') await users.setPasswordOf(username, NEW_PASSWORD)
+    else if (kind === 'disable') await users.setDisabledOf(username, true)
+    else if (kind === 'roles') await users.setRolesOf(username, ['reader'])
+    else await users.deleteByName(username)
   }
 })
 

@@ -34,7 +34,7 @@ async function setup (t: Test, cacheSize: number): Promise<{ service: SessionSer
   })
   const tokens: string[] = []
   for (let i = 0; i < 5; i++) {
-    const result = await service.login(`user-${i}`, 'pw', null)
+    const result = await service.login(`user-${i}`, 'pw', { userAgent: null, address: null })
     tokens.push(result.status === 'issued' ? result.session.access.token : '')
   }
   return { service, clock, denylist, verifications: () => count, tokens }

@@ -30,6 +30,7 @@ export function family (overrides: Partial<FamilyRecord> = {}): FamilyRecord {
     accessExpiresAt: NOW + 60,
     generation: 0,
     userAgent: 'test-agent',
+    clientAddress: '192.0.2.1',
     revokedAt: null,
     ...overrides
   }

@@ -79,20 +79,20 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
         break
       }
       case 'passwd': {
-        const user = await users.setPassword(username, password)
+        const user = await users.setPasswordOf(username, password)
         audit(app.log, 'user.password_changed', { userId: user.id })
         io.out(`password of ${user.username} changed; all of their sessions have ended`)
         break
       }
       case 'roles': {
-        const user = await users.setRoles(username, values.role ?? [])
+        const user = await users.setRolesOf(username, values.role ?? [])
         audit(app.log, 'user.roles_changed', { userId: user.id, roles: user.roles })
         io.out(`roles of ${user.username}: ${user.roles.join(', ') || '(none)'} (applied at each session's next refresh)`)
         break
       }
       case 'disable':
       case 'enable': {
-        const user = await users.setDisabled(username, command === 'disable')
+        const user = await users.setDisabledOf(username, command === 'disable')
         audit(app.log, command === 'disable' ? 'user.disabled' : 'user.enabled', { userId: user.id })
         io.out(command === 'disable' ? `disabled ${user.username}; all of their sessions have ended` : `enabled ${user.username}`)
         break
