@@ -114,7 +114,7 @@ export const envSchema = Type.Object({
   }),
   DEMO_PASSWORD: Type.String({
     default: '',
-    description: 'Password of the `demo` user that DEMO=true creates with STORE=memory (8 characters or more). Empty: a random one is drawn at each start; there is no default password.'
+    description: 'Password of the `demo` user that DEMO=true creates with STORE=memory (the password policy applies: 8 characters or more, not a common password, not containing "demo"). Empty: a random one is drawn at each start; there is no default password.'
   })
 })
 

@@ -75,18 +75,20 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
     fastify.post('/signup', {
       bodyLimit: BODY_LIMIT,
       onRequest: csrf,
+      // Counted before validation, every attempt: bounds accounts created, and usernames probed, per client.
+      preValidation: async function limitSignups (request, reply) {
+        const blocked = await limits.signup(request)
+        if (blocked !== undefined) {
+          audit(request.log, 'signup.rate_limited', { scope: blocked.scope, ip: request.ip })
+          refuseRateLimited(reply, blocked)
+        }
+      },
       schema: {
         summary: 'Create an account (only with SIGNUP=open) and log in: sets the access and refresh cookies',
         body: SignupBody,
         response: { 201: SessionBody, 409: ErrorBody, 413: ErrorBody, ...errors }
       }
     }, async function signup (request, reply) {
-      // Counted before anything else, every attempt: bounds accounts created, and usernames probed, per client.
-      const blocked = await limits.signup(request)
-      if (blocked !== undefined) {
-        audit(request.log, 'signup.rate_limited', { scope: blocked.scope, ip: request.ip })
-        refuseRateLimited(reply, blocked)
-      }
       const { username, password } = request.body
       let user
       try {
