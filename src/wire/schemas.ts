@@ -1,5 +1,9 @@
-/** JSON schemas of the HTTP API: they validate requests, shape responses and feed the OpenAPI description. */
-import { Type } from 'typebox'
+/**
+ * The wire shapes of the HTTP API, defined once: the routes validate requests and shape responses with these
+ * schemas, the OpenAPI description is generated from them, and the browser client takes its types from them
+ * (type-only imports: no schema code reaches the browser).
+ */
+import { Type, type Static } from 'typebox'
 import { MAX_NAME_LENGTH } from '../tokens/claims.js'
 import { MAX_PASSWORD_LENGTH } from '../users/password-hasher.js'
 
@@ -17,12 +21,14 @@ export const LoginBody = Type.Object({
 
 const Timestamp = Type.String({ format: 'date-time' })
 
+export const UserBody = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  roles: Type.Array(Type.String())
+})
+
 export const SessionBody = Type.Object({
-  user: Type.Object({
-    id: Type.String(),
-    username: Type.String(),
-    roles: Type.Array(Type.String())
-  }),
+  user: UserBody,
   session: Type.Object({
     id: Type.String({ description: 'Session (family) id; stays the same across refreshes.' }),
     accessExpiresAt: Timestamp,
@@ -31,14 +37,16 @@ export const SessionBody = Type.Object({
   })
 })
 
+export const LiveSessionBody = Type.Object({
+  id: Type.String(),
+  createdAt: Timestamp,
+  lastRefreshedAt: Timestamp,
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean({ description: 'True for the session of the request.' })
+})
+
 export const SessionList = Type.Object({
-  sessions: Type.Array(Type.Object({
-    id: Type.String(),
-    createdAt: Timestamp,
-    lastRefreshedAt: Timestamp,
-    userAgent: Type.Union([Type.String(), Type.Null()]),
-    current: Type.Boolean()
-  }))
+  sessions: Type.Array(LiveSessionBody)
 })
 
 export const SessionIdParams = Type.Object({
@@ -46,3 +54,13 @@ export const SessionIdParams = Type.Object({
 })
 
 export const NoContent = Type.Null({ description: 'No body.' })
+
+/** The user as the API shows it. */
+export type UserJson = Static<typeof UserBody>
+/** The answer of login, refresh and GET /session. */
+export type SessionJson = Static<typeof SessionBody>
+/** One entry of GET /sessions. */
+export type LiveSessionJson = Static<typeof LiveSessionBody>
+export type SessionListJson = Static<typeof SessionList>
+export type ErrorJson = Static<typeof ErrorBody>
+export type LoginJson = Static<typeof LoginBody>

@@ -18,7 +18,7 @@ import { errorHandler } from '../error-handler.js'
 import { NO_RATE_LIMITS, registerRateLimits, type RateLimitBlock, type RateLimitSettings } from '../rate-limits.js'
 import { securityHeaders } from '../security-headers.js'
 import type { IssuedSession, SessionInfo, SessionService } from '../../session/session-service.js'
-import { ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
+import { ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList, type SessionJson } from '../../wire/schemas.js'
 
 export interface AuthRoutesOptions {
   service: SessionService
@@ -41,7 +41,7 @@ function iso (epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString()
 }
 
-export function sessionBody (info: SessionInfo): { user: { id: string, username: string, roles: string[] }, session: { id: string, accessExpiresAt: string, refreshExpiresAt: string, absoluteExpiresAt: string } } {
+export function sessionBody (info: SessionInfo): SessionJson {
   return {
     user: { id: info.user.id, username: info.user.username, roles: [...info.user.roles] },
     session: {
@@ -91,7 +91,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   const limits = options.rateLimit === false
     ? NO_RATE_LIMITS
     : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis, keyPrefix: options.redisKeyPrefix })
-  const csrf = fastify.csrfProtection
+  const { csrfProtection: csrf, requireSession, sessionOf, isStale } = fastify.statelessSession
 
   function refuseRateLimited (reply: FastifyReply, blocked: RateLimitBlock): never {
     reply.header('retry-after', String(blocked.retryAfter))
@@ -207,13 +207,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: fastify.requireSession,
+    preHandler: requireSession,
     schema: {
       summary: 'End every session of the current user',
       response: { 204: NoContent, ...errors }
     }
   }, async function logoutAll (request, reply) {
-    const session = request.session as SessionInfo
+    const session = sessionOf(request) as SessionInfo
     const sessionsEnded = await service.logoutAll(session)
     audit(request.log, 'logout_all', { userId: session.user.id, familyId: session.id, sessionsEnded })
     clearSessionCookies(reply, policy)
@@ -226,19 +226,20 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
       response: { 200: SessionBody, ...errors }
     }
   }, async function currentSession (request, reply) {
-    if (request.sessionStale) throw new SessionStoreStaleError()
-    if (request.session === null) return refuseSession(reply, false)
-    return sessionBody(request.session)
+    if (isStale(request)) throw new SessionStoreStaleError()
+    const session = sessionOf(request)
+    if (session === null) return refuseSession(reply, false)
+    return sessionBody(session)
   })
 
   fastify.get('/sessions', {
-    preHandler: fastify.requireSession,
+    preHandler: requireSession,
     schema: {
       summary: 'The live sessions of the current user',
       response: { 200: SessionList, ...errors }
     }
   }, async function listSessions (request) {
-    const sessions = await service.listSessions(request.session as SessionInfo)
+    const sessions = await service.listSessions(sessionOf(request) as SessionInfo)
     return {
       sessions: sessions.map((s) => ({
         id: s.id,
@@ -254,14 +255,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: fastify.requireSession,
+    preHandler: requireSession,
     schema: {
       summary: 'End one session of the current user; ending the current one also clears its cookies',
       params: SessionIdParams,
       response: { 204: NoContent, 404: ErrorBody, ...errors }
     }
   }, async function endSession (request, reply) {
-    const session = request.session as SessionInfo
+    const session = sessionOf(request) as SessionInfo
     if (!await service.endSession(session, request.params.id)) throw new SessionNotFoundError()
     audit(request.log, 'session.ended', { userId: session.user.id, familyId: request.params.id, current: request.params.id === session.id })
     if (request.params.id === session.id) clearSessionCookies(reply, policy)
