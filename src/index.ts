@@ -7,7 +7,10 @@ import sessionPlugin from './http/plugin.js'
 
 export default sessionPlugin
 export { sessionPlugin }
-export type { SessionPluginOptions } from './http/plugin-options.js'
+export type { SessionPluginOptions, RateLimitSettings } from './http/plugin-options.js'
+export type { StatelessSessionNames, StatelessSessionApi, SessionRequestFields, SessionCsrfFields, RequireSession } from './http/plugin.js'
+export type { CsrfProtection } from './http/csrf.js'
+export type { CookiePolicy } from './http/cookies.js'
 export type { SessionInfo, FindUser, VerifyCredentials } from './session/session-service.js'
 export type { SessionStore, SessionUser, FamilyRecord, RotationRequest, RotationOutcome, RevocationBatch, RevocationFeedBatch, Revocation } from './stores/session-store.js'
 export { MemorySessionStore } from './stores/memory-session-store.js'

@@ -25,7 +25,7 @@ await app.register(sessionPlugin, {
   rateLimit: false,
   ...(process.env.BENCH_CACHE === undefined ? {} : { verifiedTokenCacheSize: Number(process.env.BENCH_CACHE) })
 })
-app.get('/me', { preHandler: app.requireSession }, async (request) => ({ userId: request.session?.user.id }))
+app.get('/me', { preHandler: app.requireSession }, async (request) => ({ userId: app.statelessSession.sessionOf(request)?.user.id }))
 
 const sessions: BenchSession[] = []
 if (mode !== 'cold') {

@@ -9,15 +9,13 @@
  *
  * Browser code: no Node.js imports, no framework. It also runs in Node.js 20+ (the unit tests).
  */
+import type { LiveSessionJson, SessionJson, UserJson } from '../wire/schemas.js'
 import { createTabLock, type ChannelFactory, type ChannelLike, type LockManagerLike } from './tab-lock.js'
 
 export type { ChannelFactory, ChannelLike, LockManagerLike } from './tab-lock.js'
 
-export interface SessionUser {
-  id: string
-  username: string
-  roles: string[]
-}
+/** The user of a session, as the service's answers carry it (src/wire/schemas.ts). */
+export type SessionUser = UserJson
 
 /** What the client knows about the current session. Times are milliseconds since the epoch, on this browser's clock. */
 export interface SessionState {
@@ -32,15 +30,8 @@ export interface SessionState {
   readonly absoluteExpiresAt: number
 }
 
-/** One live session of the user, as GET /auth/sessions lists it. */
-export interface LiveSession {
-  id: string
-  createdAt: string
-  lastRefreshedAt: string
-  userAgent: string | null
-  /** True for the session of this browser. */
-  current: boolean
-}
+/** One live session of the user, as GET /auth/sessions lists it (`current`: the session of this browser). */
+export type LiveSession = LiveSessionJson
 
 /**
  * Why the session ended: `logout` (this tab logged out), `logged-out-elsewhere` (another tab of this browser
@@ -97,10 +88,7 @@ const RETRY_MS = 5000
 /** Clock differences under this are the Date header's one-second resolution, not skew. */
 const SKEW_THRESHOLD_MS = 2000
 
-interface ServerSession {
-  user: { id: string, username: string, roles: string[] }
-  session: { id: string, accessExpiresAt: string, refreshExpiresAt: string, absoluteExpiresAt: string }
-}
+type ServerSession = SessionJson
 
 type Listener<K extends keyof SessionClientEvents> = (event: SessionClientEvents[K]) => void
 type Message = { type: 'session', state: SessionState } | { type: 'logout', reason: 'logout' | 'expired' | 'revoked' }

@@ -77,7 +77,7 @@ export type CsrfProtection = (request: FastifyRequest, reply: FastifyReply, done
  * An onRequest (or preHandler) hook refusing cross-site requests with 403 ERR_CSRF_REJECTED and an audit
  * line, before any body is read. GET, HEAD and OPTIONS pass, so it can also be added app-wide.
  */
-export function csrfProtection (policy: OriginPolicy): CsrfProtection {
+export function csrfProtection (policy: OriginPolicy, sessionOf: (request: FastifyRequest) => { id: string, user: { id: string } } | null): CsrfProtection {
   return function csrfProtection (request, _reply, done) {
     const verdict = SAFE_METHODS.has(request.method) ? 'ok' : checkOrigin(request, policy)
     if (verdict === 'ok') {
@@ -90,8 +90,8 @@ export function csrfProtection (policy: OriginPolicy): CsrfProtection {
       route: request.routeOptions.url,
       origin: clip(request.headers.origin),
       fetchSite: clip(request.headers['sec-fetch-site']),
-      userId: request.session?.user.id,
-      familyId: request.session?.id
+      userId: sessionOf(request)?.user.id,
+      familyId: sessionOf(request)?.id
     })
     done(new CsrfRejectedError())
   }

@@ -60,6 +60,8 @@ export const PluginOptionsSchema = Type.Object({
   verifiedTokenCacheSize: integer(10000, 0, 10_000_000, 'Access tokens remembered, by exact text, once verified a second time (a token seen once is not kept); first in, first out; expiry and revocation are still checked on every hit; 0 turns it off.'),
   revocationPollIntervalMs: integer(1000, 10, 3_600_000, 'How often revocations recorded by other processes are picked up, for stores without push (SQLite, memory).'),
   maxStalenessSeconds: Type.Integer({ minimum: 0, maximum: 3600, description: 'Longest time access checks trust the in-memory revocation view without confirming it with a shared store (Redis); beyond it sessions are refused with 503 ERR_SESSION_STORE_STALE (fail closed). 0 turns the limit off. Default 5 with a store that pushes revocations (Redis), else 0.' }),
+  requestDecorator: Type.String({ default: 'session', pattern: '^[A-Za-z_$][A-Za-z0-9_$]{0,63}$', description: 'Name of the request decorator holding the session (and of `<name>Stale`). Change it to register the plugin beside @fastify/session or @fastify/secure-session, which use `request.session`; rename it for TypeScript too (StatelessSessionNames).' }),
+  csrfDecorator: Type.String({ default: 'csrfProtection', pattern: '^[A-Za-z_$][A-Za-z0-9_$]{0,63}$', description: 'Name of the app decorator holding the cross-site check. Change it to register the plugin beside @fastify/csrf-protection, which uses `app.csrfProtection`.' }),
   redisKeyPrefix: Type.String({ default: 'stateless-session:', pattern: REDIS_KEY_PREFIX_PATTERN, description: 'With `redis`: prefix of the rate-limit counters\' keys (`<prefix>rate-limit:...`).' }),
   adminRole: Type.String({ default: 'admin', pattern: ROLE_PATTERN, description: 'With `accounts`: the role whose holders may use the admin routes (`<prefix>/admin/...`). At least one enabled user always keeps it.' }),
   signup: Type.Union([Type.Literal('closed'), Type.Literal('open')], { default: 'closed', description: 'With `accounts`: `open` adds `POST <prefix>/signup`, where anyone can create an account (rate-limited per IP). It tells whether a username is taken: see docs/security.md, "Sign-up".' })
@@ -141,7 +143,9 @@ export function optionDefault<K extends keyof DataOptions> (option: K): DataOpti
 /** Options whose pattern says too little to a reader. */
 const EXPECTED: Readonly<Record<string, string>> = {
   prefix: 'a path such as /auth, without a trailing slash',
-  redisKeyPrefix: '1-64 characters of A-Z, a-z, 0-9 and :._{}-'
+  redisKeyPrefix: '1-64 characters of A-Z, a-z, 0-9 and :._{}-',
+  requestDecorator: 'a JavaScript identifier of at most 64 characters',
+  csrfDecorator: 'a JavaScript identifier of at most 64 characters'
 }
 
 /** What a schema allows, in words: the second half of "option X must be ...". */
@@ -317,6 +321,8 @@ export function resolveOptions (options: SessionPluginOptions, naming: OptionNam
     accounts,
     adminRole: r.value(given, 'adminRole'),
     signup,
+    requestDecorator: r.value(given, 'requestDecorator'),
+    csrfDecorator: r.value(given, 'csrfDecorator'),
     warnings: r.warnings
   }
 }

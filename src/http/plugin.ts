@@ -1,13 +1,13 @@
 /**
  * The session plugin: register it and your app gets the auth routes, a typed `request.session` and an
- * `app.requireSession` preHandler. See docs/plugin.md.
+ * `app.requireSession` preHandler (everything also under `app.statelessSession`). See docs/plugin.md.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { cookiePolicy, MAX_COOKIE_BYTES, readCookie, type CookiePolicy } from './cookies.js'
 import { csrfProtection, type CsrfProtection } from './csrf.js'
 import { Denylist } from '../session/denylist.js'
-import { SESSION_INVALID_BODY, SessionStoreStaleError, errorBody } from '../common/errors.js'
+import { InvalidOptionError, SESSION_INVALID_BODY, SessionStoreStaleError, errorBody } from '../common/errors.js'
 import { resolveOptions, type SessionPluginOptions } from './plugin-options.js'
 import { RevocationSync } from '../session/revocation-sync.js'
 import { authRoutes } from './routes/auth-routes.js'
@@ -18,32 +18,73 @@ import { TokenCodec } from '../tokens/token-codec.js'
 
 export type { SessionPluginOptions } from './plugin-options.js'
 
+/**
+ * Names of the decorators that could collide with other plugins (`request.session` with @fastify/session and
+ * @fastify/secure-session, `app.csrfProtection` with @fastify/csrf-protection). Renamed at run time with the
+ * `requestDecorator` and `csrfDecorator` options, and for TypeScript by augmenting this interface:
+ *
+ *     declare module 'fastify-stateless-session' {
+ *       interface StatelessSessionNames { request: 'auth', csrf: 'sessionCsrf' }
+ *     }
+ *
+ * Then `request.auth`, `request.authStale` and `app.sessionCsrf` are typed instead.
+ */
+export interface StatelessSessionNames {}
+type RequestName = StatelessSessionNames extends { request: infer N extends string } ? N : 'session'
+type CsrfName = StatelessSessionNames extends { csrf: infer N extends string } ? N : 'csrfProtection'
+
+export type RequireSession = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+
+/** The request's session under its configured name (`request.session` by default). */
+export type SessionRequestFields = {
+  /** The verified session of this request, or null. Read-only: worked out from the access cookie when first read. */
+  readonly [K in RequestName]: SessionInfo | null
+} & {
+  /**
+   * True when the request carried a valid access token that cannot be vouched for because the revocation
+   * view is stale (the shared store has been unreachable too long): the session is then null, and
+   * `requireSession` answers 503 ERR_SESSION_STORE_STALE instead of 401.
+   */
+  readonly [K in `${RequestName}Stale`]: boolean
+}
+
+/** The cross-site check under its configured name (`app.csrfProtection` by default). */
+export type SessionCsrfFields = {
+  /**
+   * onRequest hook refusing cross-site requests (403 ERR_CSRF_REJECTED), as on the auth routes; GET, HEAD
+   * and OPTIONS pass. Add it to your own state-changing routes: `{ onRequest: app.csrfProtection }`.
+   */
+  readonly [K in CsrfName]: CsrfProtection
+}
+
+/** Everything the plugin adds, under one name that never collides: `app.statelessSession`. */
+export interface StatelessSessionApi {
+  /** The session service: login, refresh, logout, revocation (for custom routes and admin tools). */
+  readonly service: SessionService
+  readonly cookies: CookiePolicy
+  /** The revocation sync, for readiness checks. */
+  readonly revocations: RevocationSync
+  readonly csrfProtection: CsrfProtection
+  readonly requireSession: RequireSession
+  /** The session of a request, whatever the request decorator is called. */
+  sessionOf: (request: FastifyRequest) => SessionInfo | null
+  /** True when the request's valid token cannot be vouched for (see `request.sessionStale`). */
+  isStale: (request: FastifyRequest) => boolean
+}
+
 declare module 'fastify' {
-  interface FastifyInstance {
+  interface FastifyInstance extends SessionCsrfFields {
+    statelessSession: StatelessSessionApi
     /** The session service: login, refresh, logout, revocation (for custom routes and admin tools). */
     sessions: SessionService
     /** preHandler that answers 401 (the standard body) unless the request carries a valid session. */
-    requireSession: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+    requireSession: RequireSession
     /** Cookie names and attributes in use. */
     sessionCookies: CookiePolicy
     /** The revocation sync, for readiness checks. */
     sessionRevocations: RevocationSync
-    /**
-     * onRequest hook refusing cross-site requests (403 ERR_CSRF_REJECTED), as on the auth routes; GET, HEAD
-     * and OPTIONS pass. Add it to your own state-changing routes: `{ onRequest: app.csrfProtection }`.
-     */
-    csrfProtection: CsrfProtection
   }
-  interface FastifyRequest {
-    /** The verified session of this request, or null. Read-only: worked out from the access cookie when first read. */
-    session: SessionInfo | null
-    /**
-     * True when the request carried a valid access token that cannot be vouched for because the revocation
-     * view is stale (the shared store has been unreachable too long): `session` is then null, and
-     * `requireSession` answers 503 ERR_SESSION_STORE_STALE instead of 401.
-     */
-    sessionStale: boolean
-  }
+  interface FastifyRequest extends SessionRequestFields {}
 }
 
 /** The outcome of a request's access check: its session, no session, or a valid token that cannot be vouched for. */
@@ -57,6 +98,7 @@ const SESSION_STALE_JSON = JSON.stringify(errorBody(503, STORE_STALE_ERROR.code,
 
 async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOptions): Promise<void> {
   const o = resolveOptions(options)
+  const fail = (option: string, problem: string): never => { throw new InvalidOptionError(`session plugin option "${option}" ${problem}`) }
   for (const warning of o.warnings) fastify.log.warn(warning)
 
   const ring = new KeyRing({
@@ -105,10 +147,19 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
   await sync.start()
   fastify.addHook('onClose', async () => { await sync.stop() })
 
+  const requestName = o.requestDecorator
+  const staleName = `${requestName}Stale`
+  for (const name of [requestName, staleName]) {
+    if (fastify.hasRequestDecorator(name)) {
+      fail('requestDecorator', `"${requestName}": request.${name} is already decorated by another plugin (@fastify/session and @fastify/secure-session use request.session); choose another name, e.g. requestDecorator: 'auth', and declare it for TypeScript (docs/plugin.md)`)
+    }
+  }
+  if (fastify.hasDecorator(o.csrfDecorator)) {
+    fail('csrfDecorator', `"${o.csrfDecorator}": app.${o.csrfDecorator} is already decorated by another plugin (@fastify/csrf-protection uses csrfProtection); choose another name, e.g. csrfDecorator: 'sessionCsrf' (docs/plugin.md)`)
+  }
   fastify.decorate('sessions', service)
   fastify.decorate('sessionCookies', policy)
   fastify.decorate('sessionRevocations', sync)
-  fastify.decorate('csrfProtection', csrfProtection({ publicOrigin: o.publicOrigin, trustedOrigins: o.trustedOrigins }))
   // `request.session` is worked out the first time it is read, not in an onRequest hook: a route that never
   // looks at it (a public page, a health check) pays nothing, and a protected one does the check once. An
   // onRequest hook on every route cost a few per cent of a warm protected request (`npm run bench`).
@@ -130,28 +181,29 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     }
     return check
   }
-  fastify.decorateRequest('session', {
-    getter (this: FastifyRequest): SessionInfo | null {
-      const check = checkOf(this)
-      return typeof check === 'string' ? null : check
-    }
-  })
-  fastify.decorateRequest('sessionStale', {
-    getter (this: FastifyRequest): boolean {
-      return checkOf(this) === 'stale'
-    }
-  })
+  const sessionOf = (request: FastifyRequest): SessionInfo | null => {
+    const check = checkOf(request)
+    return typeof check === 'string' ? null : check
+  }
+  const isStale = (request: FastifyRequest): boolean => checkOf(request) === 'stale'
+  const csrf = csrfProtection({ publicOrigin: o.publicOrigin, trustedOrigins: o.trustedOrigins }, sessionOf)
+  fastify.decorateRequest(requestName, { getter (this: FastifyRequest) { return sessionOf(this) } })
+  fastify.decorateRequest(staleName, { getter (this: FastifyRequest) { return isStale(this) } })
 
-  fastify.decorate('requireSession', function requireSession (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-    if (request.session !== null) {
+  const requireSession: RequireSession = function requireSession (request, reply, done) {
+    const check = checkOf(request)
+    if (typeof check !== 'string') {
       done()
       return
     }
-    reply.code(request.sessionStale ? 503 : 401)
+    reply.code(check === 'stale' ? 503 : 401)
       .header('cache-control', 'no-store')
       .header('content-type', 'application/json; charset=utf-8')
-      .send(request.sessionStale ? SESSION_STALE_JSON : SESSION_INVALID_JSON)
-  })
+      .send(check === 'stale' ? SESSION_STALE_JSON : SESSION_INVALID_JSON)
+  }
+  fastify.decorate('requireSession', requireSession)
+  fastify.decorate(o.csrfDecorator, csrf)
+  fastify.decorate('statelessSession', Object.freeze({ service, cookies: policy, revocations: sync, csrfProtection: csrf, requireSession, sessionOf, isStale }))
 
   if (o.routes) {
     await fastify.register(authRoutes, {

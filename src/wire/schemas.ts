@@ -1,5 +1,9 @@
-/** JSON schemas of the HTTP API: they validate requests, shape responses and feed the OpenAPI description. */
-import { Type } from 'typebox'
+/**
+ * The wire shapes of the HTTP API, defined once: the routes validate requests and shape responses with these
+ * schemas, the OpenAPI description is generated from them, and the browser client takes its types from them
+ * (type-only imports: no schema code reaches the browser).
+ */
+import { Type, type Static } from 'typebox'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES } from '../tokens/claims.js'
 import { MAX_PASSWORD_LENGTH } from '../users/password-hasher.js'
 
@@ -17,12 +21,14 @@ export const LoginBody = Type.Object({
 
 const Timestamp = Type.String({ format: 'date-time' })
 
+export const UserBody = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  roles: Type.Array(Type.String())
+})
+
 export const SessionBody = Type.Object({
-  user: Type.Object({
-    id: Type.String(),
-    username: Type.String(),
-    roles: Type.Array(Type.String())
-  }),
+  user: UserBody,
   session: Type.Object({
     id: Type.String({ description: 'Session (family) id; stays the same across refreshes.' }),
     accessExpiresAt: Timestamp,
@@ -31,16 +37,18 @@ export const SessionBody = Type.Object({
   })
 })
 
+export const LiveSessionBody = Type.Object({
+  id: Type.String(),
+  createdAt: Type.String({ format: 'date-time', description: 'Login time.' }),
+  lastSeenAt: Type.String({ format: 'date-time', description: 'The last refresh (or the login): updated at each refresh, not at each request.' }),
+  lastRefreshedAt: Type.String({ format: 'date-time', description: 'The same as `lastSeenAt` (kept for existing clients).' }),
+  clientAddress: Type.Union([Type.String(), Type.Null()], { description: 'The client address at the last login or refresh, as the service sees it (after TRUST_PROXY).' }),
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean({ description: 'True for the session of the request (always false in an admin\'s view of another user).' })
+})
+
 export const SessionList = Type.Object({
-  sessions: Type.Array(Type.Object({
-    id: Type.String(),
-    createdAt: Type.String({ format: 'date-time', description: 'Login time.' }),
-    lastSeenAt: Type.String({ format: 'date-time', description: 'The last refresh (or the login): updated at each refresh, not at each request.' }),
-    lastRefreshedAt: Type.String({ format: 'date-time', description: 'The same as `lastSeenAt` (kept for existing clients).' }),
-    clientAddress: Type.Union([Type.String(), Type.Null()], { description: 'The client address at the last login or refresh, as the service sees it (after TRUST_PROXY).' }),
-    userAgent: Type.Union([Type.String(), Type.Null()]),
-    current: Type.Boolean({ description: 'The session of this request (always false in an admin\'s view of another user).' })
-  }))
+  sessions: Type.Array(LiveSessionBody)
 })
 
 const SessionId = Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' })
@@ -66,7 +74,8 @@ export const SignupBody = Type.Object({
   password: Password
 }, { additionalProperties: false })
 
-export const UserView = Type.Object({
+/** A user as the admin routes show it (never a password hash). */
+export const AccountBody = Type.Object({
   id: Type.String(),
   username: Type.String(),
   roles: Type.Array(Type.String()),
@@ -75,11 +84,10 @@ export const UserView = Type.Object({
   updatedAt: Timestamp
 })
 
-export const UserBody = Type.Object({ user: UserView })
+export const AccountAnswer = Type.Object({ user: AccountBody })
 
-export const UserList = Type.Object({
-  users: Type.Array(UserView),
-  /** Users matching the search, over all pages. */
+export const AccountList = Type.Object({
+  users: Type.Array(AccountBody),
   total: Type.Integer({ minimum: 0, description: 'Users matching the search, over all pages.' }),
   offset: Type.Integer({ minimum: 0 }),
   limit: Type.Integer({ minimum: 1 })
@@ -87,13 +95,13 @@ export const UserList = Type.Object({
 
 export const MAX_PAGE = 200
 
-export const UserListQuery = Type.Object({
+export const AccountListQuery = Type.Object({
   search: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'Only usernames containing this text (ignoring case).' })),
   offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
   limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })
 }, { additionalProperties: false })
 
-export const CreateUserBody = Type.Object({
+export const CreateAccountBody = Type.Object({
   username: SignupBody.properties.username,
   password: Password,
   roles: Type.Optional(Roles)
@@ -113,3 +121,20 @@ export const UserSessionParams = Type.Object({
 })
 
 export const NoContent = Type.Null({ description: 'No body.' })
+
+/** The user as the API shows it. */
+export type UserJson = Static<typeof UserBody>
+/** The answer of login, refresh and GET /session. */
+export type SessionJson = Static<typeof SessionBody>
+/** One entry of GET /sessions. */
+export type LiveSessionJson = Static<typeof LiveSessionBody>
+export type SessionListJson = Static<typeof SessionList>
+export type ErrorJson = Static<typeof ErrorBody>
+export type LoginJson = Static<typeof LoginBody>
+export type EndedJson = Static<typeof EndedBody>
+export type ChangePasswordJson = Static<typeof ChangePasswordBody>
+export type SignupJson = Static<typeof SignupBody>
+/** A user in the admin routes. */
+export type AccountJson = Static<typeof AccountBody>
+export type AccountListJson = Static<typeof AccountList>
+export type CreateAccountJson = Static<typeof CreateAccountBody>

@@ -28,7 +28,7 @@ export interface AccountRoutesOptions {
 
 export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = async function accountRoutes (fastify, options) {
   const { service, accounts, replies, limits } = options
-  const csrf = fastify.csrfProtection
+  const { csrfProtection: csrf, requireSession, sessionOf } = fastify.statelessSession
 
   /** A new session for a user who just proved who they are; 401 (cookies cleared) if a change overtook it. */
   async function openSession (request: FastifyRequest, reply: FastifyReply, result: LoginResult): Promise<IssuedSession | undefined> {
@@ -41,14 +41,14 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
   fastify.post('/password', {
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
-    preHandler: [fastify.requireSession],
+    preHandler: [requireSession],
     schema: {
       summary: 'Change the password of the signed-in user: every other session ends; this one is re-issued (new cookies, new session id)',
       body: ChangePasswordBody,
       response: { 200: SessionBody, 413: ErrorBody, ...errors }
     }
   }, async function changePassword (request, reply) {
-    const session = request.session as SessionInfo
+    const session = sessionOf(request) as SessionInfo
     const { currentPassword, newPassword } = request.body
     // A wrong current password counts as a failed login of this account and client: a stolen session gives
     // no more guesses at the password than the login form does.

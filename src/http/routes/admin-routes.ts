@@ -13,24 +13,23 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import type { Static } from 'typebox'
 import { AdminSelfChangeError, ForbiddenError, SessionNotFoundError, UserNotFoundError } from '../../common/errors.js'
 import type { SessionInfo, SessionService } from '../../session/session-service.js'
 import type { Accounts, AccountView } from '../../users/accounts.js'
 import {
-  CreateUserBody,
+  AccountAnswer,
+  AccountList,
+  AccountListQuery,
+  CreateAccountBody,
   EndedBody,
   ErrorBody,
   NoContent,
   PasswordBody,
   RolesBody,
   SessionList,
-  UserBody,
   UserIdParams,
-  UserList,
-  UserListQuery,
   UserSessionParams,
-  type UserView
+  type AccountJson
 } from '../../wire/schemas.js'
 import { audit, type AuditEvent } from '../audit.js'
 import type { AuthRateLimits } from '../rate-limits.js'
@@ -46,7 +45,7 @@ export interface AdminRoutesOptions {
 
 const errors = { ...errorResponses, 404: ErrorBody, 409: ErrorBody }
 
-function userView (user: AccountView): Static<typeof UserView> {
+function userView (user: AccountView): AccountJson {
   return { id: user.id, username: user.username, roles: [...user.roles], disabled: user.disabled, createdAt: iso(user.createdAt), updatedAt: iso(user.updatedAt) }
 }
 
@@ -55,12 +54,12 @@ const REFUSALS = new Set(['ERR_LAST_ADMIN', 'ERR_ADMIN_SELF_CHANGE'])
 
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async function adminRoutes (fastify, options) {
   const { service, accounts, adminRole } = options
-  const csrf = fastify.csrfProtection
+  const { csrfProtection: csrf, requireSession, sessionOf } = fastify.statelessSession
   const guard = { keepRole: adminRole }
 
   /** preHandler after requireSession: 403 unless the session's user holds the admin role. */
   function requireAdmin (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    const session = request.session as SessionInfo
+    const session = sessionOf(request) as SessionInfo
     if (session.user.roles.includes(adminRole)) {
       done()
       return
@@ -68,11 +67,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     audit(request.log, 'admin.forbidden', { actorId: session.user.id, actorName: session.user.username, method: request.method, route: request.routeOptions.url })
     done(new ForbiddenError(adminRole))
   }
-  const admin = [fastify.requireSession, requireAdmin]
+  const admin = [requireSession, requireAdmin]
   const change = { bodyLimit: BODY_LIMIT, onRequest: csrf, preHandler: admin }
 
   function actor (request: FastifyRequest): { actorId: string, actorName: string } {
-    const session = request.session as SessionInfo
+    const session = sessionOf(request) as SessionInfo
     return { actorId: session.user.id, actorName: session.user.username }
   }
 
@@ -90,7 +89,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   }
 
   function notSelf (request: FastifyRequest, id: string, what: string): void {
-    if ((request.session as SessionInfo).user.id === id) throw new AdminSelfChangeError(what)
+    if ((sessionOf(request) as SessionInfo).user.id === id) throw new AdminSelfChangeError(what)
   }
 
   async function existing (id: string): Promise<AccountView> {
@@ -103,8 +102,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     preHandler: admin,
     schema: {
       summary: 'Admin: list users, a page at a time, optionally only usernames containing `search`',
-      querystring: UserListQuery,
-      response: { 200: UserList, ...errors }
+      querystring: AccountListQuery,
+      response: { 200: AccountList, ...errors }
     }
   }, async function listUsers (request) {
     const { search, offset, limit } = request.query
@@ -117,8 +116,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     ...change,
     schema: {
       summary: 'Admin: create a user (the password policy applies)',
-      body: CreateUserBody,
-      response: { 201: UserBody, 413: ErrorBody, ...errors }
+      body: CreateAccountBody,
+      response: { 201: AccountAnswer, 413: ErrorBody, ...errors }
     }
   }, async function createUser (request, reply) {
     const { username, password, roles = [] } = request.body
@@ -128,7 +127,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
 
   fastify.get('/users/:id', {
     preHandler: admin,
-    schema: { summary: 'Admin: one user', params: UserIdParams, response: { 200: UserBody, ...errors } }
+    schema: { summary: 'Admin: one user', params: UserIdParams, response: { 200: AccountAnswer, ...errors } }
   }, async function getUser (request) {
     const user = await act(request, 'admin.user_read', { userId: request.params.id }, async () => await existing(request.params.id))
     return { user: userView(user) }
@@ -154,7 +153,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       schema: {
         summary: disabled ? 'Admin: disable a user; every session of theirs ends' : 'Admin: enable a user again',
         params: UserIdParams,
-        response: { 200: UserBody, ...errors }
+        response: { 200: AccountAnswer, ...errors }
       }
     }, async function setDisabled (request) {
       const { id } = request.params
@@ -172,7 +171,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       summary: 'Admin: set the roles of a user. A role taken away ends their sessions at once; one added reaches their tokens at the next refresh',
       params: UserIdParams,
       body: RolesBody,
-      response: { 200: UserBody, ...errors }
+      response: { 200: AccountAnswer, ...errors }
     }
   }, async function setRoles (request) {
     const { id } = request.params
@@ -190,7 +189,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       summary: 'Admin: set the password of a user (the password policy applies); every session of theirs ends',
       params: UserIdParams,
       body: PasswordBody,
-      response: { 200: UserBody, 413: ErrorBody, ...errors }
+      response: { 200: AccountAnswer, 413: ErrorBody, ...errors }
     }
   }, async function setPassword (request) {
     const { id } = request.params
@@ -205,7 +204,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     const { id } = request.params
     const sessions = await act(request, 'admin.sessions_listed', { userId: id }, async () => {
       await existing(id)
-      return await service.listUserSessions(id, (request.session as SessionInfo).id)
+      return await service.listUserSessions(id, (sessionOf(request) as SessionInfo).id)
     })
     return sessionList(sessions)
   })

@@ -23,6 +23,8 @@ import { accountRoutes } from './account-routes.js'
 import { adminRoutes } from './admin-routes.js'
 import { BODY_LIMIT, clientInfo, errorResponses as errors, noBody, refuseRateLimited, sessionBody, sessionList, sessionReplies } from './route-kit.js'
 
+export { sessionBody } from './route-kit.js'
+
 export interface AuthRoutesOptions {
   service: SessionService
   policy: CookiePolicy
@@ -63,7 +65,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   const limits = options.rateLimit === false
     ? NO_RATE_LIMITS
     : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis, keyPrefix: options.redisKeyPrefix })
-  const csrf = fastify.csrfProtection
+  const { csrfProtection: csrf, requireSession, sessionOf, isStale } = fastify.statelessSession
   const replies = sessionReplies(policy)
   const sendSession = replies.send
   const refuseSession = replies.refuse
@@ -174,13 +176,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: fastify.requireSession,
+    preHandler: requireSession,
     schema: {
       summary: 'End every session of the current user',
       response: { 204: NoContent, ...errors }
     }
   }, async function logoutAll (request, reply) {
-    const session = request.session as SessionInfo
+    const session = sessionOf(request) as SessionInfo
     const sessionsEnded = await service.logoutAll(session)
     audit(request.log, 'logout_all', { userId: session.user.id, familyId: session.id, sessionsEnded })
     clearSessionCookies(reply, policy)
@@ -193,32 +195,33 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
       response: { 200: SessionBody, ...errors }
     }
   }, async function currentSession (request, reply) {
-    if (request.sessionStale) throw new SessionStoreStaleError()
-    if (request.session === null) return refuseSession(reply, false)
-    return sessionBody(request.session)
+    if (isStale(request)) throw new SessionStoreStaleError()
+    const session = sessionOf(request)
+    if (session === null) return refuseSession(reply, false)
+    return sessionBody(session)
   })
 
   fastify.get('/sessions', {
-    preHandler: fastify.requireSession,
+    preHandler: requireSession,
     schema: {
       summary: 'The live sessions of the current user',
       response: { 200: SessionList, ...errors }
     }
   }, async function listSessions (request) {
-    return sessionList(await service.listSessions(request.session as SessionInfo))
+    return sessionList(await service.listSessions(sessionOf(request) as SessionInfo))
   })
 
   fastify.delete('/sessions', {
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: [fastify.requireSession],
+    preHandler: [requireSession],
     schema: {
       summary: 'End every other session of the current user, in one call; the current one lives on',
       response: { 200: EndedBody, ...errors }
     }
   }, async function endOtherSessions (request) {
-    const session = request.session as SessionInfo
+    const session = sessionOf(request) as SessionInfo
     const ended = await service.endOtherSessions(session)
     audit(request.log, 'sessions.others_ended', { userId: session.user.id, familyId: session.id, sessionsEnded: ended })
     return { ended }
@@ -228,14 +231,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: fastify.requireSession,
+    preHandler: requireSession,
     schema: {
       summary: 'End one session of the current user; ending the current one also clears its cookies',
       params: SessionIdParams,
       response: { 204: NoContent, 404: ErrorBody, ...errors }
     }
   }, async function endSession (request, reply) {
-    const session = request.session as SessionInfo
+    const session = sessionOf(request) as SessionInfo
     if (!await service.endSession(session, request.params.id)) throw new SessionNotFoundError()
     audit(request.log, 'session.ended', { userId: session.user.id, familyId: request.params.id, current: request.params.id === session.id })
     if (request.params.id === session.id) clearSessionCookies(reply, policy)

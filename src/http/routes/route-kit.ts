@@ -1,9 +1,8 @@
 /** What the auth, account and admin routes share: body limits, the session body, refusals, the client's identity. */
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { RateLimitedError, SESSION_INVALID_BODY, ValidationError } from '../../common/errors.js'
-import type { Static } from 'typebox'
 import type { ClientInfo, IssuedSession, LiveSession, SessionInfo } from '../../session/session-service.js'
-import { ErrorBody, type SessionList } from '../../wire/schemas.js'
+import { ErrorBody, type SessionJson, type SessionListJson } from '../../wire/schemas.js'
 import { clearSessionCookies, setSessionCookies, type CookiePolicy } from '../cookies.js'
 import type { RateLimitBlock } from '../rate-limits.js'
 
@@ -18,7 +17,7 @@ export function iso (epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString()
 }
 
-export function sessionBody (info: SessionInfo): { user: { id: string, username: string, roles: string[] }, session: { id: string, accessExpiresAt: string, refreshExpiresAt: string, absoluteExpiresAt: string } } {
+export function sessionBody (info: SessionInfo): SessionJson {
   return {
     user: { id: info.user.id, username: info.user.username, roles: [...info.user.roles] },
     session: {
@@ -75,7 +74,7 @@ export function sessionReplies (policy: CookiePolicy): SessionReplies {
 }
 
 /** The session list of a user, on the wire. */
-export function sessionList (sessions: LiveSession[]): Static<typeof SessionList> {
+export function sessionList (sessions: LiveSession[]): SessionListJson {
   return {
     sessions: sessions.map((s) => ({
       id: s.id,
