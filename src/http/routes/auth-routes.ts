@@ -14,7 +14,7 @@ import type { Clock } from '../../common/clock.js'
 import { clearSessionCookies, readCookie, setSessionCookies, type CookiePolicy } from '../cookies.js'
 import { corsOptions } from '../cors.js'
 import { InvalidCredentialsError, RateLimitedError, SESSION_INVALID_BODY, SessionNotFoundError, SessionStoreStaleError, ValidationError } from '../../common/errors.js'
-import { errorHandler } from '../error-handler.js'
+import { errorHandlerFor } from '../error-handler.js'
 import { NO_RATE_LIMITS, registerRateLimits, type RateLimitBlock, type RateLimitSettings } from '../rate-limits.js'
 import { securityHeaders } from '../security-headers.js'
 import type { IssuedSession, SessionInfo, SessionService } from '../../session/session-service.js'
@@ -70,7 +70,7 @@ function noBody (request: FastifyRequest, _reply: FastifyReply, done: HookHandle
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
   const { service, policy } = options
-  fastify.setErrorHandler(errorHandler)
+  fastify.setErrorHandler(errorHandlerFor(service.isStoreUnavailable))
   fastify.addSchema(ErrorBody)
 
   if (!fastify.hasReplyDecorator('setCookie')) {
