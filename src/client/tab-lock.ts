@@ -1,7 +1,7 @@
 /**
  * One lock per browser, not per tab: the session client holds it around every request that can change the
  * session cookies (login, refresh, logout), so ten tabs refreshing at once rotate the refresh token one
- * after another instead of racing each other into reuse detection (SECURITY.md rule 10).
+ * after another instead of racing each other into reuse detection (docs/security.md rule 10).
  *
  * The Web Locks API does this exactly. Where it is missing (old browsers, and plain-http pages on hosts
  * other than localhost: it only exists in secure contexts) a BroadcastChannel election stands in. That

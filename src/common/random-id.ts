@@ -11,7 +11,7 @@ const POOL_BYTES = 4096
 const pool = Buffer.allocUnsafeSlow(POOL_BYTES)
 let offset = POOL_BYTES
 
-/** 128 random bits, base64url (22 characters): RFC 7519 §4.1.7; SECURITY.md rule 9. */
+/** 128 random bits, base64url (22 characters): RFC 7519 §4.1.7; docs/security.md rule 9. */
 export function newId (): string {
   if (offset + ID_BYTES > POOL_BYTES) {
     randomFillSync(pool)

@@ -1,5 +1,5 @@
 /**
- * The two session cookies (SECURITY.md rules 14-16). Access: `__Host-session`, Path=/, SameSite=Lax, sent with
+ * The two session cookies (docs/security.md rules 14-16). Access: `__Host-session`, Path=/, SameSite=Lax, sent with
  * every request to the site. Refresh: `__Secure-refresh`, SameSite=Strict, Path limited to the auth routes.
  * Both HttpOnly and Secure; `cookieSecure: false` drops Secure and with it the prefixes, which require it.
  */

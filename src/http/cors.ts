@@ -1,5 +1,5 @@
 /**
- * CORS for front ends on other origins of the same site (SECURITY.md rule 18; ASVS 3.4.2). @fastify/cors with
+ * CORS for front ends on other origins of the same site (docs/security.md rule 18; ASVS 3.4.2). @fastify/cors with
  * an origin function: an `Origin` in the allowlist is echoed back exactly, with credentials; any other origin,
  * `null` included, gets no CORS header at all (its preflight gets 404), never `*` and never a reflection.
  * `Vary: Origin` is on every answer, allowed or not, so a cache never hands one origin's answer to another.

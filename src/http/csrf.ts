@@ -1,5 +1,5 @@
 /**
- * Refusal of cross-site requests to state-changing routes (SECURITY.md rule 17; OWASP CSRF cheat sheet:
+ * Refusal of cross-site requests to state-changing routes (docs/security.md rule 17; OWASP CSRF cheat sheet:
  * Fetch Metadata, then verifying the origin with standard headers). SameSite cookies are the first line;
  * this is the second, and the only one for browsers that send no SameSite-aware cookies or for sibling
  * subdomains, which count as "same site" for cookies.

@@ -14,7 +14,6 @@ import {
   httpErrors,
   type ErrorBody
 } from '../common/errors.js'
-import { isRedisUnavailableError } from '../stores/redis-client.js'
 
 const OWN_CODES = new Set(httpErrors.map((E) => new E().code))
 
@@ -27,7 +26,12 @@ const FASTIFY_CODES: Record<string, () => FastifyError> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new MalformedJsonError()
 }
 
-export function toErrorBody (error: FastifyError): ErrorBody {
+/** True for an error that means the store cannot serve right now (the store's `isUnavailableError`). */
+export type IsStoreUnavailable = (error: unknown) => boolean
+
+const NEVER: IsStoreUnavailable = () => false
+
+export function toErrorBody (error: FastifyError, isStoreUnavailable: IsStoreUnavailable = NEVER): ErrorBody {
   if (error.validation !== undefined) {
     return errorBody(400, 'ERR_VALIDATION', error.message)
   }
@@ -35,17 +39,23 @@ export function toErrorBody (error: FastifyError): ErrorBody {
     return errorBody(error.statusCode as number, error.code, error.message)
   }
   const translate = FASTIFY_CODES[error.code]
-  // Redis down reaching a plugin that shares it (e.g. @fastify/rate-limit's counters): 503, never 500.
-  const known = translate !== undefined ? translate() : isRedisUnavailableError(error) ? new StoreUnavailableError() : new InternalError()
+  // The store down, reaching us through a plugin that shares its connection (the app's own @fastify/rate-limit
+  // on the same Redis, say): 503, never 500. Only the store knows its errors (SessionStore.isUnavailableError).
+  const known = translate !== undefined ? translate() : isStoreUnavailable(error) ? new StoreUnavailableError() : new InternalError()
   return errorBody(known.statusCode as number, known.code, known.message)
 }
 
-export function errorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const body = toErrorBody(error)
-  if (body.statusCode >= 500) {
-    request.log.error({ err: error, code: body.code }, 'request failed')
-  } else {
-    request.log.debug({ code: body.code }, 'request rejected')
+export type ErrorHandler = (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void
+
+/** The error handler of the auth routes (and of the standalone app), for a store with these errors. */
+export function errorHandlerFor (isStoreUnavailable: IsStoreUnavailable = NEVER): ErrorHandler {
+  return function errorHandler (error, request, reply) {
+    const body = toErrorBody(error, isStoreUnavailable)
+    if (body.statusCode >= 500) {
+      request.log.error({ err: error, code: body.code }, 'request failed')
+    } else {
+      request.log.debug({ code: body.code }, 'request rejected')
+    }
+    reply.code(body.statusCode).header('cache-control', 'no-store').send(body)
   }
-  reply.code(body.statusCode).header('cache-control', 'no-store').send(body)
 }

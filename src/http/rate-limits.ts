@@ -1,5 +1,5 @@
 /**
- * Login and refresh limits (SECURITY.md rule 20; ASVS 6.1.1, 6.3.1), built on @fastify/rate-limit's
+ * Login and refresh limits (docs/security.md rule 20; ASVS 6.1.1, 6.3.1), built on @fastify/rate-limit's
  * limiters (`createRateLimit`) and stores: process memory by default (on the injected clock), or Redis
  * through the service's ioredis client, so that every instance counts together.
  *

@@ -2,7 +2,7 @@
  * Response headers for a JSON API that no browser should render, frame or sniff (OWASP Secure Headers, REST
  * Security cheat sheet; ASVS 3.4). HSTS only when cookies are Secure and the request arrived over TLS (directly
  * or, with TRUST_PROXY, through a proxy saying so): sent over plain http it would be ignored anyway, and a
- * development setup on http must not pin a host to https (ASVS 3.4.1; SECURITY.md rule 19).
+ * development setup on http must not pin a host to https (ASVS 3.4.1; docs/security.md rule 19).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 

@@ -10,7 +10,7 @@ import { systemClock, type Clock } from '../common/clock.js'
 import { ENV_OPTIONS, envSchema, type EnvConfig } from './env-schema.js'
 import { resolveSecret } from './secrets.js'
 import { compileTrustProxy, type TrustProxy } from './trust-proxy.js'
-import { errorHandler } from '../http/error-handler.js'
+import { errorHandlerFor } from '../http/error-handler.js'
 import { cookiePolicy } from '../http/cookies.js'
 import { errorBody, InvalidOptionError } from '../common/errors.js'
 import { DEFAULT_ASSETS_DIR, demoRoutes } from './demo/demo-routes.js'
@@ -107,7 +107,6 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     trustProxy: (address: string, hop: number) => trustProxy(address, hop)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(async (request, reply) => {
     setSecurityHeaders(request, reply, app.config.COOKIE_SECURE)
     return await reply.code(404).header('cache-control', 'no-store')
@@ -144,6 +143,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   resolveOptions({ ...settings, signup: 'closed', secret, previousSecrets: previous, store: new MemorySessionStore(), verifyCredentials: async () => null }, ENV_NAMING)
 
   const stores = await openStores(config)
+  const isStoreUnavailable = stores.sessions.isUnavailableError?.bind(stores.sessions)
+  app.setErrorHandler(errorHandlerFor(isStoreUnavailable))
   // Runs after the session plugin's own onClose (hooks run last-registered first): its revocation feed stops
   // before the connections close.
   app.addHook('onClose', async () => { await stores.close() })

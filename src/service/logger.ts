@@ -2,7 +2,7 @@
  * pino options for the service. Fastify's default serializers log no headers and no bodies; the redaction
  * is the second line of defence for anything that logs a request or response object by hand. Request URLs
  * are logged without their query string: tokens never travel there, but a misbehaving client may put one
- * there, and it must not land in a log (SECURITY.md rule 23).
+ * there, and it must not land in a log (docs/security.md rule 23).
  */
 
 export const REDACTED_PATHS = [

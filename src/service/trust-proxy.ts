@@ -1,6 +1,6 @@
 /**
  * TRUST_PROXY: which socket peers are reverse proxies whose X-Forwarded-For, X-Forwarded-Proto and
- * X-Forwarded-Host are believed (SECURITY.md rule 20). Anyone else's forwarded headers change nothing: the
+ * X-Forwarded-Host are believed (docs/security.md rule 20). Anyone else's forwarded headers change nothing: the
  * client IP is the socket peer, the protocol is the socket's. The RFC 7239 `Forwarded` header is never read
  * (Fastify does not; configure the proxy to send X-Forwarded-For).
  *

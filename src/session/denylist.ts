@@ -1,6 +1,6 @@
 /**
  * The in-memory view of the revocation denylist, so checking an access token needs no I/O.
- * Revocations are keyed on what a token carries, never on its text (SECURITY.md rule 12): a token id (`jti`),
+ * Revocations are keyed on what a token carries, never on its text (docs/security.md rule 12): a token id (`jti`),
  * a session family (`sid`), or a subject with a "not before" time. Each entry expires once nothing it covers
  * can still be valid, so the view stays as small as the set of revocations that matter.
  */

@@ -127,6 +127,9 @@ export class SessionService {
     })
   }
 
+  /** True for an error of the store's backend that means "cannot serve right now" (SessionStore.isUnavailableError). */
+  readonly isStoreUnavailable = (error: unknown): boolean => this.#o.store.isUnavailableError?.(error) ?? false
+
   /** The session of an access token, or why there is none (access-check.ts decides). No I/O. */
   authenticate (token: string): SessionInfo | AccessRefusal {
     return this.#access.check(token)

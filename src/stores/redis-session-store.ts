@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { RevocationLogLostError } from '../common/errors.js'
-import type { LuaScript, Redis } from './redis-client.js'
+import { isRedisUnavailableError, type LuaScript, type Redis } from './redis-client.js'
 import * as scripts from './redis-scripts.js'
 import type {
   FamilyRecord,
@@ -281,6 +281,10 @@ export class RedisSessionStore implements SessionStore {
       const [families, more] = await this.#run(scripts.purgeExpired, before, LOG_BATCH) as [number, number]
       if (families < LOG_BATCH && more === 0) return
     }
+  }
+
+  isUnavailableError (error: unknown): boolean {
+    return isRedisUnavailableError(error)
   }
 
   async ping (): Promise<void> {

@@ -144,6 +144,12 @@ export interface SessionStore {
    * that instances started later learn what the surviving instances still knew.
    */
   restoreRevocations?: (revocations: Revocation[]) => Promise<void>
+  /**
+   * Optional: true for an error of this store's backend that means "cannot serve right now" (Redis
+   * disconnected, timed out, read-only after a failover). An error like that reaching the HTTP error handler
+   * from another plugin sharing the connection is then answered 503, not 500.
+   */
+  isUnavailableError?: (error: unknown) => boolean
   /** Resolves when the store answers; rejects otherwise. */
   ping: () => Promise<void>
   close: () => Promise<void>

@@ -9,7 +9,7 @@ for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 /**
  * Only the canonical encoding of a byte string is accepted: Node's decoder ignores non-zero trailing bits,
- * which would give one token several spellings (../shared/FACTS.md).
+ * which would give one token several spellings (test/tokens/token-codec.test.ts "base64url canonical form").
  */
 export function isCanonicalBase64url (segment: string): boolean {
   const rest = segment.length % 4

@@ -1,5 +1,5 @@
 /**
- * Claim rules of both token kinds (SECURITY.md rule 4). The signature says who wrote a token; these rules say
+ * Claim rules of both token kinds (docs/security.md rule 4). The signature says who wrote a token; these rules say
  * whether it can still be honoured. Times must be finite integers (a JSON `1e400` is Infinity), a token may
  * not claim a longer life than its kind has, and `iat` may not lie in the future beyond the leeway.
  * Only the known claims are copied into a fresh object: `__proto__` or `constructor` keys in a payload

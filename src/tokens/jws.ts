@@ -9,7 +9,7 @@
  * verifier and 5.1 µs here (`npm run bench` measures the whole check today). Strictness: fast-jwt accepts a
  * `kid` or other extra header members, `typ` in capitals or with `application/`, and altered trailing bits
  * in the signature (several spellings of one token); this parser accepts three segments of canonical base64url, a 32-byte signature, and a header of
- * exactly `alg: HS256` and the kind's `typ` (SECURITY.md rule 1, RFC 8725 §3.1, §3.11). Our own header is
+ * exactly `alg: HS256` and the kind's `typ` (docs/security.md rule 1, RFC 8725 §3.1, §3.11). Our own header is
  * recognised by its exact bytes, and the signature is checked before any payload JSON is parsed.
  * jose stays the interoperability oracle (test/tokens/jose-interop.test.ts, both directions).
  */

@@ -1,6 +1,6 @@
 /**
  * Key derivation and the key ring. Every key is derived with HKDF-SHA256 from a master secret, separately per
- * token kind and purpose (RFC 8725 §3.5; SECURITY.md rule 7), so a key of one kind never opens the other.
+ * token kind and purpose (RFC 8725 §3.5; docs/security.md rule 7), so a key of one kind never opens the other.
  *
  * Encryption keys are also split by hour ("epoch"): each AES-GCM key then sees far fewer than 2^32 random
  * IVs (NIST SP 800-38D §8.3) however busy the service is, and no operator action is needed for it.

@@ -16,9 +16,7 @@ export interface PasswordHashCost {
 
 export const OWASP_ARGON2ID: Readonly<PasswordHashCost> = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1 })
 
-/** Longest password accepted, in characters: bounds the work an attacker can ask of the hasher. */
-export const MAX_PASSWORD_LENGTH = 1024
-export const MIN_PASSWORD_LENGTH = 8
+export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password-limits.js'
 
 export class PasswordHasher {
   readonly #cost: PasswordHashCost

@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from 'typebox'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES } from '../tokens/claims.js'
-import { MAX_PASSWORD_LENGTH } from '../users/password-hasher.js'
+import { MAX_PASSWORD_LENGTH } from '../users/password-limits.js'
 
 export const ErrorBody = Type.Object({
   statusCode: Type.Integer(),

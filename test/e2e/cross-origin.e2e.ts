@@ -1,6 +1,6 @@
 /**
  * Another origin in the same browser (another localhost port: same site, so SameSite cookies still go along):
- * a hostile page can neither read the service's answers (CORS, SECURITY.md rule 18) nor refresh or end the
+ * a hostile page can neither read the service's answers (CORS, docs/security.md rule 18) nor refresh or end the
  * user's session (CSRF, rule 17); an SPA on a trusted origin can use the client across origins.
  */
 import t, { test } from 'tap'

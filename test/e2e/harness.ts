@@ -22,7 +22,7 @@ import { FAST_HASH, tempDir, testEnv } from '../helper.js'
 
 export const ARTIFACTS = join(import.meta.dirname, '..', '..', 'artifacts', 'e2e')
 
-/** The flags that work as root on this kind of machine (FACTS.md). Playwright adds a fresh profile. */
+/** The flags that work as root as root in a container (no sandbox, no background networking). Playwright adds a fresh profile. */
 const CHROMIUM_FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync']
 

@@ -2,7 +2,7 @@
 import Fastify from 'fastify'
 import { test } from 'tap'
 import { buildApp } from '../../src/service/app.js'
-import { errorHandler } from '../../src/http/error-handler.js'
+import { errorHandlerFor } from '../../src/http/error-handler.js'
 import { healthRoutes } from '../../src/service/health-routes.js'
 import { resolveOptions } from '../../src/http/plugin-options.js'
 import { MemorySessionStore } from '../../src/stores/memory-session-store.js'
@@ -100,7 +100,7 @@ test('the staleness limit of the plugin: 5 s by default for a pushing store, off
 
 test('a Redis failure that reaches the error handler from another plugin is a 503, not a 500', async (t) => {
   const app = Fastify()
-  app.setErrorHandler(errorHandler)
+  app.setErrorHandler(errorHandlerFor(RedisSessionStore.prototype.isUnavailableError))
   app.get('/counted', async () => { throw new Error("Stream isn't writeable and enableOfflineQueue options is false") })
   app.get('/broken', async () => { throw new Error('a bug') })
   const counted = await app.inject('/counted')

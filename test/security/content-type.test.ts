@@ -1,5 +1,5 @@
 /**
- * Request bodies (SECURITY.md rules 17 and 21): JSON only. Every Content-Type variant is either parsed AND
+ * Request bodies (docs/security.md rules 17 and 21): JSON only. Every Content-Type variant is either parsed AND
  * validated against the route's schema, or refused (415/400) without being parsed; oversized bodies get 413
  * and over-long passwords 400, both before any password hashing.
  */

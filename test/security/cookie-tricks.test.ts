@@ -1,5 +1,5 @@
 /**
- * Where a token may come from (SECURITY.md rules 15 and 16): only the exact cookie name counts; case variants
+ * Where a token may come from (docs/security.md rules 15 and 16): only the exact cookie name counts; case variants
  * and unprefixed look-alikes are ignored, two cookies of one name mean "no session"; never a header, query
  * string or body. The same for the refresh cookie, where a planted duplicate must not rotate anything.
  */

@@ -1,5 +1,5 @@
 /**
- * CORS (SECURITY.md rule 18): an explicit allowlist with credentials; never `*`, never a reflected unknown
+ * CORS (docs/security.md rule 18): an explicit allowlist with credentials; never `*`, never a reflected unknown
  * origin, `Origin: null` refused, `Vary: Origin` on every answer.
  */
 import Fastify from 'fastify'

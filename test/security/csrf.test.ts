@@ -1,5 +1,5 @@
 /**
- * Cross-site requests to every state-changing route (SECURITY.md rule 17): Fetch Metadata first, then Origin
+ * Cross-site requests to every state-changing route (docs/security.md rule 17): Fetch Metadata first, then Origin
  * against the service's own origin and TRUSTED_ORIGINS; neither header passes (curl). A refused request
  * answers 403 ERR_CSRF_REJECTED, changes nothing, rotates nothing, sets no cookie and writes an audit line.
  */

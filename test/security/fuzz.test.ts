@@ -1,5 +1,5 @@
 /**
- * Seeded fuzzing of the verify path (SECURITY.md rules 1-6): at least 50,000 mutations of valid access and
+ * Seeded fuzzing of the verify path (docs/security.md rules 1-6): at least 50,000 mutations of valid access and
  * refresh tokens (bit flips in every segment, truncations, segment swaps, duplications and drops, header
  * edits re-encrypted with the real key, inner header and payload edits, base64url re-encodings, splices,
  * garbage) against SessionService.authenticate and refresh in process, with the verified-token cache on and

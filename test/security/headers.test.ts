@@ -1,5 +1,5 @@
 /**
- * Response headers (SECURITY.md rule 19): `Cache-Control: no-store` and the security headers on every auth
+ * Response headers (docs/security.md rule 19): `Cache-Control: no-store` and the security headers on every auth
  * answer, successes and errors alike; HSTS only when cookies are Secure and the request came over TLS, as
  * seen directly or through a trusted proxy (a forged X-Forwarded-Proto changes nothing).
  */

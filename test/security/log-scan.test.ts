@@ -1,5 +1,5 @@
 /**
- * Logging (SECURITY.md rule 23): the logs of a whole run, at trace level, through the service's own logger
+ * Logging (docs/security.md rule 23): the logs of a whole run, at trace level, through the service's own logger
  * options, hold every audit event with user and family ids, and no token, cookie value, password or secret.
  */
 import { test } from 'tap'

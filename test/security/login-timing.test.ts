@@ -1,5 +1,5 @@
 /**
- * Unknown user, wrong password and disabled user (SECURITY.md rule 21; ASVS 6.3.8): the same status, the same
+ * Unknown user, wrong password and disabled user (docs/security.md rule 21; ASVS 6.3.8): the same status, the same
  * body bytes, and the same time within noise, with the real OWASP argon2id cost. A statistical check with
  * generous bounds, not a speed goal: 50 tries of each kind, interleaved in a shuffled order so that load from
  * other processes falls on all three alike, and their medians within 20% of each other.

@@ -1,5 +1,5 @@
 /**
- * Login abuse (SECURITY.md rule 20): failed logins are limited per account and per client IP, refreshes per
+ * Login abuse (docs/security.md rule 20): failed logins are limited per account and per client IP, refreshes per
  * client IP; 429 ERR_RATE_LIMITED with Retry-After and an audit line; time-boxed (the window ends on its own,
  * refused attempts do not extend it); the client IP comes from X-Forwarded-For only through TRUST_PROXY.
  */

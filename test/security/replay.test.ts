@@ -1,5 +1,5 @@
 /**
- * Replays (SECURITY.md rules 10 and 12): revocation and rotation are keyed on token ids, family and subject,
+ * Replays (docs/security.md rules 10 and 12): revocation and rotation are keyed on token ids, family and subject,
  * never on the token's text. A revoked or used token re-encoded (other base64url spellings: refused as
  * malformed) or re-encrypted with the same claims (a different text: still revoked, still reuse) gets
  * nothing. Refresh reuse across generations, inside and outside the grace window.

@@ -1,5 +1,5 @@
 /**
- * Method overrides and forwarded-header spoofing (SECURITY.md rules 17 and 20): no header or parameter turns
+ * Method overrides and forwarded-header spoofing (docs/security.md rules 17 and 20): no header or parameter turns
  * a safe request into a state-changing one or lets an unsafe one skip the CSRF check, and forwarded headers
  * from anyone but a trusted proxy change neither the client IP, nor the protocol, nor the host.
  */

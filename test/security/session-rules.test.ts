@@ -1,5 +1,5 @@
 /**
- * The session rules of SECURITY.md that the adversarial tables do not reach on their own: keys and secrets
+ * The session rules of docs/security.md that the adversarial tables do not reach on their own: keys and secrets
  * (rule 7), session fixation (9), parallel refreshes (10), idle and absolute timeouts (11), a fail-closed store
  * (13; kill -9 durability is test/server/kill-9.test.ts), cookie attributes (14), the password hash (22).
  */

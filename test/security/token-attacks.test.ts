@@ -1,5 +1,5 @@
 /**
- * Hostile tokens, built with the real keys so each reaches the check it targets (SECURITY.md rules 1-6):
+ * Hostile tokens, built with the real keys so each reaches the check it targets (docs/security.md rules 1-6):
  * header algorithm tricks on both layers, key-from-token headers, kid tricks, format tricks, claim types and
  * times, token-kind substitution and prototype keys. Each case asserts the exact failure reason in process
  * (SessionService.authenticate / refresh) and the one identical 401 over HTTP. The whole table runs with the
