@@ -92,6 +92,14 @@ function pluginSettings (config: EnvConfig, options: BuildAppOptions): Omit<Sess
   }
 }
 
+/** A random demo password the password policy accepts (it must not contain the username). */
+function randomDemoPassword (): string {
+  for (;;) {
+    const password = randomBytes(12).toString('base64url')
+    if (!password.toLowerCase().includes(DEMO_USERNAME)) return password
+  }
+}
+
 /** The user DEMO=true creates in a memory store; its password is shown on the demo page. */
 export const DEMO_USERNAME = 'demo'
 
@@ -163,9 +171,10 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   // A user whose password is on the page, so only where nothing outlives the process.
   // No default password, even for the demo: DEMO_PASSWORD, or a random one drawn now.
   const demoUser = config.DEMO && config.STORE === 'memory'
-    ? { username: DEMO_USERNAME, password: config.DEMO_PASSWORD === '' ? randomBytes(12).toString('base64url') : config.DEMO_PASSWORD }
+    ? { username: DEMO_USERNAME, password: config.DEMO_PASSWORD === '' ? randomDemoPassword() : config.DEMO_PASSWORD }
     : undefined
-  if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password)
+  // The demo user is an admin, so the demo page shows the admin view too.
+  if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password, [config.ADMIN_ROLE])
 
   // Before every route: it collects them as they are registered.
   await registerOpenApi(app, { production, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX) })
@@ -188,7 +197,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     await scope.register(healthRoutes, { store: stores.sessions })
   })
   if (config.DEMO) {
-    await app.register(demoRoutes, { assetsDir: options.demoAssetsDir ?? DEFAULT_ASSETS_DIR, authPrefix: config.AUTH_PREFIX, demoUser })
+    await app.register(demoRoutes, { assetsDir: options.demoAssetsDir ?? DEFAULT_ASSETS_DIR, authPrefix: config.AUTH_PREFIX, adminRole: config.ADMIN_ROLE, demoUser })
     app.log.warn(`DEMO=true: the demo page is served at /${demoUser === undefined ? '' : ` (user ${demoUser.username}; the page shows its password)`}`)
   }
   return app

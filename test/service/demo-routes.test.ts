@@ -34,7 +34,7 @@ test('DEMO=true serves the page with a strict CSP, and the browser modules it lo
   t.equal(page.headers['referrer-policy'], 'no-referrer')
   t.equal(page.headers['x-content-type-options'], 'nosniff')
   t.match(page.body, '<script type="module" src="/service/demo/page/demo-page.js"></script>')
-  t.match(page.body, '<body data-auth-prefix="/auth">')
+  t.match(page.body, '<body data-auth-prefix="/auth" data-admin-role="admin">')
   t.match(page.body, 'Demo user: <code>demo</code>, password <code>a chosen passphrase</code>')
   t.notMatch(page.body, /<script>|<style>|\sstyle=|\son[a-z]+=/i, 'no inline script, style or handler: the CSP would block them')
 
