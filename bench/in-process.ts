@@ -58,8 +58,9 @@ async function verifyCost (count: number): Promise<object> {
   const minter = await sessionApp(new MintOnlyStore())
   const tokens: string[] = []
   for (let i = 0; i < count; i++) {
-    const issued = await minter.sessions.login(`user-${i}`, 'unused', 'bench')
-    if (issued === null) throw new Error('login failed')
+    const issuedResult = await minter.sessions.login(`user-${i}`, 'unused', { userAgent: 'bench', address: null })
+    if (issuedResult.status !== 'issued') throw new Error('login failed')
+    const issued = issuedResult.session
     tokens.push(issued.access.token)
   }
   await minter.close()

@@ -73,8 +73,9 @@ try {
   const fromRecorded: number[] = []
   const logoutRequest: number[] = []
   for (let i = 0; i < WARMUP + COUNT; i++) {
-    const issued = await a.sessions.login('bench', PASSWORD, 'bench')
-    if (issued === null) throw new Error('login failed')
+    const issuedResult = await a.sessions.login('bench', PASSWORD, { userAgent: 'bench', address: null })
+    if (issuedResult.status !== 'issued') throw new Error('login failed')
+    const issued = issuedResult.session
     const token = issued.access.token
     const watching = await request(b, { type: 'watch', token })
     if (watching.type !== 'watching') throw new Error(`B does not accept the new session: ${JSON.stringify(watching)}`)

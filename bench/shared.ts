@@ -6,7 +6,9 @@ export const BENCH_CREDENTIALS = { username: 'bench-user', password: 'correct ho
 
 /** Minting hundreds of thousands of sessions must not keep them all: an access check never asks the store. */
 export class MintOnlyStore extends MemorySessionStore {
-  override async createFamily (_family: FamilyRecord): Promise<void> {}
+  override async createFamily (_family: FamilyRecord, _mark: string): Promise<boolean> {
+    return true
+  }
 }
 
 export function median (values: number[]): number {

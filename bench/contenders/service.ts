@@ -42,13 +42,15 @@ const sessions: BenchSession[] = []
 if (mode === 'refresh') {
   const name = app.sessionCookies.refresh.name
   for (let i = 0; i < sessionCount(); i++) {
-    const issued = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')
-    if (issued === null) throw new Error('login failed')
+    const issuedResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, { userAgent: 'bench', address: null })
+    if (issuedResult.status !== 'issued') throw new Error('login failed')
+    const issued = issuedResult.session
     sessions.push({ cookie: `${name}=${issued.refresh.token}`, userId: issued.info.user.id })
   }
 } else {
-  const user = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, 'bench')
-  if (user === null) throw new Error('login failed')
+  const userResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, { userAgent: 'bench', address: null })
+  if (userResult.status !== 'issued') throw new Error('login failed')
+  const user = userResult.session
   sessions.push({ cookie: '', userId: user.info.user.id })
 }
 await app.listen({ host: '127.0.0.1', port: 0 })

@@ -31,8 +31,9 @@ const sessions: BenchSession[] = []
 if (mode !== 'cold') {
   const name = app.sessionCookies.access.name
   for (let i = 0; i < sessionCount(); i++) {
-    const issued = await app.sessions.login(`user-${i}`, 'unused', 'bench')
-    if (issued === null) throw new Error('login failed')
+    const issuedResult = await app.sessions.login(`user-${i}`, 'unused', { userAgent: 'bench', address: null })
+    if (issuedResult.status !== 'issued') throw new Error('login failed')
+    const issued = issuedResult.session
     sessions.push({ cookie: `${name}=${issued.access.token}`, userId: `user-${i}` })
   }
 }

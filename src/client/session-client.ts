@@ -9,7 +9,7 @@
  *
  * Browser code: no Node.js imports, no framework. It also runs in Node.js 20+ (the unit tests).
  */
-import type { LiveSessionJson, SessionJson, UserJson } from '../wire/schemas.js'
+import type { AccountJson, AccountListJson, LiveSessionJson, SessionJson, UserJson } from '../wire/schemas.js'
 import { createTabLock, type ChannelFactory, type ChannelLike, type LockManagerLike } from './tab-lock.js'
 
 export type { ChannelFactory, ChannelLike, LockManagerLike } from './tab-lock.js'
@@ -32,6 +32,37 @@ export interface SessionState {
 
 /** One live session of the user, as GET /auth/sessions lists it (`current`: the session of this browser). */
 export type LiveSession = LiveSessionJson
+
+/** A user as the admin routes show it (times as ISO strings; never a password hash). */
+export type Account = AccountJson
+
+/** A page of users from `admin.listUsers`. */
+export type AccountPage = AccountListJson
+
+/**
+ * The admin routes (<prefix>/admin/...), for a user holding the admin role: anyone else gets a
+ * SessionClientError with status 403 and code ERR_FORBIDDEN. Errors keep their documented codes
+ * (ERR_USER_NOT_FOUND, ERR_USER_EXISTS, ERR_PASSWORD_POLICY, ERR_LAST_ADMIN, ERR_ADMIN_SELF_CHANGE, ...).
+ */
+export interface SessionAdmin {
+  /** A page of users (default 50 from the first), optionally only usernames containing `search`. */
+  listUsers: (query?: { search?: string, offset?: number, limit?: number }) => Promise<AccountPage>
+  getUser: (id: string) => Promise<Account>
+  createUser: (user: { username: string, password: string, roles?: string[] }) => Promise<Account>
+  /** Disabling ends every session of the user at once. */
+  disableUser: (id: string) => Promise<Account>
+  enableUser: (id: string) => Promise<Account>
+  /** Deleting ends every session of the user at once. */
+  deleteUser: (id: string) => Promise<void>
+  /** A role taken away ends the user's sessions at once; one added reaches them at their next refresh. */
+  setRoles: (id: string, roles: string[]) => Promise<Account>
+  /** Ends every session of the user at once. */
+  setPassword: (id: string, password: string) => Promise<Account>
+  listSessions: (id: string) => Promise<LiveSession[]>
+  /** Ends every session of the user; resolves to how many were live. */
+  endSessions: (id: string) => Promise<number>
+  endSession: (id: string, sessionId: string) => Promise<void>
+}
 
 /**
  * Why the session ended: `logout` (this tab logged out), `logged-out-elsewhere` (another tab of this browser
@@ -117,6 +148,11 @@ function isState (value: unknown): value is SessionState {
     ['accessExpiresAt', 'refreshExpiresAt', 'absoluteExpiresAt'].every((k) => Number.isFinite(value[k]))
 }
 
+function isAccount (value: unknown): value is Account {
+  return isObject(value) && typeof value['id'] === 'string' && typeof value['username'] === 'string' && isStringArray(value['roles']) &&
+    typeof value['disabled'] === 'boolean' && typeof value['createdAt'] === 'string' && typeof value['updatedAt'] === 'string'
+}
+
 function isLiveSession (value: unknown): value is LiveSession {
   return isObject(value) && typeof value['id'] === 'string' && typeof value['createdAt'] === 'string' &&
     typeof value['lastRefreshedAt'] === 'string' && (typeof value['userAgent'] === 'string' || value['userAgent'] === null) &&
@@ -186,6 +222,27 @@ export class SessionClient {
   #timer: unknown
   #inflight: Promise<SessionState | null> | undefined
   #closed = false
+
+  /** The admin routes: see SessionAdmin. */
+  readonly admin: SessionAdmin = {
+    listUsers: async (query = {}) => {
+      const params = new URLSearchParams()
+      for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value))
+      const body = await this.#json('GET', `/admin/users${params.toString() === '' ? '' : `?${params.toString()}`}`)
+      if (!isObject(body) || !Array.isArray(body['users']) || !body['users'].every(isAccount) || typeof body['total'] !== 'number') throw this.#unexpected()
+      return body as AccountPage
+    },
+    getUser: async (id) => await this.#account('GET', `/admin/users/${encodeURIComponent(id)}`),
+    createUser: async (user) => await this.#account('POST', '/admin/users', user),
+    disableUser: async (id) => await this.#account('POST', `/admin/users/${encodeURIComponent(id)}/disable`),
+    enableUser: async (id) => await this.#account('POST', `/admin/users/${encodeURIComponent(id)}/enable`),
+    deleteUser: async (id) => { await this.#json('DELETE', `/admin/users/${encodeURIComponent(id)}`) },
+    setRoles: async (id, roles) => await this.#account('PUT', `/admin/users/${encodeURIComponent(id)}/roles`, { roles }),
+    setPassword: async (id, password) => await this.#account('PUT', `/admin/users/${encodeURIComponent(id)}/password`, { password }),
+    listSessions: async (id) => this.#sessionList(await this.#json('GET', `/admin/users/${encodeURIComponent(id)}/sessions`)),
+    endSessions: async (id) => this.#ended(await this.#json('DELETE', `/admin/users/${encodeURIComponent(id)}/sessions`)),
+    endSession: async (id, sessionId) => { await this.#json('DELETE', `/admin/users/${encodeURIComponent(id)}/sessions/${encodeURIComponent(sessionId)}`) }
+  }
 
   constructor (options: SessionClientOptions = {}) {
     this.#base = (options.baseUrl ?? '').replace(/\/+$/, '') + (options.authPrefix ?? '/auth')
@@ -270,13 +327,44 @@ export class SessionClient {
     throw await errorOf(response)
   }
 
-  /** The user's live sessions on all devices. */
+  /** The user's live sessions on all devices (login time, last seen, client address, user agent). */
+  async listSessions (): Promise<LiveSession[]> {
+    return this.#sessionList(await this.#json('GET', '/sessions'))
+  }
+
+  /** The same as `listSessions()`. */
   async sessions (): Promise<LiveSession[]> {
-    const response = await this.#authed(async () => await this.#send('GET', '/sessions'))
-    if (!response.ok) throw await errorOf(response)
-    const body = await jsonOf(response)
-    if (!isObject(body) || !Array.isArray(body['sessions']) || !body['sessions'].every(isLiveSession)) throw unexpected(response)
-    return body['sessions']
+    return await this.listSessions()
+  }
+
+  /** Ends every other session of the user (other devices and browsers) in one call; resolves to how many. */
+  async endOtherSessions (): Promise<number> {
+    return this.#ended(await this.#json('DELETE', '/sessions'))
+  }
+
+  /**
+   * Changes the password of the signed-in user. Every other session of the user ends at once; this browser
+   * gets a new session (a new `sessionId`), announced to its other tabs. A wrong current password rejects
+   * with status 403, code ERR_WRONG_PASSWORD; a new password outside the policy with 400 ERR_PASSWORD_POLICY.
+   */
+  async changePassword (currentPassword: string, newPassword: string): Promise<SessionState> {
+    let state: SessionState | undefined
+    const response = await this.#authed(async () => await this.#lock.run(async () => {
+      const answer = await this.#send('POST', '/password', { currentPassword, newPassword })
+      if (answer.ok) state = await this.#adopt(answer, { announce: true, fresh: true })
+      return answer
+    }))
+    if (!response.ok || state === undefined) throw await errorOf(response)
+    return state
+  }
+
+  /** Creates an account and logs in (only where the service has SIGNUP=open; otherwise 404 ERR_ROUTE_NOT_FOUND). */
+  async signup (username: string, password: string): Promise<SessionState> {
+    return await this.#lock.run(async () => {
+      const response = await this.#send('POST', '/signup', { username, password })
+      if (!response.ok) throw await errorOf(response)
+      return await this.#adopt(response, { announce: true, fresh: true })
+    })
   }
 
   /** Ends one session of the user (another device, or this one: then this browser is logged out). */
@@ -316,6 +404,39 @@ export class SessionClient {
     this.#stopTimer()
     this.#channel?.close()
     this.#lock.close()
+  }
+
+  /** An authenticated call whose answer must be 2xx: its JSON body (undefined for 204). */
+  async #json (method: string, path: string, body?: unknown): Promise<unknown> {
+    const send = async (): Promise<Response> => await this.#send(method, path, body)
+    // Changes wait for a refresh running in another tab, so they never go out with tokens being rotated.
+    const response = await this.#authed(method === 'GET' ? send : async () => await this.#lock.run(send))
+    if (!response.ok) throw await errorOf(response)
+    this.#last = response
+    return response.status === 204 ? undefined : await jsonOf(response)
+  }
+
+  /** The last answer #json read, for the status of an unexpected-body error. */
+  #last: Response | undefined
+
+  #unexpected (): SessionClientError {
+    return new SessionClientError(this.#last?.status ?? 0, 'ERR_UNEXPECTED_RESPONSE', 'The service answered with an unexpected body')
+  }
+
+  async #account (method: string, path: string, body?: unknown): Promise<Account> {
+    const answer = await this.#json(method, path, body)
+    if (!isObject(answer) || !isAccount(answer['user'])) throw this.#unexpected()
+    return answer['user']
+  }
+
+  #sessionList (body: unknown): LiveSession[] {
+    if (!isObject(body) || !Array.isArray(body['sessions']) || !body['sessions'].every(isLiveSession)) throw this.#unexpected()
+    return body['sessions']
+  }
+
+  #ended (body: unknown): number {
+    if (!isObject(body) || typeof body['ended'] !== 'number') throw this.#unexpected()
+    return body['ended']
   }
 
   async #send (method: string, path: string, body?: unknown): Promise<Response> {

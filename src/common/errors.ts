@@ -39,10 +39,21 @@ export const StoreConnectError = createError('ERR_STORE_CONNECT', 'Cannot connec
  * never an HTTP answer.
  */
 export const RevocationLogLostError = createError('ERR_REVOCATION_LOG_LOST', 'The revocation log was lost: %s')
-/** User directory (CLI) errors. */
-export const UserExistsError = createError('ERR_USER_EXISTS', 'A user named "%s" already exists')
-export const UserNotFoundError = createError('ERR_USER_NOT_FOUND', 'No user named "%s"')
-export const InvalidUserInputError = createError('ERR_INVALID_USER_INPUT', '%s')
+/** User directory errors (the users CLI, sign-up and the admin routes). */
+export const UserExistsError = createError('ERR_USER_EXISTS', 'A user named "%s" already exists', 409)
+/** The argument says which user: `named "alice"` or `with id ...`. */
+export const UserNotFoundError = createError('ERR_USER_NOT_FOUND', 'No user %s', 404)
+export const InvalidUserInputError = createError('ERR_INVALID_USER_INPUT', '%s', 400)
+/** A new password outside the password policy (docs/security.md, "Passwords"); the message says which rule. */
+export const PasswordPolicyError = createError('ERR_PASSWORD_POLICY', 'Password refused: %s', 400)
+/** The current password given with a password change is wrong: nothing changed. */
+export const WrongPasswordError = createError('ERR_WRONG_PASSWORD', 'The current password is not correct', 403)
+/** A signed-in user without the admin role on an admin route. */
+export const ForbiddenError = createError('ERR_FORBIDDEN', 'This needs the %s role', 403)
+/** The change would leave no enabled user holding the admin role. */
+export const LastAdminError = createError('ERR_LAST_ADMIN', 'Refused: this would leave no enabled user with the %s role', 409)
+/** An admin disabling, deleting or demoting their own account over HTTP (by accident, most likely). */
+export const AdminSelfChangeError = createError('ERR_ADMIN_SELF_CHANGE', 'An admin cannot %s their own account here; ask another admin, or use the users CLI on the server', 409)
 
 /** All codes an HTTP client can receive, for the docs check. */
 export const httpErrors: readonly FastifyErrorConstructor[] = [
@@ -60,7 +71,15 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   RateLimitedError,
   CookieTooLargeError,
   InvalidUserProfileError,
-  InternalError
+  InternalError,
+  UserExistsError,
+  UserNotFoundError,
+  InvalidUserInputError,
+  PasswordPolicyError,
+  WrongPasswordError,
+  ForbiddenError,
+  LastAdminError,
+  AdminSelfChangeError
 ]
 
 /** All codes, HTTP and boot-time. */
@@ -68,10 +87,7 @@ export const allErrors: readonly FastifyErrorConstructor[] = [
   ...httpErrors,
   InvalidOptionError,
   StoreConnectError,
-  RevocationLogLostError,
-  UserExistsError,
-  UserNotFoundError,
-  InvalidUserInputError
+  RevocationLogLostError
 ]
 
 export interface ErrorBody {

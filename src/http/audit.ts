@@ -22,8 +22,34 @@ export type AuditEvent =
   | 'user.roles_changed'
   | 'user.disabled'
   | 'user.enabled'
+  | 'user.deleted'
+  | 'sessions.others_ended'
+  | 'password.changed'
+  | 'password.change_failed'
+  | 'password.rate_limited'
+  | 'signup'
+  | 'signup.failed'
+  | 'signup.rate_limited'
+  | 'admin.forbidden'
+  | 'admin.refused'
+  | 'admin.users_listed'
+  | 'admin.user_read'
+  | 'admin.user_created'
+  | 'admin.user_deleted'
+  | 'admin.user_disabled'
+  | 'admin.user_enabled'
+  | 'admin.roles_changed'
+  | 'admin.password_set'
+  | 'admin.sessions_listed'
+  | 'admin.sessions_ended'
+  | 'admin.session_ended'
+  | 'cli.sessions_listed'
+  | 'cli.sessions_ended'
 
-const WARNINGS = new Set<AuditEvent>(['refresh.reuse_detected', 'csrf.rejected', 'login.rate_limited', 'refresh.rate_limited'])
+const WARNINGS = new Set<AuditEvent>([
+  'refresh.reuse_detected', 'csrf.rejected', 'login.rate_limited', 'refresh.rate_limited',
+  'password.rate_limited', 'signup.rate_limited', 'admin.forbidden', 'admin.refused'
+])
 
 export function audit (log: FastifyBaseLogger, event: AuditEvent, fields: Record<string, unknown> = {}): void {
   const line = { audit: event, ...fields }

@@ -13,6 +13,7 @@ import type { Clock } from '../common/clock.js'
 import { InvalidOptionError } from '../common/errors.js'
 import type { FindUser, VerifyCredentials } from '../session/session-service.js'
 import type { SessionStore } from '../stores/session-store.js'
+import type { Accounts } from '../users/accounts.js'
 import { assessSecret, MIN_SECRET_BYTES } from '../tokens/secret-strength.js'
 import { canonicalOrigin } from './csrf.js'
 
@@ -25,10 +26,15 @@ export const RateLimitSchema = Type.Object({
   loginIpMax: integer(100, 1, 1_000_000, 'Failed logins allowed per client IP address (IPv6: per /64) per window, over all accounts; then 429 until the window ends.'),
   loginWindowSeconds: integer(900, 1, 86400, 'Length of the login failure window. The window starts at the first failure and is never extended by refused attempts: every limit ends on its own.'),
   refreshIpMax: integer(120, 1, 1_000_000, 'Refresh requests allowed per client IP address (IPv6: per /64) per refresh window.'),
-  refreshWindowSeconds: integer(60, 1, 86400, 'Length of the refresh rate-limit window.')
+  refreshWindowSeconds: integer(60, 1, 86400, 'Length of the refresh rate-limit window.'),
+  signupIpMax: integer(10, 1, 1_000_000, 'Sign-up attempts allowed per client IP address (IPv6: per /64) per sign-up window, successful or not (with sign-up open).'),
+  signupWindowSeconds: integer(3600, 1, 86400, 'Length of the sign-up rate-limit window.')
 }, { additionalProperties: false })
 
 export type RateLimitSettings = Static<typeof RateLimitSchema>
+
+/** A role name, as the built-in user directory allows them. */
+export const ROLE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$'
 
 /** Prefix of Redis keys: safe in a key, and braces allowed for Redis Cluster hash tags. */
 export const REDIS_KEY_PREFIX_PATTERN = '^[A-Za-z0-9:._{}-]{1,64}$'
@@ -56,7 +62,9 @@ export const PluginOptionsSchema = Type.Object({
   maxStalenessSeconds: Type.Integer({ minimum: 0, maximum: 3600, description: 'Longest time access checks trust the in-memory revocation view without confirming it with a shared store (Redis); beyond it sessions are refused with 503 ERR_SESSION_STORE_STALE (fail closed). 0 turns the limit off. Default 5 with a store that pushes revocations (Redis), else 0.' }),
   requestDecorator: Type.String({ default: 'session', pattern: '^[A-Za-z_$][A-Za-z0-9_$]{0,63}$', description: 'Name of the request decorator holding the session (and of `<name>Stale`). Change it to register the plugin beside @fastify/session or @fastify/secure-session, which use `request.session`; rename it for TypeScript too (StatelessSessionNames).' }),
   csrfDecorator: Type.String({ default: 'csrfProtection', pattern: '^[A-Za-z_$][A-Za-z0-9_$]{0,63}$', description: 'Name of the app decorator holding the cross-site check. Change it to register the plugin beside @fastify/csrf-protection, which uses `app.csrfProtection`.' }),
-  redisKeyPrefix: Type.String({ default: 'stateless-session:', pattern: REDIS_KEY_PREFIX_PATTERN, description: 'With `redis`: prefix of the rate-limit counters\' keys (`<prefix>rate-limit:...`).' })
+  redisKeyPrefix: Type.String({ default: 'stateless-session:', pattern: REDIS_KEY_PREFIX_PATTERN, description: 'With `redis`: prefix of the rate-limit counters\' keys (`<prefix>rate-limit:...`).' }),
+  adminRole: Type.String({ default: 'admin', pattern: ROLE_PATTERN, description: 'With `accounts`: the role whose holders may use the admin routes (`<prefix>/admin/...`). At least one enabled user always keeps it.' }),
+  signup: Type.Union([Type.Literal('closed'), Type.Literal('open')], { default: 'closed', description: 'With `accounts`: `open` adds `POST <prefix>/signup`, where anyone can create an account (rate-limited per IP). It tells whether a username is taken: see docs/security.md, "Sign-up".' })
 }, { additionalProperties: false })
 
 type DataOptions = Static<typeof PluginOptionsSchema>
@@ -69,7 +77,8 @@ export const OBJECT_OPTIONS: Readonly<Record<string, { type: string, description
   verifyCredentials: { type: '(username, password) => Promise<SessionUser | null>', description: 'Required. Your credential check: the user for a correct username and password, else null.' },
   findUser: { type: '(id) => Promise<SessionUser | null>', description: 'The current profile of a user, read again at every refresh: null (deleted or disabled) ends the session, a changed profile (roles) goes into the new tokens.' },
   clock: { type: '() => number', description: 'Milliseconds since the epoch; tests move time with it. Default `Date.now`.' },
-  redis: { type: 'ioredis client', description: 'The rate-limit counters then live in Redis, shared by every instance. Default: process memory.' }
+  redis: { type: 'ioredis client', description: 'The rate-limit counters then live in Redis, shared by every instance. Default: process memory.' },
+  accounts: { type: 'Accounts', description: 'A user directory (the built-in `UserDirectory`, or yours implementing `Accounts`): adds the password change, sign-up (with `signup`) and admin routes. Without it, only the session routes. Its changes must end sessions after they are stored (docs/plugin.md).' }
 }
 
 export interface SessionPluginOptions extends Partial<Omit<DataOptions, 'rateLimit'>> {
@@ -89,6 +98,8 @@ export interface SessionPluginOptions extends Partial<Omit<DataOptions, 'rateLim
   rateLimit?: Partial<RateLimitSettings> | false
   /** An ioredis client: the rate-limit counters then live in Redis, shared by all instances. */
   redis?: Redis
+  /** A user directory: adds the account and admin routes. */
+  accounts?: Accounts
 }
 
 export interface ResolvedOptions extends Omit<DataOptions, 'trustedOrigins' | 'publicOrigin' | 'rateLimit' | 'maxStalenessSeconds'> {
@@ -103,6 +114,7 @@ export interface ResolvedOptions extends Omit<DataOptions, 'trustedOrigins' | 'p
   rateLimit: RateLimitSettings | false
   maxStalenessSeconds: number
   redis: Redis | undefined
+  accounts: Accounts | undefined
   /** Problems worth a warning at startup (not fatal here). */
   warnings: string[]
 }
@@ -208,7 +220,10 @@ function describe (value: unknown): string {
   return typeof value === 'object' ? 'an object' : String(value)
 }
 
-const STORE_METHODS = ['createFamily', 'rotate', 'listFamilies', 'revokeFamily', 'revokeToken', 'revokeSubject',
+const ACCOUNT_METHODS = ['changePassword', 'signUp', 'listUsers', 'getUser', 'createUser', 'setDisabled', 'deleteUser',
+  'setRoles', 'setPassword'] as const
+
+const STORE_METHODS = ['revocationMark', 'createFamily', 'rotate', 'listFamilies', 'revokeFamily', 'revokeToken', 'revokeSubject',
   'loadRevocations', 'revocationsSince', 'purgeExpired', 'ping', 'close'] as const
 
 function rateLimits (r: Resolver, value: unknown): RateLimitSettings | false {
@@ -250,6 +265,13 @@ export function resolveOptions (options: SessionPluginOptions, naming: OptionNam
   if (redis !== undefined && (typeof redis !== 'object' || redis === null || typeof redis.defineCommand !== 'function')) {
     r.fail('redis', 'must be an ioredis client')
   }
+
+  const accounts = options.accounts
+  if (accounts !== undefined && (typeof accounts !== 'object' || accounts === null || !ACCOUNT_METHODS.every((m) => typeof accounts[m] === 'function'))) {
+    r.fail('accounts', `must implement the Accounts interface (${ACCOUNT_METHODS.join(', ')}), like the built-in UserDirectory`)
+  }
+  const signup = r.value(given, 'signup')
+  if (signup === 'open' && accounts === undefined) r.fail('signup', 'can be "open" only with the accounts option (a user directory to create accounts in)')
 
   const accessTtlSeconds = r.value(given, 'accessTtlSeconds')
   const refreshIdleTtlSeconds = r.value(given, 'refreshIdleTtlSeconds')
@@ -296,6 +318,9 @@ export function resolveOptions (options: SessionPluginOptions, naming: OptionNam
     revocationPollIntervalMs: r.value(given, 'revocationPollIntervalMs'),
     maxStalenessSeconds: given['maxStalenessSeconds'] === undefined ? stalenessDefault : r.value(given, 'maxStalenessSeconds'),
     redisKeyPrefix: r.value(given, 'redisKeyPrefix'),
+    accounts,
+    adminRole: r.value(given, 'adminRole'),
+    signup,
     requestDecorator: r.value(given, 'requestDecorator'),
     csrfDecorator: r.value(given, 'csrfDecorator'),
     warnings: r.warnings

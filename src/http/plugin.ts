@@ -217,7 +217,10 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       rateLimit: o.rateLimit,
       clock: o.clock,
       redis: o.redis,
-      redisKeyPrefix: o.redisKeyPrefix
+      redisKeyPrefix: o.redisKeyPrefix,
+      accounts: o.accounts,
+      adminRole: o.adminRole,
+      signup: o.signup
     })
   }
 }

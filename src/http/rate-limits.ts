@@ -10,6 +10,10 @@
  *   spraying guesses over many accounts, and so also how many accounts one client can throttle (IP limit
  *   divided by account limit per window). Default 100 per 15 minutes.
  * - Refresh requests per client IP: bounds store writes per client. Default 120 per minute.
+ * - Sign-ups per client IP, every attempt counted: bounds accounts created, and usernames probed, per client.
+ *   Default 10 per hour.
+ * - A password change checks the current password: a wrong one counts as a failed login of that account and
+ *   client, under the same limits, so a stolen session cannot be used to guess the password.
  *
  * Only failures count at login: a success is never blocked by other people's successes (one busy NAT), and
  * successes do not reset the count (an attacker would get fresh guesses whenever the owner logs in). A
@@ -51,9 +55,11 @@ export interface AuthRateLimits {
    * Runs a login attempt unless a limit is reached; a null result (bad credentials) counts as a failure of
    * the account `request.body.username` names and of the client.
    */
-  login: <T>(request: FastifyRequest, attempt: () => Promise<T | null>) => Promise<LoginOutcome<T>>
+  login: <T>(request: FastifyRequest, attempt: () => Promise<T | null>, account?: string) => Promise<LoginOutcome<T>>
   /** Counts a refresh request; the block when over the limit. */
   refresh: (request: FastifyRequest) => Promise<RateLimitBlock | undefined>
+  /** Counts a sign-up attempt; the block when over the limit. */
+  signup: (request: FastifyRequest) => Promise<RateLimitBlock | undefined>
 }
 
 /** Limits turned off (`rateLimit: false`): for apps that limit these routes themselves. */
@@ -62,6 +68,9 @@ export const NO_RATE_LIMITS: AuthRateLimits = {
     return { result: await attempt() }
   },
   async refresh () {
+    return undefined
+  },
+  async signup () {
     return undefined
   }
 }
@@ -173,7 +182,9 @@ export async function registerRateLimits (fastify: FastifyInstance, options: Rat
     : { global: false, redis, nameSpace: redisNamespace(keyPrefix) })
 
   const loginWindow = settings.loginWindowSeconds * 1000
-  const accountOf = (request: FastifyRequest): string => `login-account:${accountKey((request.body as { username: string }).username)}`
+  // The account a password check is about: the username typed at login, the session's user for a password change.
+  const accounts = new WeakMap<FastifyRequest, string>()
+  const accountOf = (request: FastifyRequest): string => `login-account:${accountKey(accounts.get(request) ?? (request.body as { username: string }).username)}`
   const ipOf = (request: FastifyRequest): string => `login-ip:${clientKey(request)}`
   const accountLimiter = fastify.createRateLimit({ max: settings.loginAccountMax, timeWindow: loginWindow, keyGenerator: accountOf })
   const ipLimiter = fastify.createRateLimit({ max: settings.loginIpMax, timeWindow: loginWindow, keyGenerator: ipOf })
@@ -181,6 +192,11 @@ export async function registerRateLimits (fastify: FastifyInstance, options: Rat
     max: settings.refreshIpMax,
     timeWindow: settings.refreshWindowSeconds * 1000,
     keyGenerator: (request) => `refresh-ip:${clientKey(request)}`
+  })
+  const signupLimiter = fastify.createRateLimit({
+    max: settings.signupIpMax,
+    timeWindow: settings.signupWindowSeconds * 1000,
+    keyGenerator: (request) => `signup-ip:${clientKey(request)}`
   })
 
   // Login attempts under way in this process, per counter key.
@@ -195,7 +211,8 @@ export async function registerRateLimits (fastify: FastifyInstance, options: Rat
   }
 
   return {
-    async login (request, attempt) {
+    async login (request, attempt, accountName) {
+      if (accountName !== undefined) accounts.set(request, accountName)
       const [account, ip] = await Promise.all([count(accountLimiter, request, false), count(ipLimiter, request, false)])
       if (account.remaining <= running(account.key)) return { blocked: block('account', account) }
       if (ip.remaining <= running(ip.key)) return { blocked: block('ip', ip) }
@@ -212,6 +229,10 @@ export async function registerRateLimits (fastify: FastifyInstance, options: Rat
     },
     async refresh (request) {
       const state = await count(refreshLimiter, request, true)
+      return state.isExceeded ? block('ip', state) : undefined
+    },
+    async signup (request) {
+      const state = await count(signupLimiter, request, true)
       return state.isExceeded ? block('ip', state) : undefined
     }
   }

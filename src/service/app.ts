@@ -81,10 +81,22 @@ function pluginSettings (config: EnvConfig, options: BuildAppOptions): Omit<Sess
       loginIpMax: config.RATE_LIMIT_LOGIN_IP_MAX,
       loginWindowSeconds: config.RATE_LIMIT_LOGIN_WINDOW_SECONDS,
       refreshIpMax: config.RATE_LIMIT_REFRESH_IP_MAX,
-      refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS
+      refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS,
+      signupIpMax: config.RATE_LIMIT_SIGNUP_IP_MAX,
+      signupWindowSeconds: config.RATE_LIMIT_SIGNUP_WINDOW_SECONDS
     },
+    adminRole: config.ADMIN_ROLE,
+    signup: config.SIGNUP,
     ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
     ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS, redisKeyPrefix: config.REDIS_KEY_PREFIX } : {})
+  }
+}
+
+/** A random demo password the password policy accepts (it must not contain the username). */
+function randomDemoPassword (): string {
+  for (;;) {
+    const password = randomBytes(12).toString('base64url')
+    if (!password.toLowerCase().includes(DEMO_USERNAME)) return password
   }
 }
 
@@ -135,7 +147,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   const settings = pluginSettings(config, options)
   // Checked before anything is opened, with each wrong setting named by its environment variable; the plugin
   // checks again when it registers. Every rule, production's included, lives in plugin-options.ts.
-  resolveOptions({ ...settings, secret, previousSecrets: previous, store: new MemorySessionStore(), verifyCredentials: async () => null }, ENV_NAMING)
+  // (SIGNUP needs the user directory, opened below; its value was checked by the environment schema.)
+  resolveOptions({ ...settings, signup: 'closed', secret, previousSecrets: previous, store: new MemorySessionStore(), verifyCredentials: async () => null }, ENV_NAMING)
 
   const stores = await openStores(config)
   const isStoreUnavailable = stores.sessions.isUnavailableError?.bind(stores.sessions)
@@ -148,18 +161,20 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
 
   const users = new UserDirectory({
     users: stores.users,
-    sessions: stores.sessions,
     hasher: new PasswordHasher(options.passwordHashCost ?? OWASP_ARGON2ID),
     clock,
-    revocationLifetime: Math.max(config.ACCESS_TTL_SECONDS, config.REFRESH_IDLE_TTL_SECONDS)
+    // Through the session plugin (registered below; the directory ends no session before): the revocation is
+    // recorded in the store for every instance, and reaches this instance's denylist at once.
+    endSessions: async (userId) => { await app.sessions.endUserSessions(userId) }
   })
   app.decorate('users', users)
   // A user whose password is on the page, so only where nothing outlives the process.
   // No default password, even for the demo: DEMO_PASSWORD, or a random one drawn now.
   const demoUser = config.DEMO && config.STORE === 'memory'
-    ? { username: DEMO_USERNAME, password: config.DEMO_PASSWORD === '' ? randomBytes(12).toString('base64url') : config.DEMO_PASSWORD }
+    ? { username: DEMO_USERNAME, password: config.DEMO_PASSWORD === '' ? randomDemoPassword() : config.DEMO_PASSWORD }
     : undefined
-  if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password)
+  // The demo user is an admin, so the demo page shows the admin view too.
+  if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password, [config.ADMIN_ROLE])
 
   // Before every route: it collects them as they are registered.
   await registerOpenApi(app, { production, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX) })
@@ -171,6 +186,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     store: stores.sessions,
     verifyCredentials: async (username, password) => await users.verifyCredentials(username, password),
     findUser: async (id) => await users.findUser(id),
+    // The account and admin routes, over the built-in directory.
+    accounts: users,
     clock,
     // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
     ...(stores.redis === undefined ? {} : { redis: stores.redis })
@@ -180,7 +197,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     await scope.register(healthRoutes, { store: stores.sessions })
   })
   if (config.DEMO) {
-    await app.register(demoRoutes, { assetsDir: options.demoAssetsDir ?? DEFAULT_ASSETS_DIR, authPrefix: config.AUTH_PREFIX, demoUser })
+    await app.register(demoRoutes, { assetsDir: options.demoAssetsDir ?? DEFAULT_ASSETS_DIR, authPrefix: config.AUTH_PREFIX, adminRole: config.ADMIN_ROLE, demoUser })
     app.log.warn(`DEMO=true: the demo page is served at /${demoUser === undefined ? '' : ` (user ${demoUser.username}; the page shows its password)`}`)
   }
   return app

@@ -40,6 +40,10 @@ export const ENV_OPTIONS: Readonly<Record<string, string>> = {
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: 'rateLimit.loginWindowSeconds',
   RATE_LIMIT_REFRESH_IP_MAX: 'rateLimit.refreshIpMax',
   RATE_LIMIT_REFRESH_WINDOW_SECONDS: 'rateLimit.refreshWindowSeconds',
+  RATE_LIMIT_SIGNUP_IP_MAX: 'rateLimit.signupIpMax',
+  RATE_LIMIT_SIGNUP_WINDOW_SECONDS: 'rateLimit.signupWindowSeconds',
+  ADMIN_ROLE: 'adminRole',
+  SIGNUP: 'signup',
   REDIS_KEY_PREFIX: 'redisKeyPrefix',
   REDIS_MAX_STALENESS_SECONDS: 'maxStalenessSeconds',
   NODE_ENV: 'production'
@@ -78,6 +82,10 @@ export const envSchema = Type.Object({
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: R.loginWindowSeconds,
   RATE_LIMIT_REFRESH_IP_MAX: R.refreshIpMax,
   RATE_LIMIT_REFRESH_WINDOW_SECONDS: R.refreshWindowSeconds,
+  RATE_LIMIT_SIGNUP_IP_MAX: R.signupIpMax,
+  RATE_LIMIT_SIGNUP_WINDOW_SECONDS: R.signupWindowSeconds,
+  ADMIN_ROLE: noted(O.adminRole, 'The built-in user directory\'s admin role.'),
+  SIGNUP: O.signup,
   STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('memory'), Type.Literal('redis')], {
     default: 'sqlite',
     description: 'Where rotations, revocations and users live: `sqlite` (embedded, durable, the default; one instance), `redis` (shared by several instances, see docs/deployment.md) or `memory` (tests and demos: lost on restart).'
@@ -106,7 +114,7 @@ export const envSchema = Type.Object({
   }),
   DEMO_PASSWORD: Type.String({
     default: '',
-    description: 'Password of the `demo` user that DEMO=true creates with STORE=memory (8 characters or more). Empty: a random one is drawn at each start; there is no default password.'
+    description: 'Password of the `demo` user that DEMO=true creates with STORE=memory (the password policy applies: 8 characters or more, not a common password, not containing "demo"). Empty: a random one is drawn at each start; there is no default password.'
   })
 })
 

@@ -24,6 +24,8 @@ const COOKIES_READ: Record<string, Array<Record<string, string[]>>> = {
   'GET /session': [{ accessCookie: [] }],
   'GET /sessions': [{ accessCookie: [] }],
   'DELETE /sessions/:id': [{ accessCookie: [] }],
+  'DELETE /sessions': [{ accessCookie: [] }],
+  'POST /password': [{ accessCookie: [] }],
   'POST /logout-all': [{ accessCookie: [] }],
   'POST /refresh': [{ refreshCookie: [] }],
   // Either cookie names the session to end; without one, logout still answers 204.
@@ -44,11 +46,12 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
       info: {
         title: 'Stateless session service',
         version: packageVersion(),
-        description: 'Log-in, refresh, logout and session management. Tokens travel only in HttpOnly cookies, ' +
+        description: 'Log-in, refresh, logout, session management, password change, sign-up and user administration. Tokens travel only in HttpOnly cookies, ' +
           'never in a body. Every error body is `{ statusCode, code, error, message }`; the codes are listed in docs/errors.md.'
       },
       tags: [
-        { name: 'auth', description: 'Sessions: log in, refresh, log out, list and end sessions' },
+        { name: 'auth', description: 'Sessions: log in, refresh, log out, list and end sessions; change the password; sign up (SIGNUP=open)' },
+        { name: 'admin', description: 'For users with the admin role (ADMIN_ROLE): users and their sessions' },
         { name: 'health', description: 'Liveness and readiness' }
       ],
       components: {
@@ -62,9 +65,11 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
     refResolver: { buildLocalReference: (json) => String(json['$id']) },
     transform ({ schema, url, route }) {
       const auth = url.startsWith(authPrefix + '/')
-      const security = auth ? COOKIES_READ[`${String(route.method)} ${url.slice(authPrefix.length)}`] : undefined
+      const admin = url.startsWith(authPrefix + '/admin/')
+      // Every admin route reads the access cookie (the admin's session).
+      const security = admin ? [{ accessCookie: [] }] : auth ? COOKIES_READ[`${String(route.method)} ${url.slice(authPrefix.length)}`] : undefined
       return {
-        schema: { ...schema, tags: [auth ? 'auth' : 'health'], ...(security === undefined ? {} : { security }) },
+        schema: { ...schema, tags: [admin ? 'admin' : auth ? 'auth' : 'health'], ...(security === undefined ? {} : { security }) },
         url
       }
     }

@@ -9,7 +9,7 @@ import type { Denylist } from './denylist.js'
 import { CookieTooLargeError, InvalidUserProfileError, StoreUnavailableError } from '../common/errors.js'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES, type AccessClaims, type BaseClaims } from '../tokens/claims.js'
 import type { TokenCodec, VerifyFailure } from '../tokens/token-codec.js'
-import type { FamilyRecord, SessionStore, SessionUser } from '../stores/session-store.js'
+import type { FamilyRecord, Revocation, SessionStore, SessionUser } from '../stores/session-store.js'
 import { AccessCheck, type AccessRefusal } from './access-check.js'
 import { sessionInfo, type SessionInfo } from './session-info.js'
 
@@ -36,6 +36,16 @@ export interface IssuedSession {
   refresh: IssuedToken
 }
 
+export type LoginResult =
+  | { status: 'issued', session: IssuedSession }
+  /**
+   * `credentials`: wrong or unknown (or a disabled account). `revoked`: they were right when checked, but the
+   * user's sessions were ended (a password change, disable, ...) before the session was recorded, so the
+   * credentials checked may no longer be valid. `too-slow`: the check took longer than a subject revocation
+   * is guaranteed to be remembered (the access token lifetime), so that cannot be ruled out.
+   */
+  | { status: 'refused', reason: 'credentials' | 'revoked' | 'too-slow' }
+
 export type RefreshResult =
   | { status: 'issued', session: IssuedSession, replayed: boolean, generation: number }
   | { status: 'invalid', reason: VerifyFailure | 'revoked' | 'user-unavailable' | 'session-expired' | 'rejected', userId?: string, familyId?: string }
@@ -43,10 +53,20 @@ export type RefreshResult =
 
 export interface LiveSession {
   id: string
+  /** Login time. */
   createdAt: number
+  /** The last refresh (or the login): when the client was last seen by the store. */
   lastRefreshedAt: number
   userAgent: string | null
+  /** The client's address at the last login or refresh, as the service saw it (after its trusted-proxy rules). */
+  clientAddress: string | null
   current: boolean
+}
+
+/** Who is asking, as the HTTP layer sees it: recorded with the session, shown in session lists. */
+export interface ClientInfo {
+  userAgent: string | null
+  address: string | null
 }
 
 export type VerifyCredentials = (username: string, password: string) => Promise<SessionUser | null>
@@ -115,13 +135,40 @@ export class SessionService {
     return this.#access.check(token)
   }
 
-  /** A new session for valid credentials (a new family and new ids, whatever the request carried), or null. */
-  async login (username: string, password: string, userAgent: string | null): Promise<IssuedSession | null> {
+  /**
+   * A new session for valid credentials (a new family and new ids, whatever the request carried).
+   *
+   * A credential change racing with the login cannot leave it a session: the store's revocation mark is taken
+   * before the credentials are read, and the store records the family only if no subject revocation of the
+   * user came after that mark (atomically). A change ends the user's sessions once it is done, so either the
+   * login read the new credentials, or its family existed when the change ended every family, or the store
+   * refuses it. Exact, by order in the store; the "not before" of the subject revocation, in whole seconds,
+   * does not cover a session issued in the same second.
+   */
+  async login (username: string, password: string, client: ClientInfo): Promise<LoginResult> {
+    const mark = await fromStore(async () => await this.#o.store.revocationMark())
+    const startedAt = seconds(this.#o.clock)
     const found = await fromStore(async () => await this.#o.verifyCredentials(username, password))
-    if (found === null) return null
-    const user = sessionUser(found)
+    if (found === null) return { status: 'refused', reason: 'credentials' }
+    return await this.#open(sessionUser(found), client, mark, startedAt)
+  }
+
+  /**
+   * A new session for a user the caller has just authenticated some other way: after a password change (the
+   * device that changed it keeps a session) or a sign-up. The mark is taken now, so a change of the user
+   * that ends their sessions from here on still refuses it.
+   */
+  async startSession (user: SessionUser, client: ClientInfo): Promise<LoginResult> {
+    const mark = await fromStore(async () => await this.#o.store.revocationMark())
+    return await this.#open(sessionUser(user), client, mark, seconds(this.#o.clock))
+  }
+
+  async #open (user: SessionUser, client: ClientInfo, mark: string, startedAt: number): Promise<LoginResult> {
     const now = seconds(this.#o.clock)
     const { accessTtl, refreshIdleTtl, maxAge } = this.#o.lifetimes
+    // Stores keep the record of a subject revocation until it expires, at least an access token lifetime after
+    // it was made; a mark older than that could miss one that was purged meanwhile.
+    if (now - startedAt >= accessTtl) return { status: 'refused', reason: 'too-slow' }
     const family: FamilyRecord = {
       id: newId(),
       user,
@@ -133,13 +180,14 @@ export class SessionService {
       refreshExpiresAt: now + Math.min(refreshIdleTtl, maxAge),
       accessExpiresAt: now + Math.min(accessTtl, maxAge),
       generation: 0,
-      userAgent,
+      userAgent: client.userAgent,
+      clientAddress: client.address,
       revokedAt: null
     }
     // Tokens are minted (and their size checked) before anything is recorded.
     const issued = this.#issue(family, now)
-    await fromStore(async () => await this.#o.store.createFamily(family))
-    return issued
+    const created = await fromStore(async () => await this.#o.store.createFamily(family, mark))
+    return created ? { status: 'issued', session: issued } : { status: 'refused', reason: 'revoked' }
   }
 
   /**
@@ -147,7 +195,7 @@ export class SessionService {
    * predecessor, inside the grace window, gets that same pair again (parallel tabs); any other known token
    * of the family is reuse, which revokes the whole family at once.
    */
-  async refresh (token: string): Promise<RefreshResult> {
+  async refresh (token: string, clientAddress?: string): Promise<RefreshResult> {
     const now = seconds(this.#o.clock)
     const verified = this.#o.codec.verify('refresh', token, now)
     if (!verified.ok) return { status: 'invalid', reason: verified.reason }
@@ -173,7 +221,8 @@ export class SessionService {
         accessJti: newId(),
         refreshExpiresAt: Math.min(now + refreshIdleTtl, absolute),
         accessExpiresAt: Math.min(now + accessTtl, absolute),
-        ...(user === undefined ? {} : { user })
+        ...(user === undefined ? {} : { user }),
+        ...(clientAddress === undefined ? {} : { clientAddress })
       }
     }))
     switch (outcome.outcome) {
@@ -221,19 +270,35 @@ export class SessionService {
 
   /** Ends every session of the user: a "not before" on the subject plus each live family, atomically. */
   async logoutAll (session: SessionInfo): Promise<number> {
+    return await this.endUserSessions(session.user.id)
+  }
+
+  /**
+   * Ends every session of a user at once, on every instance, logins in flight included: call it after a
+   * change of the user's credentials or rights (password, disable, deletion, a role removed) is stored, never
+   * before. Answers how many live sessions it ended.
+   */
+  async endUserSessions (userId: string): Promise<number> {
     const now = seconds(this.#o.clock)
-    const { accessTtl, refreshIdleTtl } = this.#o.lifetimes
-    const revocations = await fromStore(async () => await this.#o.store.revokeSubject(
-      { kind: 'subject', id: session.user.id, notBefore: now, expiresAt: now + Math.max(accessTtl, refreshIdleTtl) },
-      now
-    ))
+    const revocations = await fromStore(async () => await this.#o.store.revokeSubject(this.#subjectRevocation(userId, now), now))
     this.#o.denylist.addAll(revocations)
     return revocations.length - 1
   }
 
+  /** A "not before" revocation of the user, lasting as long as any token issued before it could. */
+  #subjectRevocation (userId: string, now: number): Extract<Revocation, { kind: 'subject' }> {
+    const { accessTtl, refreshIdleTtl } = this.#o.lifetimes
+    return { kind: 'subject', id: userId, notBefore: now, expiresAt: now + Math.max(accessTtl, refreshIdleTtl) }
+  }
+
   async listSessions (session: SessionInfo): Promise<LiveSession[]> {
+    return await this.listUserSessions(session.user.id, session.id)
+  }
+
+  /** The live sessions of any user (an admin's view); `currentId` marks the caller's own. */
+  async listUserSessions (userId: string, currentId?: string): Promise<LiveSession[]> {
     const now = seconds(this.#o.clock)
-    const families = await fromStore(async () => await this.#o.store.listFamilies(session.user.id, now))
+    const families = await fromStore(async () => await this.#o.store.listFamilies(userId, now))
     return families
       .filter((family) => !this.#o.denylist.isFamilyRevoked(family.id))
       .map((family) => ({
@@ -241,17 +306,35 @@ export class SessionService {
         createdAt: family.authTime,
         lastRefreshedAt: family.rotatedAt,
         userAgent: family.userAgent,
-        current: family.id === session.id
+        clientAddress: family.clientAddress,
+        current: family.id === currentId
       }))
   }
 
   /** Ends one session of the user; false when the user has no such session. */
   async endSession (session: SessionInfo, familyId: string): Promise<boolean> {
+    return await this.endUserSession(session.user.id, familyId)
+  }
+
+  /** Ends one session of any user (an admin's action); false when that user has no such session. */
+  async endUserSession (userId: string, familyId: string): Promise<boolean> {
     const now = seconds(this.#o.clock)
-    const revocation = await fromStore(async () => await this.#o.store.revokeFamily(familyId, now, session.user.id))
+    const revocation = await fromStore(async () => await this.#o.store.revokeFamily(familyId, now, userId))
     if (revocation === undefined) return false
     this.#o.denylist.add(revocation)
     return true
+  }
+
+  /**
+   * Ends every other live session of the user and keeps the current one; answers how many ended. A login
+   * finishing meanwhile is a new session, not one of those listed, and lives on.
+   */
+  async endOtherSessions (session: SessionInfo): Promise<number> {
+    let ended = 0
+    for (const other of await this.listUserSessions(session.user.id, session.id)) {
+      if (!other.current && await this.endUserSession(session.user.id, other.id)) ended++
+    }
+    return ended
   }
 
   #isRevoked (claims: BaseClaims): boolean {

@@ -15,14 +15,31 @@ import {
   type SessionStore
 } from './session-store.js'
 
+function markPosition (mark: string): number {
+  const position = Number(mark)
+  if (!/^\d{1,15}$/.test(mark) || !Number.isSafeInteger(position)) throw new TypeError(`"${mark}" is not a revocation mark of this store`)
+  return position
+}
+
 export class MemorySessionStore implements SessionStore {
   readonly #families = new Map<string, FamilyRecord>()
   /** The revocation log; `#offset` is the sequence number of its first element. */
   #log: Revocation[] = []
   #offset = 0
+  /** Per subject, the log position of its latest subject revocation, kept until that revocation expires. */
+  readonly #subjectRevoked = new Map<string, { position: number, expiresAt: number }>()
 
-  async createFamily (family: FamilyRecord): Promise<void> {
+  /** The log position the next revocation will take. */
+  async revocationMark (): Promise<string> {
+    return String(this.#offset + this.#log.length)
+  }
+
+  async createFamily (family: FamilyRecord, mark: string): Promise<boolean> {
+    const position = markPosition(mark)
+    const revoked = this.#subjectRevoked.get(family.user.id)
+    if (revoked !== undefined && revoked.position >= position) return false
     this.#families.set(family.id, structuredClone(family))
+    return true
   }
 
   async rotate (request: RotationRequest): Promise<RotationOutcome> {
@@ -62,6 +79,11 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async revokeSubject (revocation: Extract<Revocation, { kind: 'subject' }>, now: number): Promise<Revocation[]> {
+    const known = this.#subjectRevoked.get(revocation.id)
+    this.#subjectRevoked.set(revocation.id, {
+      position: this.#offset + this.#log.length,
+      expiresAt: Math.max(known?.expiresAt ?? 0, revocation.expiresAt)
+    })
     const recorded: Revocation[] = [this.#append(revocation)]
     for (const family of this.#families.values()) {
       if (family.user.id === revocation.id && family.revokedAt === null) recorded.push(this.#revoke(family, now))
@@ -87,6 +109,9 @@ export class MemorySessionStore implements SessionStore {
   async purgeExpired (before: number): Promise<void> {
     for (const [id, family] of this.#families) {
       if (Math.max(family.refreshExpiresAt, family.accessExpiresAt) < before) this.#families.delete(id)
+    }
+    for (const [subject, { expiresAt }] of this.#subjectRevoked) {
+      if (expiresAt < before) this.#subjectRevoked.delete(subject)
     }
     // Only a prefix of the log can go, so cursors stay valid; entries behind a live one wait their turn.
     let drop = 0

@@ -102,12 +102,13 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex')
   }
 
-  async run (client: Redis, args: ReadonlyArray<string | number>): Promise<unknown> {
+  /** `keys` are the keys the script declares (KEYS[1..]); `args` follow as ARGV. */
+  async run (client: Redis, args: ReadonlyArray<string | number>, keys: readonly string[] = []): Promise<unknown> {
     try {
-      return await client.evalsha(this.sha, 0, ...args)
+      return await client.evalsha(this.sha, keys.length, ...keys, ...args)
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
-      return await client.eval(this.source, 0, ...args)
+      return await client.eval(this.source, keys.length, ...keys, ...args)
     }
   }
 }

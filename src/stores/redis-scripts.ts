@@ -8,6 +8,8 @@
  *   P..'family:'..id                hash: one session family (FamilyRecord; absent fields are null)
  *   P..'families:by-expiry'         sorted set: family id scored by the expiry of its last token, for purging
  *   P..'subject-families:'..sub     set: the family ids of a subject
+ *   P..'subject-revoked:{'..sub..'}' the log entry id of the subject's latest subject revocation (hash tag:
+ *                                   the subject), kept until that revocation expires (plus the margin)
  * Family hashes and subject sets also carry a TTL (ARGV[2] seconds after their last token expires) so that
  * nothing outlives its use if no instance purges. The TTL is a duration computed from the caller's clock,
  * so a difference between the service's and Redis's clocks does not matter.
@@ -23,6 +25,7 @@ local EPOCH = P .. 'epoch'
 
 local function family_key (id) return P .. 'family:' .. id end
 local function subject_key (sub) return P .. 'subject-families:' .. sub end
+local function subject_revoked_key (sub) return P .. 'subject-revoked:{' .. sub .. '}' end
 
 local function read_family (id)
   local flat = redis.call('HGETALL', family_key(id))
@@ -69,21 +72,31 @@ local function parse_id (id)
   return ms, tonumber(seq)
 end
 
+-- True when stream id a comes after stream id b (both well formed). Millisecond parts are compared as
+-- digit strings: they can exceed the 2^53 a Lua number holds exactly.
+local function id_after (a, b)
+  local ams, aseq = parse_id(a)
+  local bms, bseq = parse_id(b)
+  if #ams ~= #bms then return #ams > #bms end
+  if ams ~= bms then return ams > bms end
+  return aseq > bseq
+end
+
+local function last_log_id ()
+  if redis.call('EXISTS', LOG) == 0 then return '0-0' end
+  local info = redis.call('XINFO', 'STREAM', LOG)
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then return info[i + 1] end
+  end
+  return '0-0'
+end
+
 -- True when the log cannot hold what came after the entry 'after' any more: the stream is gone, or its last
 -- generated id is older than 'after' (Redis restarted from an older state).
 local function log_behind (after)
   if after == '0-0' then return false end
   if redis.call('EXISTS', LOG) == 0 then return true end
-  local info = redis.call('XINFO', 'STREAM', LOG)
-  local last = '0-0'
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then last = info[i + 1] end
-  end
-  local lms, lseq = parse_id(last)
-  local ams, aseq = parse_id(after)
-  if #lms ~= #ams then return #lms < #ams end
-  if lms ~= ams then return lms < ams end
-  return lseq < aseq
+  return id_after(after, last_log_id())
 end
 
 local function log_lost (epoch, after)
@@ -95,25 +108,39 @@ function script (body: string): LuaScript {
   return new LuaScript(PRELUDE + body)
 }
 
-/** ARGV[3]: now (the family's `rotatedAt`); then field, value pairs of the family hash. */
+/**
+ * The last id the revocation log generated (kept by the stream even when its entries are trimmed), '0-0'
+ * before the first: a login's mark. KEYS[1]: the log.
+ */
+export const revocationMark = script(`
+return last_log_id()
+`)
+
+/**
+ * KEYS: the family hash, the expiry index, the subject's family set, the subject's latest revocation (the keys
+ * the script touches). ARGV[3]: the login's mark (a log id), ARGV[4]: now (the family's \`rotatedAt\`); then
+ * field, value pairs of the family hash. 0, and nothing written, when the subject was revoked after the mark.
+ */
 export const createFamily = script(`
 local h = {}
 local fields = {}
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   h[ARGV[i]] = ARGV[i + 1]
   fields[#fields + 1] = ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]
 end
+local revoked = redis.call('GET', subject_revoked_key(h.sub))
+if revoked and id_after(revoked, ARGV[3]) then return 0 end
 redis.call('DEL', family_key(h.id))
 redis.call('HSET', family_key(h.id), unpack(fields))
-index_family(h, tonumber(ARGV[3]))
+index_family(h, tonumber(ARGV[4]))
 return 1
 `)
 
 /**
  * \`decideRotation\` (session-store.ts), line for line, then its effect. ARGV[3..]: familyId, subject,
  * presentedJti, now, graceSeconds, next refreshJti, accessJti, refreshExpiresAt, accessExpiresAt, user JSON
- * ('' to keep the stored profile), user id. Returns {'rejected'}, {'rotated', hash}, {'replayed', hash} or
+ * ('' to keep the stored profile), user id, client address ('' to keep the stored one). Returns {'rejected'}, {'rotated', hash}, {'replayed', hash} or
  * {'reused', hash, revocation}.
  */
 export const rotate = script(`
@@ -130,6 +157,7 @@ if h.refreshJti == presented then
     if ARGV[13] ~= h.sub then redis.call('SREM', subject_key(h.sub), h.id) end
     redis.call('HSET', key, 'user', ARGV[12], 'sub', ARGV[13])
   end
+  if ARGV[14] ~= '' then redis.call('HSET', key, 'clientAddress', ARGV[14]) end
   index_family(read_family(h.id), now)
   return { 'rotated', redis.call('HGETALL', key) }
 end
@@ -164,9 +192,19 @@ if h.revokedAt ~= nil then return family_revocation(h) end
 return revoke_family(h, ARGV[4])
 `)
 
-/** ARGV[3]: subject, ARGV[4]: notBefore, ARGV[5]: expiresAt, ARGV[6]: now. Every revocation recorded. */
+/**
+ * ARGV[3]: subject, ARGV[4]: notBefore, ARGV[5]: expiresAt, ARGV[6]: now. Every revocation recorded. The
+ * subject's latest revocation key gets the log id of the subject revocation: logins with an earlier mark are
+ * refused from now on.
+ */
 export const revokeSubject = script(`
-local recorded = { log_revocation({ 'subject', ARGV[3], ARGV[5], ARGV[4] }) }
+local sub, expires, now = ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[6])
+local log_id = redis.call('XADD', LOG, '*', 'k', 'subject', 'i', sub, 'e', ARGV[5], 'n', ARGV[4])
+local rk = subject_revoked_key(sub)
+local ttl = math.max(expires - now + MARGIN, 1)
+redis.call('SET', rk, log_id, 'KEEPTTL')
+if redis.call('TTL', rk) < ttl then redis.call('EXPIRE', rk, ttl) end
+local recorded = { { 'subject', sub, ARGV[5], ARGV[4] } }
 for _, id in ipairs(redis.call('SMEMBERS', subject_key(ARGV[3]))) do
   local h = read_family(id)
   if h ~= nil and h.sub == ARGV[3] and h.revokedAt == nil then

@@ -60,6 +60,7 @@ function toFamily (flat: Flat): FamilyRecord {
     accessExpiresAt: Number(h['accessExpiresAt']),
     generation: Number(h['generation']),
     userAgent: h['userAgent'] ?? null,
+    clientAddress: h['clientAddress'] ?? null,
     revokedAt: h['revokedAt'] === undefined ? null : Number(h['revokedAt'])
   }
 }
@@ -79,6 +80,7 @@ function familyFields (family: FamilyRecord): string[] {
     ['accessExpiresAt', family.accessExpiresAt],
     ['generation', family.generation],
     ['userAgent', family.userAgent],
+    ['clientAddress', family.clientAddress],
     ['revokedAt', family.revokedAt]
   ]
   return fields.flatMap(([name, value]) => value === null ? [] : [name, String(value)])
@@ -129,8 +131,20 @@ export class RedisSessionStore implements SessionStore {
     return await script.run(this.#client, [this.#prefix, this.#retention, ...args])
   }
 
-  async createFamily (family: FamilyRecord): Promise<void> {
-    await this.#run(scripts.createFamily, family.rotatedAt, ...familyFields(family))
+  async revocationMark (): Promise<string> {
+    return await scripts.revocationMark.run(this.#client, [this.#prefix, this.#retention], [this.#log]) as string
+  }
+
+  async createFamily (family: FamilyRecord, mark: string): Promise<boolean> {
+    if (!/^\d{1,20}-\d{1,20}$/.test(mark)) throw new TypeError(`"${mark}" is not a revocation mark of this store`)
+    const keys = [
+      `${this.#prefix}family:${family.id}`,
+      `${this.#prefix}families:by-expiry`,
+      `${this.#prefix}subject-families:${family.user.id}`,
+      `${this.#prefix}subject-revoked:{${family.user.id}}`
+    ]
+    const created = await scripts.createFamily.run(this.#client, [this.#prefix, this.#retention, mark, family.rotatedAt, ...familyFields(family)], keys)
+    return created === 1
   }
 
   async rotate (request: RotationRequest): Promise<RotationOutcome> {
@@ -138,7 +152,7 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.#run(scripts.rotate,
       request.familyId, request.subject, request.presentedJti, request.now, request.graceSeconds,
       next.refreshJti, next.accessJti, next.refreshExpiresAt, next.accessExpiresAt,
-      next.user === undefined ? '' : JSON.stringify(next.user), next.user?.id ?? '') as [string, Flat?, Flat?]
+      next.user === undefined ? '' : JSON.stringify(next.user), next.user?.id ?? '', next.clientAddress ?? '') as [string, Flat?, Flat?]
     const [outcome, hash, revocation] = reply
     switch (outcome) {
       case 'rotated':

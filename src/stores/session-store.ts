@@ -12,6 +12,12 @@
  *   grace window) or `reused`. A family never forks into two live chains.
  * - A revocation is durable once the promise resolves, and is returned by `revocationsSince` of every
  *   instance sharing the store. The family's status and its revocation record change together.
+ * - `createFamily` refuses (answers false, writes nothing) when a subject revocation of the family's user was
+ *   recorded after the `mark` the login took from `revocationMark` before it checked the credentials; the check
+ *   and the write are one atomic step. So a login that read credentials which a change (password, disable,
+ *   deletion, role removal: each records a subject revocation once it is done) has since replaced cannot
+ *   open a session after that change ended the user's sessions. Exact, by order in the store, not by time.
+ * - The record of a subject revocation is kept at least until the revocation expires.
  * - Any failure rejects the promise (the service answers 503); nothing is left half-written.
  * - A backend that can lose its data while running (Redis restarted without persistence) rejects
  *   `revocationsSince` with RevocationLogLostError once the log a cursor points into is gone; the sync then
@@ -53,6 +59,8 @@ export interface FamilyRecord {
   /** Rotations so far (0 after login). */
   generation: number
   userAgent: string | null
+  /** The client's address as the service saw it (after its trusted-proxy rules) at the last login or refresh. */
+  clientAddress: string | null
   revokedAt: number | null
 }
 
@@ -67,6 +75,8 @@ export interface RotationRequest {
   next: Pick<FamilyRecord, 'refreshJti' | 'accessJti' | 'refreshExpiresAt' | 'accessExpiresAt'> & {
     /** A fresher profile of the user (from `findUser`); without it the family keeps the one it has. */
     user?: SessionUser
+    /** Where the refresh came from; without it the family keeps the address it has. */
+    clientAddress?: string
   }
 }
 
@@ -92,8 +102,16 @@ export interface RevocationFeedBatch extends RevocationBatch {
 }
 
 export interface SessionStore {
-  /** Records a new family (a login). */
-  createFamily: (family: FamilyRecord) => Promise<void>
+  /**
+   * The store's position in its record of subject revocations, as an opaque mark: a login takes it before it
+   * checks credentials, and hands it to `createFamily`.
+   */
+  revocationMark: () => Promise<string>
+  /**
+   * Records a new family (a login), unless a subject revocation of `family.user.id` was recorded after `mark`
+   * (a mark of this store): then it records nothing and answers false. Check and write are atomic.
+   */
+  createFamily: (family: FamilyRecord, mark: string) => Promise<boolean>
   rotate: (request: RotationRequest) => Promise<RotationOutcome>
   /** Live families of a subject: not revoked and with a refresh token not yet expired at `now`. */
   listFamilies: (subject: string, now: number) => Promise<FamilyRecord[]>

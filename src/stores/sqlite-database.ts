@@ -44,7 +44,10 @@ const MIGRATIONS: readonly string[] = [
      disabled INTEGER NOT NULL DEFAULT 0,
      created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL
-   ) STRICT;`
+   ) STRICT;`,
+  // A login's createFamily looks for a subject revocation of its user recorded after its mark.
+  "CREATE INDEX revocations_of_subjects ON revocations (id, seq) WHERE kind = 'subject';",
+  'ALTER TABLE families ADD COLUMN client_address TEXT;'
 ]
 
 export interface OpenSqliteOptions {

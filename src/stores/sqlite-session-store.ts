@@ -31,6 +31,7 @@ interface FamilyRow {
   access_expires_at: number
   generation: number
   user_agent: string | null
+  client_address: string | null
   revoked_at: number | null
 }
 
@@ -61,6 +62,7 @@ function toFamily (row: FamilyRow): FamilyRecord {
     accessExpiresAt: row.access_expires_at,
     generation: row.generation,
     userAgent: row.user_agent,
+    clientAddress: row.client_address,
     revokedAt: row.revoked_at
   }
 }
@@ -84,10 +86,13 @@ export class SqliteSessionStore implements SessionStore {
     liveRevocations: Statement<[number], RevocationTuple>
     revocationsAfter: Statement<[number], RevocationRow>
     lastSeq: Statement<[], { seq: number | null }>
+    highestSeq: Statement<[], { seq: number }>
+    subjectRevokedAfter: Statement<[string, number], { found: number }>
     purgeRevocations: Statement
     purgeFamilies: Statement
   }
 
+  readonly #createFamily: (family: FamilyRecord, after: number) => boolean
   readonly #rotate: (request: RotationRequest) => RotationOutcome
   readonly #revokeFamily: (familyId: string, now: number, subject?: string) => Revocation | undefined
   readonly #revokeSubject: (revocation: Extract<Revocation, { kind: 'subject' }>, now: number) => Revocation[]
@@ -96,14 +101,15 @@ export class SqliteSessionStore implements SessionStore {
     this.#db = db
     this.#sql = {
       insertFamily: db.prepare(`INSERT INTO families (id, subject, user_json, auth_time, refresh_jti, previous_refresh_jti,
-        access_jti, rotated_at, refresh_expires_at, access_expires_at, generation, user_agent, revoked_at)
+        access_jti, rotated_at, refresh_expires_at, access_expires_at, generation, user_agent, client_address, revoked_at)
         VALUES (@id, @subject, @user_json, @auth_time, @refresh_jti, @previous_refresh_jti, @access_jti, @rotated_at,
-        @refresh_expires_at, @access_expires_at, @generation, @user_agent, @revoked_at)`),
+        @refresh_expires_at, @access_expires_at, @generation, @user_agent, @client_address, @revoked_at)`),
       getFamily: db.prepare('SELECT * FROM families WHERE id = ?'),
       // The WHERE on refresh_jti makes the update itself a compare-and-set, on top of the transaction.
       updateRotation: db.prepare(`UPDATE families SET user_json = @user_json, refresh_jti = @refresh_jti,
         previous_refresh_jti = @previous_refresh_jti, access_jti = @access_jti, rotated_at = @rotated_at,
-        refresh_expires_at = @refresh_expires_at, access_expires_at = @access_expires_at, generation = @generation
+        refresh_expires_at = @refresh_expires_at, access_expires_at = @access_expires_at, generation = @generation,
+        client_address = @client_address
         WHERE id = @id AND refresh_jti = @expected_refresh_jti AND revoked_at IS NULL`),
       markRevoked: db.prepare('UPDATE families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
       familiesOf: db.prepare(`SELECT * FROM families WHERE subject = ? AND revoked_at IS NULL AND refresh_expires_at > ?
@@ -115,10 +121,34 @@ export class SqliteSessionStore implements SessionStore {
       liveRevocations: db.prepare<[number], RevocationTuple>('SELECT kind, id, not_before, expires_at FROM revocations WHERE expires_at > ? ORDER BY seq').raw(true),
       revocationsAfter: db.prepare('SELECT * FROM revocations WHERE seq > ? ORDER BY seq LIMIT 10000'),
       lastSeq: db.prepare('SELECT max(seq) AS seq FROM revocations'),
+      // AUTOINCREMENT's counter, not max(seq): it never goes back, even when a purge deleted the newest rows.
+      highestSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'revocations'"),
+      subjectRevokedAfter: db.prepare("SELECT 1 AS found FROM revocations WHERE kind = 'subject' AND id = ? AND seq > ? LIMIT 1"),
       purgeRevocations: db.prepare('DELETE FROM revocations WHERE expires_at < ?'),
       // Two plain comparisons rather than max(), so the index on refresh_expires_at is used.
       purgeFamilies: db.prepare('DELETE FROM families WHERE refresh_expires_at < @before AND access_expires_at < @before')
     }
+
+    this.#createFamily = db.transaction((family: FamilyRecord, after: number): boolean => {
+      if (this.#sql.subjectRevokedAfter.get(family.user.id, after) !== undefined) return false
+      this.#sql.insertFamily.run({
+        id: family.id,
+        subject: family.user.id,
+        user_json: JSON.stringify(family.user),
+        auth_time: family.authTime,
+        refresh_jti: family.refreshJti,
+        previous_refresh_jti: family.previousRefreshJti,
+        access_jti: family.accessJti,
+        rotated_at: family.rotatedAt,
+        refresh_expires_at: family.refreshExpiresAt,
+        access_expires_at: family.accessExpiresAt,
+        generation: family.generation,
+        user_agent: family.userAgent,
+        client_address: family.clientAddress,
+        revoked_at: family.revokedAt
+      })
+      return true
+    }).immediate
 
     this.#rotate = db.transaction((request: RotationRequest): RotationOutcome => {
       const row = this.#sql.getFamily.get(request.familyId)
@@ -138,7 +168,8 @@ export class SqliteSessionStore implements SessionStore {
             rotated_at: next.rotatedAt,
             refresh_expires_at: next.refreshExpiresAt,
             access_expires_at: next.accessExpiresAt,
-            generation: next.generation
+            generation: next.generation,
+            client_address: next.clientAddress
           })
           return { outcome: 'rotated', family: next }
         }
@@ -165,22 +196,16 @@ export class SqliteSessionStore implements SessionStore {
     }).immediate
   }
 
-  async createFamily (family: FamilyRecord): Promise<void> {
-    this.#sql.insertFamily.run({
-      id: family.id,
-      subject: family.user.id,
-      user_json: JSON.stringify(family.user),
-      auth_time: family.authTime,
-      refresh_jti: family.refreshJti,
-      previous_refresh_jti: family.previousRefreshJti,
-      access_jti: family.accessJti,
-      rotated_at: family.rotatedAt,
-      refresh_expires_at: family.refreshExpiresAt,
-      access_expires_at: family.accessExpiresAt,
-      generation: family.generation,
-      user_agent: family.userAgent,
-      revoked_at: family.revokedAt
-    })
+  /** The revocation log's sequence number so far; `createFamily` refuses after a subject revocation beyond it. */
+  async revocationMark (): Promise<string> {
+    return String(this.#sql.highestSeq.get()?.seq ?? 0)
+  }
+
+  async createFamily (family: FamilyRecord, mark: string): Promise<boolean> {
+    if (!/^\d{1,15}$/.test(mark)) throw new TypeError(`"${mark}" is not a revocation mark of this store`)
+    // One IMMEDIATE transaction: a subject revocation by another connection or process (the users CLI) is
+    // either committed before the check sees it, or waits until the family exists and then revokes it.
+    return this.#createFamily(family, Number(mark))
   }
 
   async rotate (request: RotationRequest): Promise<RotationOutcome> {

@@ -6,7 +6,7 @@
  */
 import { UserExistsError } from '../common/errors.js'
 import { LuaScript, type Redis } from '../stores/redis-client.js'
-import type { UserPatch, UserRecord, UserStore } from './user-store.js'
+import { byCreation, type ChangeOutcome, type RoleGuard, type UserPatch, type UserPage, type UserQuery, type UserRecord, type UserStore } from './user-store.js'
 
 const findByUsername = new LuaScript(`
 local id = redis.call('GET', ARGV[1] .. 'username:' .. string.lower(ARGV[2]))
@@ -24,12 +24,61 @@ redis.call('ZADD', ARGV[1] .. 'users', ARGV[4], ARGV[3])
 return 1
 `)
 
-/** ARGV[2]: id, then field, value pairs. 0 when there is no such user. */
-const update = new LuaScript(`
+/**
+ * The last-admin guard (user-store.ts, RoleGuard) in Lua: is the user an enabled holder of the role now, will
+ * it be after the change, and does another enabled user hold it. O(users): admin changes are rare.
+ */
+const GUARD = `
+local function holds (disabled, roles_json, role)
+  if disabled == '1' then return false end
+  for _, r in ipairs(cjson.decode(roles_json)) do
+    if r == role then return true end
+  end
+  return false
+end
+
+local function other_holder (prefix, id, role)
+  for _, other in ipairs(redis.call('ZRANGE', prefix .. 'users', 0, -1)) do
+    if other ~= id then
+      local u = redis.call('HMGET', prefix .. 'user:' .. other, 'disabled', 'roles')
+      if u[2] and holds(u[1], u[2], role) then return true end
+    end
+  end
+  return false
+end
+`
+
+/**
+ * ARGV[2]: id, ARGV[3]: guarded role ('' for none), then field, value pairs. 'not-found', 'last-holder' or
+ * 'done'.
+ */
+const update = new LuaScript(GUARD + `
 local key = ARGV[1] .. 'user:' .. ARGV[2]
-if redis.call('EXISTS', key) == 0 then return 0 end
-redis.call('HSET', key, unpack(ARGV, 3))
-return 1
+local now = redis.call('HMGET', key, 'disabled', 'roles')
+if not now[2] then return 'not-found' end
+local role = ARGV[3]
+if role ~= '' and holds(now[1], now[2], role) then
+  local disabled, roles = now[1], now[2]
+  for i = 4, #ARGV, 2 do
+    if ARGV[i] == 'disabled' then disabled = ARGV[i + 1] end
+    if ARGV[i] == 'roles' then roles = ARGV[i + 1] end
+  end
+  if not holds(disabled, roles, role) and not other_holder(ARGV[1], ARGV[2], role) then return 'last-holder' end
+end
+redis.call('HSET', key, unpack(ARGV, 4))
+return 'done'
+`)
+
+/** ARGV[2]: id, ARGV[3]: guarded role ('' for none). 'not-found', 'last-holder' or 'done'. */
+const remove = new LuaScript(GUARD + `
+local key = ARGV[1] .. 'user:' .. ARGV[2]
+local u = redis.call('HMGET', key, 'disabled', 'roles', 'username')
+if not u[2] then return 'not-found' end
+if ARGV[3] ~= '' and holds(u[1], u[2], ARGV[3]) and not other_holder(ARGV[1], ARGV[2], ARGV[3]) then return 'last-holder' end
+redis.call('DEL', key)
+redis.call('DEL', ARGV[1] .. 'username:' .. string.lower(u[3]))
+redis.call('ZREM', ARGV[1] .. 'users', ARGV[2])
+return 'done'
 `)
 
 /** Every user, in one atomic read. */
@@ -102,13 +151,23 @@ export class RedisUserStore implements UserStore {
     if (inserted === 0) throw new UserExistsError(user.username)
   }
 
-  async update (id: string, patch: UserPatch, now: number): Promise<boolean> {
-    return await update.run(this.#client, [this.#prefix, id, ...patchFields(patch), 'updatedAt', now]) === 1
+  async update (id: string, patch: UserPatch, now: number, guard?: RoleGuard): Promise<ChangeOutcome> {
+    return await update.run(this.#client, [this.#prefix, id, guard?.keepRole ?? '', ...patchFields(patch), 'updatedAt', now]) as ChangeOutcome
+  }
+
+  async delete (id: string, guard?: RoleGuard): Promise<ChangeOutcome> {
+    return await remove.run(this.#client, [this.#prefix, id, guard?.keepRole ?? '']) as ChangeOutcome
   }
 
   async list (): Promise<UserRecord[]> {
     const users = await list.run(this.#client, [this.#prefix]) as string[][]
-    return users.map((flat) => toUser(toRecord(flat)))
-      .sort((a, b) => a.createdAt - b.createdAt || a.username.localeCompare(b.username))
+    return users.map((flat) => toUser(toRecord(flat))).sort(byCreation)
+  }
+
+  /** Filtered and sliced here, over one atomic read of every user: fine for the sizes a built-in directory has. */
+  async page (query: UserQuery): Promise<UserPage> {
+    const search = query.search?.toLowerCase()
+    const matching = (await this.list()).filter((u) => search === undefined || u.username.toLowerCase().includes(search))
+    return { users: matching.slice(query.offset, query.offset + query.limit), total: matching.length }
   }
 }

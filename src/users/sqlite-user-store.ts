@@ -2,7 +2,7 @@
 import type { Statement } from 'better-sqlite3'
 import { UserExistsError } from '../common/errors.js'
 import type { SqliteDatabase } from '../stores/sqlite-database.js'
-import type { UserPatch, UserRecord, UserStore } from './user-store.js'
+import { removesLastHolder, type ChangeOutcome, type RoleGuard, type UserPatch, type UserPage, type UserQuery, type UserRecord, type UserStore } from './user-store.js'
 
 interface UserRow {
   id: string
@@ -33,10 +33,32 @@ export class SqliteUserStore implements UserStore {
   readonly #byUsername: Statement<[string], UserRow>
   readonly #byId: Statement<[string], UserRow>
 
+  // Check and write in one IMMEDIATE transaction: the last-admin guard holds across processes (the CLI).
+  readonly #update: (id: string, patch: UserPatch, now: number, guard?: RoleGuard) => ChangeOutcome
+  readonly #delete: (id: string, guard?: RoleGuard) => ChangeOutcome
+
   constructor (db: SqliteDatabase) {
     this.#db = db
     this.#byUsername = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?')
     this.#byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?')
+    const write = db.prepare('UPDATE users SET password_hash = ?, roles_json = ?, disabled = ?, updated_at = ? WHERE id = ?')
+    const remove = db.prepare('DELETE FROM users WHERE id = ?')
+    this.#update = db.transaction((id: string, patch: UserPatch, now: number, guard?: RoleGuard): ChangeOutcome => {
+      const row = this.#byId.get(id)
+      if (row === undefined) return 'not-found'
+      const user = toUser(row)
+      if (removesLastHolder(user, patch, guard, () => this.#otherHolders(id, guard?.keepRole ?? ''))) return 'last-holder'
+      const next = { ...user, ...patch }
+      write.run(next.passwordHash, JSON.stringify(next.roles), next.disabled ? 1 : 0, now, id)
+      return 'done'
+    }).immediate
+    this.#delete = db.transaction((id: string, guard?: RoleGuard): ChangeOutcome => {
+      const row = this.#byId.get(id)
+      if (row === undefined) return 'not-found'
+      if (removesLastHolder(toUser(row), undefined, guard, () => this.#otherHolders(id, guard?.keepRole ?? ''))) return 'last-holder'
+      remove.run(id)
+      return 'done'
+    }).immediate
   }
 
   async findByUsername (username: string): Promise<UserRecord | undefined> {
@@ -60,16 +82,31 @@ export class SqliteUserStore implements UserStore {
     }
   }
 
-  async update (id: string, patch: UserPatch, now: number): Promise<boolean> {
-    const user = await this.findById(id)
-    if (user === undefined) return false
-    const next = { ...user, ...patch }
-    this.#db.prepare('UPDATE users SET password_hash = ?, roles_json = ?, disabled = ?, updated_at = ? WHERE id = ?')
-      .run(next.passwordHash, JSON.stringify(next.roles), next.disabled ? 1 : 0, now, id)
-    return true
+  async update (id: string, patch: UserPatch, now: number, guard?: RoleGuard): Promise<ChangeOutcome> {
+    return this.#update(id, patch, now, guard)
+  }
+
+  async delete (id: string, guard?: RoleGuard): Promise<ChangeOutcome> {
+    return this.#delete(id, guard)
   }
 
   async list (): Promise<UserRecord[]> {
-    return this.#db.prepare<[], UserRow>('SELECT * FROM users ORDER BY created_at, username').all().map(toUser)
+    return this.#db.prepare<[], UserRow>('SELECT * FROM users ORDER BY created_at, username COLLATE BINARY').all().map(toUser)
+  }
+
+  async page (query: UserQuery): Promise<UserPage> {
+    // LIKE ignores ASCII case in SQLite; the search text is matched literally.
+    const pattern = `%${(query.search ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    return this.#db.transaction(() => ({
+      users: this.#db.prepare<[string, number, number], UserRow>(`SELECT * FROM users WHERE username LIKE ? ESCAPE '\\'
+        ORDER BY created_at, username COLLATE BINARY LIMIT ? OFFSET ?`).all(pattern, query.limit, query.offset).map(toUser),
+      total: (this.#db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM users WHERE username LIKE ? ESCAPE '\\'").get(pattern) as { n: number }).n
+    }))()
+  }
+
+  /** Enabled users other than `id` holding `role`. */
+  #otherHolders (id: string, role: string): number {
+    return (this.#db.prepare<[string, string], { n: number }>(`SELECT count(*) AS n FROM users
+      WHERE id != ? AND disabled = 0 AND EXISTS (SELECT 1 FROM json_each(roles_json) WHERE value = ?)`).get(id, role) as { n: number }).n
   }
 }

@@ -1,34 +1,43 @@
 /**
- * The built-in user directory of the standalone service: credentials checked against argon2id hashes, and
- * the account changes that must end sessions (password change, disable) doing so at once.
+ * The built-in user directory of the standalone service: credentials checked against argon2id hashes, the
+ * password policy (password-policy.ts), and the account changes that must end sessions (a new password,
+ * disable, deletion, a role taken away) doing so at once, after the change is stored (see accounts.ts for
+ * why that order). It implements `Accounts`, the interface of the account and admin routes; the users CLI
+ * uses it by username.
  */
 import { randomBytes } from 'node:crypto'
 import { seconds, type Clock } from '../common/clock.js'
-import { InvalidUserInputError, UserNotFoundError } from '../common/errors.js'
+import { InvalidUserInputError, LastAdminError, PasswordPolicyError, UserNotFoundError } from '../common/errors.js'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES } from '../tokens/claims.js'
-import type { Revocation, SessionStore, SessionUser } from '../stores/session-store.js'
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, type PasswordHasher } from './password-hasher.js'
-import type { UserRecord, UserStore } from './user-store.js'
+import type { SessionUser } from '../stores/session-store.js'
+import type { AccountPage, AccountQuery, Accounts, AccountView, PasswordChange } from './accounts.js'
+import { MAX_PASSWORD_LENGTH, type PasswordHasher } from './password-hasher.js'
+import { describePasswordProblem, passwordProblem } from './password-policy.js'
+import type { ChangeOutcome, RoleGuard, UserPatch, UserRecord, UserStore } from './user-store.js'
 
 const USERNAME = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._@+-]{0,${MAX_NAME_LENGTH - 1}}$`)
 const ROLE = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,${MAX_ROLE_LENGTH - 1}}$`)
 
 export interface UserDirectoryOptions {
   users: UserStore
-  sessions: SessionStore
   hasher: PasswordHasher
   clock: Clock
-  /** How long a subject's "not before" revocation must last: the longest token lifetime, in seconds. */
-  revocationLifetime: number
-  /** Told about revocations this directory records, so an in-process denylist applies them at once. */
-  onRevoked?: (revocations: Revocation[]) => void
+  /**
+   * Ends every session of a user, on every instance (the session plugin's `app.sessions.endUserSessions`).
+   * Called after each change that must end them has been stored.
+   */
+  endSessions: (userId: string) => Promise<void>
 }
 
-export function toSessionUser (user: UserRecord): SessionUser {
+export function toSessionUser (user: Pick<UserRecord, 'id' | 'username' | 'roles'>): SessionUser {
   return { id: user.id, username: user.username, roles: [...user.roles] }
 }
 
-export class UserDirectory {
+export function toAccountView (user: UserRecord): AccountView {
+  return { id: user.id, username: user.username, roles: [...user.roles], disabled: user.disabled, createdAt: user.createdAt, updatedAt: user.updatedAt }
+}
+
+export class UserDirectory implements Accounts {
   readonly #options: UserDirectoryOptions
 
   constructor (options: UserDirectoryOptions) {
@@ -60,7 +69,7 @@ export class UserDirectory {
 
   async add (username: string, password: string, roles: readonly string[] = []): Promise<UserRecord> {
     checkUsername(username)
-    checkPassword(password)
+    await checkPassword(password, username)
     checkRoles(roles)
     const now = seconds(this.#options.clock)
     const user: UserRecord = {
@@ -77,46 +86,116 @@ export class UserDirectory {
   }
 
   /** Sets a new password and ends every session of the user. */
-  async setPassword (username: string, password: string): Promise<UserRecord> {
-    checkPassword(password)
-    const user = await this.#get(username)
-    await this.#options.users.update(user.id, { passwordHash: await this.#options.hasher.hash(password) }, seconds(this.#options.clock))
-    await this.#endSessions(user.id)
-    return user
+  async setPasswordOf (username: string, password: string): Promise<UserRecord> {
+    return await this.#byName(username, async (user) => await this.setPassword(user.id, password))
   }
 
-  async setRoles (username: string, roles: readonly string[]): Promise<UserRecord> {
-    checkRoles(roles)
-    const user = await this.#get(username)
-    await this.#options.users.update(user.id, { roles: [...new Set(roles)] }, seconds(this.#options.clock))
-    return { ...user, roles: [...new Set(roles)] }
+  /** Sets the roles; taking one away ends every session of the user. */
+  async setRolesOf (username: string, roles: readonly string[]): Promise<UserRecord> {
+    return await this.#byName(username, async (user) => await this.setRoles(user.id, roles))
   }
 
   /** Disabling ends every session of the user; enabling lets them log in again. */
-  async setDisabled (username: string, disabled: boolean): Promise<UserRecord> {
-    const user = await this.#get(username)
-    await this.#options.users.update(user.id, { disabled }, seconds(this.#options.clock))
-    if (disabled) await this.#endSessions(user.id)
-    return { ...user, disabled }
+  async setDisabledOf (username: string, disabled: boolean): Promise<UserRecord> {
+    return await this.#byName(username, async (user) => await this.setDisabled(user.id, disabled))
+  }
+
+  /** Deletes the user and ends every session of theirs. */
+  async deleteByName (username: string): Promise<UserRecord> {
+    return await this.#byName(username, async (user) => await this.deleteUser(user.id))
+  }
+
+  /** The user of that name, or UserNotFoundError. */
+  async get (username: string): Promise<UserRecord> {
+    const user = await this.#options.users.findByUsername(username)
+    if (user === undefined) throw new UserNotFoundError(`named ${JSON.stringify(username)}`)
+    return user
   }
 
   async list (): Promise<UserRecord[]> {
     return await this.#options.users.list()
   }
 
-  async #get (username: string): Promise<UserRecord> {
-    const user = await this.#options.users.findByUsername(username)
-    if (user === undefined) throw new UserNotFoundError(username)
+  // --- Accounts: by id, for the account and admin routes ---
+
+  async changePassword (userId: string, currentPassword: string, newPassword: string): Promise<PasswordChange> {
+    const { users, hasher } = this.#options
+    const user = await users.findById(userId)
+    // A disabled or deleted user has no session left to ask with; answered like a wrong password all the same.
+    if (user === undefined || user.disabled || currentPassword.length > MAX_PASSWORD_LENGTH || !await hasher.verify(user.passwordHash, currentPassword)) {
+      return { status: 'wrong-password' }
+    }
+    await checkPassword(newPassword, user.username)
+    await this.#change(user, { passwordHash: await hasher.hash(newPassword) }, true)
+    return { status: 'changed', user: toSessionUser(user) }
+  }
+
+  async signUp (username: string, password: string): Promise<SessionUser> {
+    return toSessionUser(await this.add(username, password))
+  }
+
+  async listUsers (query: AccountQuery): Promise<AccountPage> {
+    const page = await this.#options.users.page(query)
+    return { users: page.users.map(toAccountView), total: page.total }
+  }
+
+  async getUser (id: string): Promise<AccountView | undefined> {
+    const user = await this.#options.users.findById(id)
+    return user === undefined ? undefined : toAccountView(user)
+  }
+
+  async createUser (username: string, password: string, roles: readonly string[]): Promise<AccountView> {
+    return toAccountView(await this.add(username, password, roles))
+  }
+
+  async setDisabled (id: string, disabled: boolean, guard?: RoleGuard): Promise<UserRecord> {
+    const user = await this.#byId(id)
+    return await this.#change(user, { disabled }, disabled, guard)
+  }
+
+  async deleteUser (id: string, guard?: RoleGuard): Promise<UserRecord> {
+    const user = await this.#byId(id)
+    this.#outcome(await this.#options.users.delete(id, guard), user, guard)
+    await this.#options.endSessions(id)
     return user
   }
 
-  async #endSessions (userId: string): Promise<void> {
+  async setRoles (id: string, roles: readonly string[], guard?: RoleGuard): Promise<UserRecord> {
+    checkRoles(roles)
+    const user = await this.#byId(id)
+    const next = [...new Set(roles)]
+    // A role taken away must leave the tokens at once (they carry the roles); one added waits for the next refresh.
+    const removed = user.roles.some((role) => !next.includes(role))
+    return await this.#change(user, { roles: next }, removed, guard)
+  }
+
+  async setPassword (id: string, password: string): Promise<UserRecord> {
+    const user = await this.#byId(id)
+    await checkPassword(password, user.username)
+    return await this.#change(user, { passwordHash: await this.#options.hasher.hash(password) }, true)
+  }
+
+  async #change (user: UserRecord, patch: UserPatch, endSessions: boolean, guard?: RoleGuard): Promise<UserRecord> {
     const now = seconds(this.#options.clock)
-    const revocations = await this.#options.sessions.revokeSubject(
-      { kind: 'subject', id: userId, notBefore: now, expiresAt: now + this.#options.revocationLifetime },
-      now
-    )
-    this.#options.onRevoked?.(revocations)
+    this.#outcome(await this.#options.users.update(user.id, patch, now, guard), user, guard)
+    // After the change is stored, never before: a login in flight that read the old state is then refused.
+    if (endSessions) await this.#options.endSessions(user.id)
+    return { ...user, ...patch, updatedAt: now }
+  }
+
+  #outcome (outcome: ChangeOutcome, user: UserRecord, guard: RoleGuard | undefined): void {
+    if (outcome === 'not-found') throw new UserNotFoundError(`with id ${user.id}`)
+    if (outcome === 'last-holder') throw new LastAdminError(guard?.keepRole ?? '')
+  }
+
+  async #byId (id: string): Promise<UserRecord> {
+    const user = await this.#options.users.findById(id)
+    if (user === undefined) throw new UserNotFoundError(`with id ${id}`)
+    return user
+  }
+
+  async #byName (username: string, action: (user: UserRecord) => Promise<UserRecord>): Promise<UserRecord> {
+    return await action(await this.get(username))
   }
 }
 
@@ -126,10 +205,10 @@ function checkUsername (username: string): void {
   }
 }
 
-function checkPassword (password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH || password.length > MAX_PASSWORD_LENGTH) {
-    throw new InvalidUserInputError(`password must be ${MIN_PASSWORD_LENGTH}-${MAX_PASSWORD_LENGTH} characters`)
-  }
+/** The password policy (password-policy.ts), as an error saying which rule. */
+export async function checkPassword (password: string, username?: string): Promise<void> {
+  const problem = await passwordProblem(password, username)
+  if (problem !== undefined) throw new PasswordPolicyError(describePasswordProblem(problem))
 }
 
 function checkRoles (roles: readonly string[]): void {

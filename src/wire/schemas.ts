@@ -4,7 +4,7 @@
  * (type-only imports: no schema code reaches the browser).
  */
 import { Type, type Static } from 'typebox'
-import { MAX_NAME_LENGTH } from '../tokens/claims.js'
+import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES } from '../tokens/claims.js'
 import { MAX_PASSWORD_LENGTH } from '../users/password-limits.js'
 
 export const ErrorBody = Type.Object({
@@ -39,18 +39,85 @@ export const SessionBody = Type.Object({
 
 export const LiveSessionBody = Type.Object({
   id: Type.String(),
-  createdAt: Timestamp,
-  lastRefreshedAt: Timestamp,
+  createdAt: Type.String({ format: 'date-time', description: 'Login time.' }),
+  lastSeenAt: Type.String({ format: 'date-time', description: 'The last refresh (or the login): updated at each refresh, not at each request.' }),
+  lastRefreshedAt: Type.String({ format: 'date-time', description: 'The same as `lastSeenAt` (kept for existing clients).' }),
+  clientAddress: Type.Union([Type.String(), Type.Null()], { description: 'The client address at the last login or refresh, as the service sees it (after TRUST_PROXY).' }),
   userAgent: Type.Union([Type.String(), Type.Null()]),
-  current: Type.Boolean({ description: 'True for the session of the request.' })
+  current: Type.Boolean({ description: 'True for the session of the request (always false in an admin\'s view of another user).' })
 })
 
 export const SessionList = Type.Object({
   sessions: Type.Array(LiveSessionBody)
 })
 
+const SessionId = Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' })
+
 export const SessionIdParams = Type.Object({
-  id: Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' })
+  id: SessionId
+})
+
+export const EndedBody = Type.Object({
+  ended: Type.Integer({ minimum: 0, description: 'How many sessions were ended.' })
+})
+
+const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH })
+const Roles = Type.Array(Type.String({ minLength: 1, maxLength: MAX_ROLE_LENGTH }), { maxItems: MAX_ROLES })
+
+export const ChangePasswordBody = Type.Object({
+  currentPassword: Password,
+  newPassword: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH, description: 'At least 8 characters, not a common password, not containing the username (docs/security.md, "Passwords").' })
+}, { additionalProperties: false })
+
+export const SignupBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'Letters, digits and . _ @ + -, starting with a letter or digit.' }),
+  password: Password
+}, { additionalProperties: false })
+
+/** A user as the admin routes show it (never a password hash). */
+export const AccountBody = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  roles: Type.Array(Type.String()),
+  disabled: Type.Boolean(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp
+})
+
+export const AccountAnswer = Type.Object({ user: AccountBody })
+
+export const AccountList = Type.Object({
+  users: Type.Array(AccountBody),
+  total: Type.Integer({ minimum: 0, description: 'Users matching the search, over all pages.' }),
+  offset: Type.Integer({ minimum: 0 }),
+  limit: Type.Integer({ minimum: 1 })
+})
+
+export const MAX_PAGE = 200
+
+export const AccountListQuery = Type.Object({
+  search: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'Only usernames containing this text (ignoring case).' })),
+  offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })
+}, { additionalProperties: false })
+
+export const CreateAccountBody = Type.Object({
+  username: SignupBody.properties.username,
+  password: Password,
+  roles: Type.Optional(Roles)
+}, { additionalProperties: false })
+
+export const RolesBody = Type.Object({ roles: Roles }, { additionalProperties: false })
+
+export const PasswordBody = Type.Object({ password: Password }, { additionalProperties: false })
+
+export const UserIdParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: MAX_NAME_LENGTH })
+})
+
+export const UserSessionParams = Type.Object({
+  id: UserIdParams.properties.id,
+  sessionId: SessionId
 })
 
 export const NoContent = Type.Null({ description: 'No body.' })
@@ -64,3 +131,10 @@ export type LiveSessionJson = Static<typeof LiveSessionBody>
 export type SessionListJson = Static<typeof SessionList>
 export type ErrorJson = Static<typeof ErrorBody>
 export type LoginJson = Static<typeof LoginBody>
+export type EndedJson = Static<typeof EndedBody>
+export type ChangePasswordJson = Static<typeof ChangePasswordBody>
+export type SignupJson = Static<typeof SignupBody>
+/** A user in the admin routes. */
+export type AccountJson = Static<typeof AccountBody>
+export type AccountListJson = Static<typeof AccountList>
+export type CreateAccountJson = Static<typeof CreateAccountBody>

@@ -28,7 +28,7 @@ test('a page from another origin cannot read the service\'s answers (CORS)', asy
     const attempts: Array<[string, string, RequestInit]> = [
       ['session', '/auth/session', {}],
       ['sessions', '/auth/sessions', {}],
-      ['login', '/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'demo', password: 'demo-password' }) }]
+      ['login', '/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'demo', password: 'e2e-passphrase' }) }]
     ]
     const outcome: Record<string, string> = {}
     for (const [name, path, init] of attempts) {
@@ -122,7 +122,7 @@ document.getElementById('out').textContent = 'ready'
   const outcome = await spa.evaluate(async () => {
     const client = (window as unknown as { client: import('../../src/client/session-client.js').SessionClient }).client
     const steps: string[] = []
-    const state = await client.login('demo', 'demo-password')
+    const state = await client.login('demo', 'e2e-passphrase')
     steps.push(`login ${state.user.username}`)
     steps.push(`sessions ${(await client.sessions()).length}`)
     steps.push(`refresh ${(await client.refresh())?.sessionId === state.sessionId}`)

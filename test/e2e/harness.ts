@@ -74,7 +74,7 @@ export async function startService (t: Test, env: Record<string, string> = {}): 
     passwordHashCost: FAST_HASH,
     clock: () => Date.now() + offsetMs,
     logger: { ...loggerOptions('info'), stream: { write: (line: string) => { logs.push(JSON.parse(line) as Record<string, unknown>) } } },
-    env: testEnv({ DEMO: 'true', DEMO_PASSWORD: 'demo-password', LOG_LEVEL: 'info', DATA_DIR: tempDir(t), ...env })
+    env: testEnv({ DEMO: 'true', DEMO_PASSWORD: 'e2e-passphrase', LOG_LEVEL: 'info', DATA_DIR: tempDir(t), ...env })
   })
   const responses: Service['responses'] = []
   app.addHook('onSend', async (request, reply, payload) => {
@@ -147,12 +147,12 @@ export async function openTab (context: BrowserContext, url: string): Promise<Ta
   return { page, problems, requests }
 }
 
-export async function loginThroughForm (tab: Tab, username = 'demo', password = 'demo-password'): Promise<void> {
+export async function loginThroughForm (tab: Tab, username = 'demo', password = 'e2e-passphrase'): Promise<void> {
   const { page } = tab
   await page.locator('#login-form').waitFor({ state: 'visible' })
   await page.fill('input[name=username]', username)
   await page.fill('input[name=password]', password)
-  await page.click('button[type=submit]')
+  await page.click('#login-form button[type=submit]')
   await page.locator('#status').filter({ hasText: `Logged in as ${username}` }).waitFor()
 }
 

@@ -139,7 +139,7 @@ test('two instances over one Redis', async (t) => {
     const [a, b] = await instances(t, redis, clock) as [Instance, Instance]
     await addUser(a.app, 'shared-user')
     const onB = await loggedIn(t, b.app, 'shared-user', TEST_PASSWORD, clock)
-    await a.app.users.setPassword('shared-user', 'a brand new passphrase')
+    await a.app.users.setPasswordOf('shared-user', 'a brand new passphrase')
     await waitFor('B to end the session', async () => (await onB.request('GET', '/auth/session')).statusCode, (s) => s === 401)
     t.pass('the password change on A ended the session opened on B')
   })

@@ -23,7 +23,7 @@ test('unknown user, wrong password and disabled user look and take the same', as
   })
   await addUser(app, 'alice')
   await addUser(app, 'dave')
-  await app.users.setDisabled('dave', true)
+  await app.users.setDisabledOf('dave', true)
 
   const kinds = {
     'unknown user': (i: number) => ({ username: `ghost${i}`, password: TEST_PASSWORD }),

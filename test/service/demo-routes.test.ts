@@ -24,7 +24,7 @@ function fakeBuild (t: Test): string {
 }
 
 test('DEMO=true serves the page with a strict CSP, and the browser modules it loads', async (t) => {
-  const app = await buildTestApp(t, { env: { DEMO: 'true', DEMO_PASSWORD: 'a chosen demo password' }, demoAssetsDir: fakeBuild(t) })
+  const app = await buildTestApp(t, { env: { DEMO: 'true', DEMO_PASSWORD: 'a chosen passphrase' }, demoAssetsDir: fakeBuild(t) })
   const page = await app.inject('/')
   t.equal(page.statusCode, 200)
   t.equal(page.headers['content-type'], 'text/html; charset=utf-8')
@@ -34,8 +34,8 @@ test('DEMO=true serves the page with a strict CSP, and the browser modules it lo
   t.equal(page.headers['referrer-policy'], 'no-referrer')
   t.equal(page.headers['x-content-type-options'], 'nosniff')
   t.match(page.body, '<script type="module" src="/service/demo/page/demo-page.js"></script>')
-  t.match(page.body, '<body data-auth-prefix="/auth">')
-  t.match(page.body, 'Demo user: <code>demo</code>, password <code>a chosen demo password</code>')
+  t.match(page.body, '<body data-auth-prefix="/auth" data-admin-role="admin">')
+  t.match(page.body, 'Demo user: <code>demo</code>, password <code>a chosen passphrase</code>')
   t.notMatch(page.body, /<script>|<style>|\sstyle=|\son[a-z]+=/i, 'no inline script, style or handler: the CSP would block them')
 
   const css = await app.inject('/demo/demo.css')
@@ -60,8 +60,8 @@ test('DEMO=true serves the page with a strict CSP, and the browser modules it lo
 })
 
 test('the demo user can log in; the page says so only when the store is memory', async (t) => {
-  const app = await buildTestApp(t, { env: { DEMO: 'true', DEMO_PASSWORD: 'a chosen demo password' }, demoAssetsDir: fakeBuild(t) })
-  const login = await client(app).request('POST', '/auth/login', { username: 'demo', password: 'a chosen demo password' })
+  const app = await buildTestApp(t, { env: { DEMO: 'true', DEMO_PASSWORD: 'a chosen passphrase' }, demoAssetsDir: fakeBuild(t) })
+  const login = await client(app).request('POST', '/auth/login', { username: 'demo', password: 'a chosen passphrase' })
   t.equal(login.statusCode, 200)
 
   const sqlite = await buildTestApp(t, { env: { DEMO: 'true', STORE: 'sqlite', AUTH_PREFIX: '/api/auth' }, demoAssetsDir: fakeBuild(t) })

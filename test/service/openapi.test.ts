@@ -55,21 +55,35 @@ test('/openapi.json is a valid OpenAPI 3.1 document listing every route', async 
     Object.keys(methods).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
   t.same(documented.sort(), api.sort(), 'every API route is described, and nothing else')
   t.same(documented.sort(), [
+    'DELETE /auth/admin/users/:id',
+    'DELETE /auth/admin/users/:id/sessions',
+    'DELETE /auth/admin/users/:id/sessions/:sessionId',
+    'DELETE /auth/sessions',
     'DELETE /auth/sessions/:id',
+    'GET /auth/admin/users',
+    'GET /auth/admin/users/:id',
+    'GET /auth/admin/users/:id/sessions',
     'GET /auth/session',
     'GET /auth/sessions',
     'GET /healthz',
     'GET /readyz',
+    'POST /auth/admin/users',
+    'POST /auth/admin/users/:id/disable',
+    'POST /auth/admin/users/:id/enable',
     'POST /auth/login',
     'POST /auth/logout',
     'POST /auth/logout-all',
-    'POST /auth/refresh'
+    'POST /auth/password',
+    'POST /auth/refresh',
+    'PUT /auth/admin/users/:id/password',
+    'PUT /auth/admin/users/:id/roles'
   ], 'the routes of docs/http-api.md')
 
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, operation] of Object.entries(methods)) {
       t.ok(typeof operation.summary === 'string' && operation.summary.length > 0, `${method} ${path} has a summary`)
-      t.same(operation.tags, [path.startsWith('/auth/') ? 'auth' : 'health'])
+      t.same(operation.tags, [path.startsWith('/auth/admin/') ? 'admin' : path.startsWith('/auth/') ? 'auth' : 'health'])
+      if (path.startsWith('/auth/admin/')) t.same(operation.security, [{ accessCookie: [] }], `${method} ${path} reads the access cookie`)
     }
   }
   t.same(doc.components.securitySchemes, {
@@ -80,11 +94,19 @@ test('/openapi.json is a valid OpenAPI 3.1 document listing every route', async 
   t.same(security('post', '/auth/login'), undefined, 'login needs no cookie')
   t.same(security('post', '/auth/refresh'), [{ refreshCookie: [] }])
   t.same(security('post', '/auth/logout'), [{ accessCookie: [] }, { refreshCookie: [] }, {}])
-  for (const [method, path] of [['get', '/auth/session'], ['get', '/auth/sessions'], ['delete', '/auth/sessions/{id}'], ['post', '/auth/logout-all']] as const) {
+  for (const [method, path] of [['get', '/auth/session'], ['get', '/auth/sessions'], ['delete', '/auth/sessions/{id}'], ['delete', '/auth/sessions'], ['post', '/auth/password'], ['post', '/auth/logout-all']] as const) {
     t.same(security(method, path), [{ accessCookie: [] }], `${method} ${path} reads the access cookie`)
   }
   t.ok('ErrorBody' in doc.components.schemas, 'the shared error body keeps its name')
   t.notMatch(response.body, /__proto__|"\$id"/, 'no schema internals')
+})
+
+test('with SIGNUP=open the description has the sign-up route, which needs no cookie', async (t) => {
+  const app = await buildTestApp(t, { env: { SIGNUP: 'open' } })
+  const doc = (await app.inject('/openapi.json')).json<OpenApiDocument>()
+  t.match(doc.paths['/auth/signup']?.['post'], { tags: ['auth'], summary: /only with SIGNUP=open/ })
+  t.equal(doc.paths['/auth/signup']?.['post']?.security, undefined)
+  t.ok(routesOf(app).includes('POST /auth/signup'))
 })
 
 test('the description follows the configuration: cookie names and prefix', async (t) => {

@@ -52,7 +52,8 @@ test('the users CLI refuses bad usage with a message saying what to do', async (
   }
   await t.rejects(run(env, ['add', 'alice']), new UsageError('add reads the password from standard input: add --password-stdin, e.g.\n  printf \'%s\' "$PASSWORD" | npm run users -- add alice --password-stdin'))
   await t.rejects(run(env, ['disable', 'nobody']), { code: 'ERR_USER_NOT_FOUND' })
-  await t.rejects(run(env, ['add', 'alice', '--password-stdin'], 'short'), { code: 'ERR_INVALID_USER_INPUT' })
+  await t.rejects(run(env, ['add', 'alice', '--password-stdin'], 'short'), { code: 'ERR_PASSWORD_POLICY' }, 'the password policy applies in the CLI')
+  await t.rejects(run(env, ['add', 'alice', '--password-stdin'], 'password123'), { code: 'ERR_PASSWORD_POLICY', message: /most common passwords/ })
 })
 
 test('the CLI process reports errors on stderr with exit code 1, and works end to end', async (t) => {

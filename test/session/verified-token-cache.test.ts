@@ -33,7 +33,10 @@ async function setup (t: Test, cacheSize: number): Promise<{ service: SessionSer
     maxTokenLength: 4000
   })
   const tokens: string[] = []
-  for (let i = 0; i < 5; i++) tokens.push((await service.login(`user-${i}`, 'pw', null))?.access.token as string)
+  for (let i = 0; i < 5; i++) {
+    const result = await service.login(`user-${i}`, 'pw', { userAgent: null, address: null })
+    tokens.push(result.status === 'issued' ? result.session.access.token : '')
+  }
   return { service, clock, denylist, verifications: () => count, tokens }
 }
 

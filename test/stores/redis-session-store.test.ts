@@ -8,7 +8,7 @@ import { decideRotation, familyRevocation, rotatedFamily, type RotationRequest }
 import { startRedis } from '../helpers/redis-server.js'
 import { redisClient, redisStore, uniquePrefix } from '../helpers/redis-stores.js'
 import { waitFor } from '../helpers/wait-for.js'
-import { family, storeContract } from './contract.js'
+import { create, family, storeContract } from './contract.js'
 
 test('Redis store contract (a real redis-server)', async (t) => {
   const redis = await startRedis(t)
@@ -121,7 +121,7 @@ test('Redis store: the revocation log follows the data set it belongs to', async
     const store = await redisStore(t, redis.url, { keyPrefix, retentionSeconds: 100 })
     const client = await redisClient(t, redis.url)
     const f = family({ rotatedAt: NOW, refreshExpiresAt: NOW + 1000, accessExpiresAt: NOW + 60, userAgent: null })
-    await store.createFamily(f)
+    await create(store, f)
     t.ok(Math.abs(await client.ttl(`${keyPrefix}family:${f.id}`) - 1100) <= 2, 'family: 1000 s of life left + 100 s retention')
     t.ok(Math.abs(await client.ttl(`${keyPrefix}subject-families:user-1`) - 1100) <= 2, 'subject set: the same')
     t.same(await store.listFamilies('user-1', NOW), [f], 'a null user agent round-trips')
@@ -130,10 +130,27 @@ test('Redis store: the revocation log follows the data set it belongs to', async
     t.same(await client.smembers(`${keyPrefix}subject-families:user-1`), [], 'and leaves the subject set')
   })
 
+  t.test('the record of a subject revocation: its log id, under the subject\'s hash tag, kept until it expires', async (t) => {
+    const keyPrefix = uniquePrefix()
+    const store = await redisStore(t, redis.url, { keyPrefix, retentionSeconds: 100 })
+    const client = await redisClient(t, redis.url)
+    const key = `${keyPrefix}subject-revoked:{user-1}`
+    t.equal(await store.revocationMark(), '0-0', 'before the log exists')
+    await store.revokeSubject({ kind: 'subject', id: 'user-1', notBefore: NOW, expiresAt: NOW + 1000 }, NOW)
+    const [logId] = (await client.xrange(`${keyPrefix}revocations`, '-', '+'))[0] ?? []
+    t.equal(await client.get(key), logId, 'the log id of the subject revocation')
+    t.equal(await store.revocationMark(), logId, 'the mark is the last log id')
+    t.ok(Math.abs(await client.ttl(key) - 1100) <= 2, '1000 s of life left + 100 s retention')
+    await store.revokeSubject({ kind: 'subject', id: 'user-1', notBefore: NOW, expiresAt: NOW + 10 }, NOW)
+    t.ok(Math.abs(await client.ttl(key) - 1100) <= 2, 'a shorter-lived revocation later does not shorten it')
+    await store.purgeExpired(NOW + 5000)
+    t.not(await store.revocationMark(), '0-0', 'the mark stays after the log is trimmed empty')
+  })
+
   t.test('a rotation handing the family to another user id moves it to that subject', async (t) => {
     const store = await redisStore(t, redis.url, { keyPrefix: uniquePrefix() })
     const f = family()
-    await store.createFamily(f)
+    await create(store, f)
     const other = { id: 'user-2', username: 'two', roles: [] }
     const result = await store.rotate({
       familyId: f.id,
@@ -277,7 +294,7 @@ test('Redis rotation decides exactly like decideRotation', async (t) => {
                   generation: hasPrevious ? 3 : 0,
                   revokedAt: revoked ? NOW - 1 : null
                 })
-                if (exists) await store.createFamily(f)
+                if (exists) await create(store, f)
                 const request: RotationRequest = {
                   familyId: f.id,
                   subject: sameSubject ? f.user.id : 'someone-else',

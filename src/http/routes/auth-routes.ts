@@ -7,18 +7,23 @@
 import fastifyCookie from '@fastify/cookie'
 import fastifyCors from '@fastify/cors'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Redis } from 'ioredis'
 import { audit } from '../audit.js'
 import type { Clock } from '../../common/clock.js'
-import { clearSessionCookies, readCookie, setSessionCookies, type CookiePolicy } from '../cookies.js'
+import { clearSessionCookies, readCookie, type CookiePolicy } from '../cookies.js'
 import { corsOptions } from '../cors.js'
-import { InvalidCredentialsError, RateLimitedError, SESSION_INVALID_BODY, SessionNotFoundError, SessionStoreStaleError, ValidationError } from '../../common/errors.js'
+import { InvalidCredentialsError, SessionNotFoundError, SessionStoreStaleError } from '../../common/errors.js'
 import { errorHandlerFor } from '../error-handler.js'
-import { NO_RATE_LIMITS, registerRateLimits, type RateLimitBlock, type RateLimitSettings } from '../rate-limits.js'
+import { NO_RATE_LIMITS, registerRateLimits, type RateLimitSettings } from '../rate-limits.js'
 import { securityHeaders } from '../security-headers.js'
-import type { IssuedSession, SessionInfo, SessionService } from '../../session/session-service.js'
-import { ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList, type SessionJson } from '../../wire/schemas.js'
+import type { LoginResult, SessionInfo, SessionService } from '../../session/session-service.js'
+import type { Accounts } from '../../users/accounts.js'
+import { EndedBody, ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
+import { accountRoutes } from './account-routes.js'
+import { adminRoutes } from './admin-routes.js'
+import { BODY_LIMIT, clientInfo, errorResponses as errors, noBody, refuseRateLimited, sessionBody, sessionList, sessionReplies } from './route-kit.js'
+
+export { sessionBody } from './route-kit.js'
 
 export interface AuthRoutesOptions {
   service: SessionService
@@ -31,41 +36,10 @@ export interface AuthRoutesOptions {
   clock: Clock
   redis: Redis | undefined
   redisKeyPrefix: string
-}
-
-/** Longest body any auth route accepts: a login with the longest username and password fits easily. */
-const BODY_LIMIT = 8192
-const MAX_USER_AGENT = 256
-
-function iso (epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString()
-}
-
-export function sessionBody (info: SessionInfo): SessionJson {
-  return {
-    user: { id: info.user.id, username: info.user.username, roles: [...info.user.roles] },
-    session: {
-      id: info.id,
-      accessExpiresAt: iso(info.accessExpiresAt),
-      refreshExpiresAt: iso(info.refreshExpiresAt),
-      absoluteExpiresAt: iso(info.absoluteExpiresAt)
-    }
-  }
-}
-
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 415: ErrorBody, 429: ErrorBody, 500: ErrorBody, 503: ErrorBody }
-
-/**
- * preValidation hook of the routes that take no input: a body, when one is sent at all, must be an empty JSON
- * object, so nothing is ever parsed and then left unvalidated.
- */
-function noBody (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  const body = request.body
-  if (body === undefined || (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0)) {
-    done()
-    return
-  }
-  done(new ValidationError('This route takes no request body (at most an empty JSON object)'))
+  /** A user directory: adds the account routes (password change, sign-up) and the admin routes. */
+  accounts: Accounts | undefined
+  adminRole: string
+  signup: 'closed' | 'open'
 }
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
@@ -92,11 +66,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     ? NO_RATE_LIMITS
     : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis, keyPrefix: options.redisKeyPrefix })
   const { csrfProtection: csrf, requireSession, sessionOf, isStale } = fastify.statelessSession
-
-  function refuseRateLimited (reply: FastifyReply, blocked: RateLimitBlock): never {
-    reply.header('retry-after', String(blocked.retryAfter))
-    throw new RateLimitedError()
-  }
+  const replies = sessionReplies(policy)
+  const sendSession = replies.send
+  const refuseSession = replies.refuse
 
   // Bodies are JSON only: text/plain, forms and multipart get 415 (no parser). An empty body is allowed
   // (refresh and logout need none), and Fastify's parser keeps its __proto__/constructor poisoning guards.
@@ -111,16 +83,6 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     reply.header('cache-control', 'no-store')
   })
 
-  function sendSession (reply: FastifyReply, issued: IssuedSession): ReturnType<typeof sessionBody> {
-    setSessionCookies(reply, policy, issued.access, issued.refresh)
-    return sessionBody(issued.info)
-  }
-
-  function refuseSession (reply: FastifyReply, clear: boolean): FastifyReply {
-    if (clear) clearSessionCookies(reply, policy)
-    return reply.code(401).send(SESSION_INVALID_BODY)
-  }
-
   fastify.post('/login', {
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
@@ -131,16 +93,23 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     }
   }, async function login (request, reply) {
     // Any session cookie sent along is ignored: a login always starts a new family (no session fixation).
-    const userAgent = request.headers['user-agent']?.slice(0, MAX_USER_AGENT) ?? null
     const { username, password } = request.body
-    const outcome = await limits.login(request, async () => await service.login(username, password, userAgent))
+    let refusal: LoginResult | undefined
+    const outcome = await limits.login(request, async () => {
+      const result = await service.login(username, password, clientInfo(request))
+      if (result.status === 'issued') return result.session
+      refusal = result
+      return null
+    })
     if ('blocked' in outcome) {
       audit(request.log, 'login.rate_limited', { username, scope: outcome.blocked.scope, ip: request.ip })
       refuseRateLimited(reply, outcome.blocked)
     }
     const issued = outcome.result
     if (issued === null) {
-      audit(request.log, 'login.failed', { username })
+      // Refused after a credential change raced with it: the credentials it checked are no longer valid, so
+      // the answer is the same as for wrong ones.
+      audit(request.log, 'login.failed', { username, reason: refusal?.status === 'refused' ? refusal.reason : 'credentials' })
       throw new InvalidCredentialsError()
     }
     audit(request.log, 'login.succeeded', { userId: issued.info.user.id, familyId: issued.info.id })
@@ -166,7 +135,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
       audit(request.log, 'refresh.failed', { reason: 'missing' })
       return refuseSession(reply, true)
     }
-    const result = await service.refresh(token)
+    const result = await service.refresh(token, request.ip)
     switch (result.status) {
       case 'issued':
         audit(request.log, 'refresh.succeeded', {
@@ -239,16 +208,23 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
       response: { 200: SessionList, ...errors }
     }
   }, async function listSessions (request) {
-    const sessions = await service.listSessions(sessionOf(request) as SessionInfo)
-    return {
-      sessions: sessions.map((s) => ({
-        id: s.id,
-        createdAt: iso(s.createdAt),
-        lastRefreshedAt: iso(s.lastRefreshedAt),
-        userAgent: s.userAgent,
-        current: s.current
-      }))
+    return sessionList(await service.listSessions(sessionOf(request) as SessionInfo))
+  })
+
+  fastify.delete('/sessions', {
+    bodyLimit: BODY_LIMIT,
+    onRequest: csrf,
+    preValidation: noBody,
+    preHandler: [requireSession],
+    schema: {
+      summary: 'End every other session of the current user, in one call; the current one lives on',
+      response: { 200: EndedBody, ...errors }
     }
+  }, async function endOtherSessions (request) {
+    const session = sessionOf(request) as SessionInfo
+    const ended = await service.endOtherSessions(session)
+    audit(request.log, 'sessions.others_ended', { userId: session.user.id, familyId: session.id, sessionsEnded: ended })
+    return { ended }
   })
 
   fastify.delete('/sessions/:id', {
@@ -268,4 +244,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     if (request.params.id === session.id) clearSessionCookies(reply, policy)
     return reply.code(204).send(null)
   })
+
+  if (options.accounts !== undefined) {
+    const shared = { service, replies, limits, accounts: options.accounts }
+    await fastify.register(accountRoutes, { ...shared, signup: options.signup })
+    await fastify.register(adminRoutes, { ...shared, prefix: '/admin', adminRole: options.adminRole })
+  }
 }

@@ -8,6 +8,12 @@
  *   npm run users -- disable <name>                      (ends all of the user's sessions)
  *   npm run users -- enable <name>
  *   npm run users -- list
+ *   npm run users -- sessions list <name>                (the user's live sessions)
+ *   npm run users -- sessions end <name> [--session <id>] (all of them, or one)
+ *
+ * `sessions end` records the revocation in the store the running service uses: it enforces it within its
+ * revocation delay (SQLite: the next poll, REVOCATION_POLL_INTERVAL of about a second; Redis: pushed, a few
+ * milliseconds; docs/deployment.md gives the measured figures).
  *
  * Passwords are read from standard input, never from arguments (which other users can see in `ps`).
  */
@@ -15,6 +21,11 @@ import { parseArgs } from 'node:util'
 import { buildApp } from '../app.js'
 import { audit } from '../../http/audit.js'
 import { loggerOptions } from '../logger.js'
+import { SessionNotFoundError } from '../../common/errors.js'
+
+function iso (epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString()
+}
 
 const USAGE = `usage: npm run users -- <command>
   add <name> [--role <role>]... --password-stdin
@@ -22,7 +33,9 @@ const USAGE = `usage: npm run users -- <command>
   roles <name> [--role <role>]...
   disable <name>
   enable <name>
-  list`
+  list
+  sessions list <name>
+  sessions end <name> [--session <id>]`
 
 export class UsageError extends Error {
   override name = 'UsageError'
@@ -49,9 +62,11 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { role: { type: 'string', multiple: true }, 'password-stdin': { type: 'boolean' }, help: { type: 'boolean' } }
+    options: { role: { type: 'string', multiple: true }, 'password-stdin': { type: 'boolean' }, session: { type: 'string' }, help: { type: 'boolean' } }
   })
-  const [command, name, ...extra] = positionals
+  // `sessions <list|end> <name>`: the sub-command comes before the name.
+  const sub = positionals[0] === 'sessions' ? positionals[1] : undefined
+  const [command, name, ...extra] = sub === undefined ? positionals : [positionals[0], ...positionals.slice(2)]
   if (values.help === true) {
     io.out(USAGE)
     return 0
@@ -60,6 +75,8 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
   if (command === undefined || (needsName && name === undefined) || extra.length > 0 || (!needsName && name !== undefined)) {
     throw new UsageError(USAGE)
   }
+  if (command === 'sessions' && sub !== 'list' && sub !== 'end') throw new UsageError(USAGE)
+  if (values.session !== undefined && !(command === 'sessions' && sub === 'end')) throw new UsageError(`--session goes with "sessions end"\n${USAGE}`)
   const needsPassword = command === 'add' || command === 'passwd'
   if (needsPassword && values['password-stdin'] !== true) {
     throw new UsageError(`${command} reads the password from standard input: add --password-stdin, e.g.\n  printf '%s' "$PASSWORD" | npm run users -- ${command} ${name ?? '<name>'} --password-stdin`)
@@ -79,22 +96,42 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
         break
       }
       case 'passwd': {
-        const user = await users.setPassword(username, password)
+        const user = await users.setPasswordOf(username, password)
         audit(app.log, 'user.password_changed', { userId: user.id })
         io.out(`password of ${user.username} changed; all of their sessions have ended`)
         break
       }
       case 'roles': {
-        const user = await users.setRoles(username, values.role ?? [])
+        const user = await users.setRolesOf(username, values.role ?? [])
         audit(app.log, 'user.roles_changed', { userId: user.id, roles: user.roles })
         io.out(`roles of ${user.username}: ${user.roles.join(', ') || '(none)'} (applied at each session's next refresh)`)
         break
       }
       case 'disable':
       case 'enable': {
-        const user = await users.setDisabled(username, command === 'disable')
+        const user = await users.setDisabledOf(username, command === 'disable')
         audit(app.log, command === 'disable' ? 'user.disabled' : 'user.enabled', { userId: user.id })
         io.out(command === 'disable' ? `disabled ${user.username}; all of their sessions have ended` : `enabled ${user.username}`)
+        break
+      }
+      case 'sessions': {
+        const user = await users.get(username)
+        if (sub === 'list') {
+          const sessions = await app.sessions.listUserSessions(user.id)
+          audit(app.log, 'cli.sessions_listed', { userId: user.id })
+          if (sessions.length === 0) io.out(`no live sessions of ${user.username}`)
+          for (const s of sessions) {
+            io.out([s.id, `login ${iso(s.createdAt)}`, `seen ${iso(s.lastRefreshedAt)}`, s.clientAddress ?? '-', s.userAgent ?? '-'].join('\t'))
+          }
+        } else if (values.session !== undefined) {
+          if (!await app.sessions.endUserSession(user.id, values.session)) throw new SessionNotFoundError()
+          audit(app.log, 'cli.sessions_ended', { userId: user.id, familyId: values.session })
+          io.out(`ended session ${values.session} of ${user.username}`)
+        } else {
+          const ended = await app.sessions.endUserSessions(user.id)
+          audit(app.log, 'cli.sessions_ended', { userId: user.id, sessionsEnded: ended })
+          io.out(`ended every session of ${user.username} (${ended} live)`)
+        }
         break
       }
       case 'list': {

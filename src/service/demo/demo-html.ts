@@ -22,11 +22,13 @@ function escapeHtml (text: string): string {
 
 export interface DemoPageOptions {
   authPrefix: string
+  /** ADMIN_ROLE: the admin view is shown to users holding it. */
+  adminRole: string
   /** Shown as a hint when the demo created this user (STORE=memory). */
   demoUser: { username: string, password: string } | undefined
 }
 
-export function demoHtml ({ authPrefix, demoUser }: DemoPageOptions): string {
+export function demoHtml ({ authPrefix, adminRole, demoUser }: DemoPageOptions): string {
   const hint = demoUser === undefined
     ? '<p class="hint">Add a user first: <code>npm run users -- add alice --password-stdin</code></p>'
     : `<p class="hint">Demo user: <code>${escapeHtml(demoUser.username)}</code>, password <code>${escapeHtml(demoUser.password)}</code></p>`
@@ -40,7 +42,7 @@ export function demoHtml ({ authPrefix, demoUser }: DemoPageOptions): string {
 <link rel="stylesheet" href="/demo/demo.css">
 <script type="module" src="/service/demo/page/demo-page.js"></script>
 </head>
-<body data-auth-prefix="${escapeHtml(authPrefix)}">
+<body data-auth-prefix="${escapeHtml(authPrefix)}" data-admin-role="${escapeHtml(adminRole)}">
 <main>
 <h1>Stateless session demo</h1>
 <p id="status" role="status">Loading…</p>
@@ -77,14 +79,43 @@ ${hint}
 
 <h2>Live sessions</h2>
 <table>
-<thead><tr><th>Session</th><th>Logged in</th><th>Last refresh</th><th>Browser</th><th></th></tr></thead>
+<thead><tr><th>Session</th><th>Logged in</th><th>Last seen</th><th>Address</th><th>Browser</th><th></th></tr></thead>
 <tbody id="sessions"></tbody>
 </table>
 <button type="button" id="sessions-button">Reload the list</button>
+<button type="button" id="end-others-button">End every other session</button>
+
+<h2>Change password</h2>
+<form id="password-form">
+<label>Current password <input name="currentPassword" type="password" autocomplete="current-password" required></label>
+<label>New password <input name="newPassword" type="password" autocomplete="new-password" minlength="8" required></label>
+<button type="submit">Change password</button>
+</form>
+<p class="hint">Every other device is logged out at once; this browser gets a new session.</p>
+<p id="password-result" role="status"></p>
 
 <h2>Leave</h2>
 <button type="button" id="logout-button">Log out</button>
 <button type="button" id="logout-all-button">Log out everywhere</button>
+</section>
+
+<section id="admin-section" hidden>
+<h2>Admin: users</h2>
+<form id="admin-search-form">
+<label>Username contains <input name="search" autocomplete="off"></label>
+<button type="submit">Search</button>
+</form>
+<table>
+<thead><tr><th>User</th><th>Roles</th><th>State</th><th></th></tr></thead>
+<tbody id="admin-users"></tbody>
+</table>
+<h2>Admin: sessions of <span id="admin-selected">(pick a user)</span></h2>
+<table>
+<thead><tr><th>Session</th><th>Logged in</th><th>Last seen</th><th>Address</th><th>Browser</th><th></th></tr></thead>
+<tbody id="admin-sessions"></tbody>
+</table>
+<button type="button" id="admin-end-all-button" disabled>End all their sessions</button>
+<p id="admin-result" class="error" role="alert"></p>
 </section>
 
 <section>

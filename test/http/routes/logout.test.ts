@@ -75,7 +75,7 @@ test('changing the password or disabling the account ends all sessions at once',
   await addUser(app)
   const c = await loggedIn(t, app, 'alice', undefined, clock)
   clock.advance(2)
-  await app.users.setPassword('alice', 'a brand new passphrase')
+  await app.users.setPasswordOf('alice', 'a brand new passphrase')
   // The CLI runs in another process: the service learns through the revocation log. Poll it now.
   await app.sessionRevocations.poll()
   t.equal((await c.request('GET', '/auth/session')).statusCode, 401)
@@ -83,11 +83,11 @@ test('changing the password or disabling the account ends all sessions at once',
   t.equal((await client(app).request('POST', '/auth/login', { username: 'alice', password: TEST_PASSWORD })).statusCode, 401, 'old password refused')
   const fresh = await loggedIn(t, app, 'alice', 'a brand new passphrase', clock)
   clock.advance(2)
-  await app.users.setDisabled('alice', true)
+  await app.users.setDisabledOf('alice', true)
   await app.sessionRevocations.poll()
   t.equal((await fresh.request('GET', '/auth/session')).statusCode, 401)
   t.equal((await client(app).request('POST', '/auth/login', { username: 'alice', password: 'a brand new passphrase' })).statusCode, 401, 'disabled: no login')
-  await app.users.setDisabled('alice', false)
+  await app.users.setDisabledOf('alice', false)
   await loggedIn(t, app, 'alice', 'a brand new passphrase', clock)
 })
 
@@ -99,7 +99,7 @@ test('the revocation poll picks up revocations written by another process on its
   clock.advance(2)
   // Disabling records the revocations in the store only, as the users CLI in another process does;
   // the service must learn them from its poll of the revocation log (every second by default).
-  await app.users.setDisabled('alice', true)
+  await app.users.setDisabledOf('alice', true)
   let status = 200
   for (let i = 0; i < 60 && status === 200; i++) {
     await new Promise((resolve) => setTimeout(resolve, 50))

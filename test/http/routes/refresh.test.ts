@@ -126,11 +126,11 @@ test('an access token in the refresh cookie is refused, and is not taken for reu
 
 test('refresh picks up role changes and refuses disabled users', async (t) => {
   const { app, clock, c } = await setup(t)
-  await app.users.setRoles('alice', ['editor'])
+  await app.users.setRolesOf('alice', ['editor'])
   clock.advance(1)
   const refreshed = await c.request('POST', '/auth/refresh')
   t.same(refreshed.json().user.roles, ['editor'])
-  await app.users.setDisabled('alice', true)
+  await app.users.setDisabledOf('alice', true)
   clock.advance(1)
   t.equal((await c.request('POST', '/auth/refresh')).statusCode, 401)
 })

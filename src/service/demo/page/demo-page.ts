@@ -3,9 +3,10 @@
  * Text only ever enters the page through textContent (a session's user agent is whatever a client sent).
  * Browser code: no Node.js imports.
  */
-import { createSessionClient, SessionClientError, type LiveSession, type SessionState } from '../../../client/session-client.js'
+import { createSessionClient, SessionClientError, type Account, type LiveSession, type SessionState } from '../../../client/session-client.js'
 
 const authPrefix = document.body.dataset['authPrefix'] ?? '/auth'
+const adminRole = document.body.dataset['adminRole'] ?? 'admin'
 const client = createSessionClient({ authPrefix })
 // For the end-to-end tests and the curious: the client of this page.
 Object.assign(window, { demo: { client } })
@@ -49,28 +50,98 @@ function tick (): void {
   $('refresh-countdown').textContent = next === null ? '-' : `${Math.max(0, (next - Date.now()) / 1000).toFixed(1)} s (at ${time(next)})`
 }
 
-function sessionRow (session: LiveSession): HTMLTableRowElement {
-  const row = document.createElement('tr')
-  row.dataset['sessionId'] = session.id
-  if (session.current) row.className = 'current'
-  for (const text of [session.id.slice(0, 8), new Date(session.createdAt).toLocaleString(), new Date(session.lastRefreshedAt).toLocaleString(), session.userAgent ?? '']) {
+function button (text: string, onClick: () => Promise<unknown>): HTMLButtonElement {
+  const element = document.createElement('button')
+  element.type = 'button'
+  element.textContent = text
+  element.addEventListener('click', () => { onClick().catch(showError) })
+  return element
+}
+
+function row (texts: string[], ...buttons: HTMLButtonElement[]): HTMLTableRowElement {
+  const tr = document.createElement('tr')
+  for (const text of texts) {
     const cell = document.createElement('td')
     cell.textContent = text
-    row.append(cell)
+    tr.append(cell)
   }
-  const end = document.createElement('button')
-  end.type = 'button'
-  end.textContent = 'End'
-  end.addEventListener('click', () => {
-    client.endSession(session.id).then(async () => {
-      logEvent(`ended session ${session.id.slice(0, 8)}`)
-      if (client.state !== null) await loadSessions()
-    }).catch(showError)
-  })
   const cell = document.createElement('td')
-  cell.append(end)
-  row.append(cell)
-  return row
+  cell.append(...buttons)
+  tr.append(cell)
+  return tr
+}
+
+function sessionTexts (session: LiveSession): string[] {
+  return [session.id.slice(0, 8), new Date(session.createdAt).toLocaleString(), new Date(session.lastSeenAt).toLocaleString(), session.clientAddress ?? '', session.userAgent ?? '']
+}
+
+function sessionRow (session: LiveSession): HTMLTableRowElement {
+  const tr = row(sessionTexts(session), button('End', async () => {
+    await client.endSession(session.id)
+    logEvent(`ended session ${session.id.slice(0, 8)}`)
+    if (client.state !== null) await loadSessions()
+  }))
+  tr.dataset['sessionId'] = session.id
+  if (session.current) tr.className = 'current'
+  return tr
+}
+
+// The admin view: users and their sessions, through client.admin (the admin routes).
+let selected: Account | undefined
+
+function adminResult (text: string): void {
+  $('admin-result').textContent = text
+}
+
+async function adminCall (action: () => Promise<unknown>): Promise<void> {
+  adminResult('')
+  try {
+    await action()
+  } catch (error) {
+    adminResult(error instanceof SessionClientError ? `${error.code}: ${error.message}` : String(error))
+  }
+}
+
+async function loadUsers (): Promise<void> {
+  const search = String(new FormData($<HTMLFormElement>('admin-search-form')).get('search') ?? '')
+  const page = await client.admin.listUsers(search === '' ? {} : { search })
+  $('admin-users').replaceChildren(...page.users.map((user) => {
+    const tr = row([user.username, user.roles.join(', ') || '(none)', user.disabled ? 'disabled' : 'enabled'],
+      button('Sessions', async () => { await adminCall(async () => { await showUserSessions(user) }) }),
+      button(user.disabled ? 'Enable' : 'Disable', async () => {
+        await adminCall(async () => {
+          await (user.disabled ? client.admin.enableUser(user.id) : client.admin.disableUser(user.id))
+          logEvent(`${user.disabled ? 'enabled' : 'disabled'} ${user.username}`)
+          await loadUsers()
+        })
+      }))
+    tr.dataset['userId'] = user.id
+    return tr
+  }))
+}
+
+async function showUserSessions (user: Account): Promise<void> {
+  selected = user
+  $('admin-selected').textContent = user.username
+  $<HTMLButtonElement>('admin-end-all-button').disabled = false
+  const sessions = await client.admin.listSessions(user.id)
+  $('admin-sessions').replaceChildren(...sessions.map((session) => {
+    const tr = row(sessionTexts(session), button('End', async () => {
+      await adminCall(async () => {
+        await client.admin.endSession(user.id, session.id)
+        logEvent(`admin ended session ${session.id.slice(0, 8)} of ${user.username}`)
+        if (client.state !== null) await showUserSessions(user)
+      })
+    }))
+    tr.dataset['sessionId'] = session.id
+    return tr
+  }))
+}
+
+function renderAdmin (state: SessionState | null): void {
+  const isAdmin = state?.user.roles.includes(adminRole) === true
+  $('admin-section').hidden = !isAdmin
+  if (isAdmin) loadUsers().catch(showError)
 }
 
 async function loadSessions (): Promise<void> {
@@ -95,8 +166,10 @@ client.on('change', (state) => {
   } else {
     $('sessions').replaceChildren()
   }
+  const newSession = lastSessionId !== (state?.sessionId ?? null)
   lastSessionId = state?.sessionId ?? null
   render(state)
+  if (newSession) renderAdmin(state)
   logEvent(state === null ? 'session ended' : `session ${state.sessionId.slice(0, 8)} valid until ${time(state.accessExpiresAt)}`)
 })
 
@@ -104,6 +177,7 @@ client.on('logout', ({ reason }) => {
   $('status').textContent = `Logged out (${reason})`
   $('login-section').hidden = false
   $('session-section').hidden = true
+  $('admin-section').hidden = true
   logEvent(`logged out: ${reason}`)
 })
 
@@ -118,6 +192,39 @@ $<HTMLFormElement>('login-form').addEventListener('submit', (event) => {
   })
 })
 
+$<HTMLFormElement>('password-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const form = new FormData(event.target as HTMLFormElement)
+  $('password-result').textContent = ''
+  client.changePassword(String(form.get('currentPassword')), String(form.get('newPassword'))).then(async (state) => {
+    $<HTMLFormElement>('password-form').reset()
+    $('password-result').textContent = 'Password changed: every other session has ended.'
+    logEvent(`password changed; new session ${state.sessionId.slice(0, 8)}`)
+    await loadSessions()
+  }).catch((error: unknown) => {
+    $('password-result').textContent = error instanceof SessionClientError ? `${error.code}: ${error.message}` : String(error)
+  })
+})
+
+$<HTMLFormElement>('admin-search-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  adminCall(loadUsers).catch(showError)
+})
+$('admin-end-all-button').addEventListener('click', () => {
+  const user = selected
+  if (user === undefined) return
+  adminCall(async () => {
+    const ended = await client.admin.endSessions(user.id)
+    logEvent(`admin ended ${ended} session(s) of ${user.username}`)
+    if (client.state !== null) await showUserSessions(user)
+  }).catch(showError)
+})
+$('end-others-button').addEventListener('click', () => {
+  client.endOtherSessions().then(async (ended) => {
+    logEvent(`ended ${ended} other session(s)`)
+    await loadSessions()
+  }).catch(showError)
+})
 $('whoami-button').addEventListener('click', () => { whoAmI().catch(showError) })
 $('refresh-button').addEventListener('click', () => { client.refresh().catch(showError) })
 $('sessions-button').addEventListener('click', () => { loadSessions().catch(showError) })

@@ -1,0 +1,107 @@
+/**
+ * Self-service account routes, registered inside the auth routes' context (JSON only, CSRF-checked, no-store,
+ * security headers) when the plugin is given `accounts`:
+ * - POST <prefix>/password: the signed-in user changes their password. Every session of the user ends (other
+ *   devices are logged out at once), and this device gets a new session (new cookies, new session id).
+ * - POST <prefix>/signup: only with `signup: 'open'`.
+ *
+ * preHandlers are arrays, so a stronger check (re-authentication, a second factor) can be added in front of
+ * the handler later without touching it.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { WrongPasswordError } from '../../common/errors.js'
+import type { IssuedSession, LoginResult, SessionInfo, SessionService } from '../../session/session-service.js'
+import type { Accounts, PasswordChange } from '../../users/accounts.js'
+import { ChangePasswordBody, ErrorBody, SessionBody, SignupBody } from '../../wire/schemas.js'
+import { audit } from '../audit.js'
+import type { AuthRateLimits } from '../rate-limits.js'
+import { BODY_LIMIT, clientInfo, errorResponses as errors, refuseRateLimited, type SessionReplies } from './route-kit.js'
+
+export interface AccountRoutesOptions {
+  service: SessionService
+  accounts: Accounts
+  replies: SessionReplies
+  limits: AuthRateLimits
+  signup: 'closed' | 'open'
+}
+
+export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = async function accountRoutes (fastify, options) {
+  const { service, accounts, replies, limits } = options
+  const { csrfProtection: csrf, requireSession, sessionOf } = fastify.statelessSession
+
+  /** A new session for a user who just proved who they are; 401 (cookies cleared) if a change overtook it. */
+  async function openSession (request: FastifyRequest, reply: FastifyReply, result: LoginResult): Promise<IssuedSession | undefined> {
+    if (result.status === 'issued') return result.session
+    audit(request.log, 'login.failed', { reason: result.reason, route: request.routeOptions.url })
+    replies.refuse(reply, true)
+    return undefined
+  }
+
+  fastify.post('/password', {
+    bodyLimit: BODY_LIMIT,
+    onRequest: csrf,
+    preHandler: [requireSession],
+    schema: {
+      summary: 'Change the password of the signed-in user: every other session ends; this one is re-issued (new cookies, new session id)',
+      body: ChangePasswordBody,
+      response: { 200: SessionBody, 413: ErrorBody, ...errors }
+    }
+  }, async function changePassword (request, reply) {
+    const session = sessionOf(request) as SessionInfo
+    const { currentPassword, newPassword } = request.body
+    // A wrong current password counts as a failed login of this account and client: a stolen session gives
+    // no more guesses at the password than the login form does.
+    const outcome = await limits.login(request, async () => {
+      const change: PasswordChange = await accounts.changePassword(session.user.id, currentPassword, newPassword)
+      return change.status === 'changed' ? change : null
+    }, session.user.username)
+    if ('blocked' in outcome) {
+      audit(request.log, 'password.rate_limited', { userId: session.user.id, scope: outcome.blocked.scope, ip: request.ip })
+      refuseRateLimited(reply, outcome.blocked)
+    }
+    if (outcome.result === null) {
+      audit(request.log, 'password.change_failed', { userId: session.user.id, familyId: session.id, reason: 'wrong-password' })
+      throw new WrongPasswordError()
+    }
+    audit(request.log, 'password.changed', { userId: session.user.id, familyId: session.id })
+    const issued = await openSession(request, reply, await service.startSession(outcome.result.user, clientInfo(request)))
+    if (issued === undefined) return reply
+    audit(request.log, 'login.succeeded', { userId: issued.info.user.id, familyId: issued.info.id, after: 'password.changed' })
+    return replies.send(reply, issued)
+  })
+
+  if (options.signup === 'open') {
+    fastify.post('/signup', {
+      bodyLimit: BODY_LIMIT,
+      onRequest: csrf,
+      // Counted before validation, every attempt: bounds accounts created, and usernames probed, per client.
+      preValidation: async function limitSignups (request, reply) {
+        const blocked = await limits.signup(request)
+        if (blocked !== undefined) {
+          audit(request.log, 'signup.rate_limited', { scope: blocked.scope, ip: request.ip })
+          refuseRateLimited(reply, blocked)
+        }
+      },
+      schema: {
+        summary: 'Create an account (only with SIGNUP=open) and log in: sets the access and refresh cookies',
+        body: SignupBody,
+        response: { 201: SessionBody, 409: ErrorBody, 413: ErrorBody, ...errors }
+      }
+    }, async function signup (request, reply) {
+      const { username, password } = request.body
+      let user
+      try {
+        user = await accounts.signUp(username, password)
+      } catch (error) {
+        audit(request.log, 'signup.failed', { username, code: (error as { code?: string }).code ?? 'unknown', ip: request.ip })
+        throw error
+      }
+      audit(request.log, 'signup', { userId: user.id, username: user.username, ip: request.ip })
+      const issued = await openSession(request, reply, await service.startSession(user, clientInfo(request)))
+      if (issued === undefined) return reply
+      audit(request.log, 'login.succeeded', { userId: issued.info.user.id, familyId: issued.info.id, after: 'signup' })
+      return reply.code(201).send(replies.send(reply, issued))
+    })
+  }
+}
