@@ -54,6 +54,10 @@ export const ForbiddenError = createError('ERR_FORBIDDEN', 'This needs the %s ro
 export const LastAdminError = createError('ERR_LAST_ADMIN', 'Refused: this would leave no enabled user with the %s role', 409)
 /** An admin disabling, deleting or demoting their own account over HTTP (by accident, most likely). */
 export const AdminSelfChangeError = createError('ERR_ADMIN_SELF_CHANGE', 'An admin cannot %s their own account here; ask another admin, or use the users CLI on the server', 409)
+/** A forward-auth policy in the proxy's auth URL that cannot be understood (`?role=`): refused, never ignored. */
+export const ForwardAuthPolicyError = createError('ERR_FORWARD_AUTH_POLICY', 'Invalid forward-auth policy: %s', 400)
+/** A trusted proxy described the original request in a way that cannot be read (a bad `X-Original-URL`, say). */
+export const ForwardAuthRequestError = createError('ERR_FORWARD_AUTH_REQUEST', 'The original request cannot be worked out: %s', 400)
 
 /** All codes an HTTP client can receive, for the docs check. */
 export const httpErrors: readonly FastifyErrorConstructor[] = [
@@ -79,7 +83,9 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   WrongPasswordError,
   ForbiddenError,
   LastAdminError,
-  AdminSelfChangeError
+  AdminSelfChangeError,
+  ForwardAuthPolicyError,
+  ForwardAuthRequestError
 ]
 
 /** All codes, HTTP and boot-time. */

@@ -10,13 +10,21 @@ import type { IssuedToken } from '../session/session-service.js'
 export const MAX_COOKIE_BYTES = 4096
 
 export interface CookiePolicy {
-  access: { name: string, path: string, sameSite: 'lax', secure: boolean, httpOnly: true }
+  access: { name: string, path: string, sameSite: 'lax', secure: boolean, httpOnly: true, domain?: string }
   refresh: { name: string, path: string, sameSite: 'strict', secure: boolean, httpOnly: true }
 }
 
-export function cookiePolicy (secure: boolean, authPrefix: string): CookiePolicy {
+/**
+ * With a `domain` (COOKIE_DOMAIN) the access cookie is shared with every subdomain: a `__Host-` cookie cannot
+ * carry Domain, so it is `__Secure-session` then (docs/security.md, "Cookie domain"). The refresh cookie
+ * always stays on the auth host.
+ */
+export function cookiePolicy (secure: boolean, authPrefix: string, domain?: string): CookiePolicy {
+  const access: CookiePolicy['access'] = domain === undefined
+    ? { name: secure ? '__Host-session' : 'session', path: '/', sameSite: 'lax', secure, httpOnly: true }
+    : { name: secure ? '__Secure-session' : 'session', path: '/', sameSite: 'lax', secure, httpOnly: true, domain }
   return {
-    access: { name: secure ? '__Host-session' : 'session', path: '/', sameSite: 'lax', secure, httpOnly: true },
+    access,
     refresh: { name: secure ? '__Secure-refresh' : 'refresh', path: authPrefix, sameSite: 'strict', secure, httpOnly: true }
   }
 }

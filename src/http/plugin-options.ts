@@ -16,6 +16,7 @@ import type { SessionStore } from '../stores/session-store.js'
 import type { Accounts } from '../users/accounts.js'
 import { assessSecret, MIN_SECRET_BYTES } from '../tokens/secret-strength.js'
 import { canonicalOrigin } from './csrf.js'
+import { checkLoginUrl, ForwardAuthOptionsSchema, identityHeaderList, type IdentityHeader } from './forward-auth-options.js'
 
 const integer = (defaultValue: number, minimum: number, maximum: number, description: string) =>
   Type.Integer({ default: defaultValue, minimum, maximum, description })
@@ -64,7 +65,8 @@ export const PluginOptionsSchema = Type.Object({
   csrfDecorator: Type.String({ default: 'csrfProtection', pattern: '^[A-Za-z_$][A-Za-z0-9_$]{0,63}$', description: 'Name of the app decorator holding the cross-site check. Change it to register the plugin beside @fastify/csrf-protection, which uses `app.csrfProtection`.' }),
   redisKeyPrefix: Type.String({ default: 'stateless-session:', pattern: REDIS_KEY_PREFIX_PATTERN, description: 'With `redis`: prefix of the rate-limit counters\' keys (`<prefix>rate-limit:...`).' }),
   adminRole: Type.String({ default: 'admin', pattern: ROLE_PATTERN, description: 'With `accounts`: the role whose holders may use the admin routes (`<prefix>/admin/...`). At least one enabled user always keeps it.' }),
-  signup: Type.Union([Type.Literal('closed'), Type.Literal('open')], { default: 'closed', description: 'With `accounts`: `open` adds `POST <prefix>/signup`, where anyone can create an account (rate-limited per IP). It tells whether a username is taken: see docs/security.md, "Sign-up".' })
+  signup: Type.Union([Type.Literal('closed'), Type.Literal('open')], { default: 'closed', description: 'With `accounts`: `open` adds `POST <prefix>/signup`, where anyone can create an account (rate-limited per IP). It tells whether a username is taken: see docs/security.md, "Sign-up".' }),
+  ...ForwardAuthOptionsSchema
 }, { additionalProperties: false })
 
 type DataOptions = Static<typeof PluginOptionsSchema>
@@ -78,7 +80,8 @@ export const OBJECT_OPTIONS: Readonly<Record<string, { type: string, description
   findUser: { type: '(id) => Promise<SessionUser | null>', description: 'The current profile of a user, read again at every refresh: null (deleted or disabled) ends the session, a changed profile (roles) goes into the new tokens.' },
   clock: { type: '() => number', description: 'Milliseconds since the epoch; tests move time with it. Default `Date.now`.' },
   redis: { type: 'ioredis client', description: 'The rate-limit counters then live in Redis, shared by every instance. Default: process memory.' },
-  accounts: { type: 'Accounts', description: 'A user directory (the built-in `UserDirectory`, or yours implementing `Accounts`): adds the password change, sign-up (with `signup`) and admin routes. Without it, only the session routes. Its changes must end sessions after they are stored (docs/plugin.md).' }
+  accounts: { type: 'Accounts', description: 'A user directory (the built-in `UserDirectory`, or yours implementing `Accounts`): adds the password change, sign-up (with `signup`) and admin routes. Without it, only the session routes. Its changes must end sessions after they are stored (docs/plugin.md).' },
+  isTrustedProxy: { type: '(address) => boolean', description: 'Which socket peers are reverse proxies: only their `X-Original-*` and `X-Forwarded-*` headers describe the original request to forward-auth (docs/proxies.md). Default: none. The service passes TRUST_PROXY.' }
 }
 
 export interface SessionPluginOptions extends Partial<Omit<DataOptions, 'rateLimit'>> {
@@ -100,9 +103,11 @@ export interface SessionPluginOptions extends Partial<Omit<DataOptions, 'rateLim
   redis?: Redis
   /** A user directory: adds the account and admin routes. */
   accounts?: Accounts
+  /** Which socket peers are reverse proxies whose forward-auth headers are believed. Default: none. */
+  isTrustedProxy?: (address: string) => boolean
 }
 
-export interface ResolvedOptions extends Omit<DataOptions, 'trustedOrigins' | 'publicOrigin' | 'rateLimit' | 'maxStalenessSeconds'> {
+export interface ResolvedOptions extends Omit<DataOptions, 'trustedOrigins' | 'publicOrigin' | 'rateLimit' | 'maxStalenessSeconds' | 'identityHeaders' | 'loginUrl' | 'cookieDomain' | 'assertionHeader'> {
   secret: Buffer
   previousSecrets: Buffer[]
   store: SessionStore
@@ -115,6 +120,11 @@ export interface ResolvedOptions extends Omit<DataOptions, 'trustedOrigins' | 'p
   maxStalenessSeconds: number
   redis: Redis | undefined
   accounts: Accounts | undefined
+  identityHeaders: IdentityHeader[]
+  loginUrl: string | undefined
+  cookieDomain: string | undefined
+  assertionHeader: string | undefined
+  isTrustedProxy: (address: string) => boolean
   /** Problems worth a warning at startup (not fatal here). */
   warnings: string[]
 }
@@ -145,7 +155,11 @@ const EXPECTED: Readonly<Record<string, string>> = {
   prefix: 'a path such as /auth, without a trailing slash',
   redisKeyPrefix: '1-64 characters of A-Z, a-z, 0-9 and :._{}-',
   requestDecorator: 'a JavaScript identifier of at most 64 characters',
-  csrfDecorator: 'a JavaScript identifier of at most 64 characters'
+  csrfDecorator: 'a JavaScript identifier of at most 64 characters',
+  identityHeaders: 'a list of oauth2-proxy, authelia or Header-Name=field (field: username, id, email, roles or session)',
+  redirectHosts: 'a list of lower-case hosts such as app.example.com or .example.com',
+  cookieDomain: 'empty or a lower-case domain such as example.com',
+  assertionHeader: 'empty or a header name of at most 64 letters, digits and dashes'
 }
 
 /** What a schema allows, in words: the second half of "option X must be ...". */
@@ -289,6 +303,13 @@ export function resolveOptions (options: SessionPluginOptions, naming: OptionNam
   const trustedOrigins = new Set((options.trustedOrigins ?? []).map((o, i) => r.origin(`trustedOrigins[${i}]`, o)))
   const publicOrigin = r.value(given, 'publicOrigin')
 
+  const loginUrl = r.value(given, 'loginUrl')
+  if (loginUrl !== '' && checkLoginUrl(loginUrl) === undefined) r.fail('loginUrl', `must be an http(s) URL without credentials or a path starting with one / (got ${describe(loginUrl)})`)
+  const isTrustedProxy = options.isTrustedProxy ?? (() => false)
+  if (typeof isTrustedProxy !== 'function') r.fail('isTrustedProxy', 'must be a function (address) => boolean')
+  const cookieDomain = r.value(given, 'cookieDomain').replace(/^\./, '')
+  const assertionHeader = r.value(given, 'assertionHeader').toLowerCase()
+
   const stalenessDefault = store.waitForRevocations === undefined ? 0 : 5
   return {
     secret,
@@ -323,6 +344,14 @@ export function resolveOptions (options: SessionPluginOptions, naming: OptionNam
     signup,
     requestDecorator: r.value(given, 'requestDecorator'),
     csrfDecorator: r.value(given, 'csrfDecorator'),
+    forwardAuth: r.value(given, 'forwardAuth'),
+    identityHeaders: identityHeaderList(r.value(given, 'identityHeaders')),
+    assertionHeader: assertionHeader === '' ? undefined : assertionHeader,
+    assertionTtlSeconds: r.value(given, 'assertionTtlSeconds'),
+    loginUrl: loginUrl === '' ? undefined : loginUrl,
+    redirectHosts: r.value(given, 'redirectHosts'),
+    cookieDomain: cookieDomain === '' ? undefined : cookieDomain,
+    isTrustedProxy,
     warnings: r.warnings
   }
 }

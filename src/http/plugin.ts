@@ -11,6 +11,9 @@ import { InvalidOptionError, SESSION_INVALID_BODY, SessionStoreStaleError, error
 import { resolveOptions, type SessionPluginOptions } from './plugin-options.js'
 import { RevocationSync } from '../session/revocation-sync.js'
 import { authRoutes } from './routes/auth-routes.js'
+import { forwardAuthRoutes } from './routes/forward-auth-routes.js'
+import { IdentityAssertions } from '../session/identity-assertions.js'
+import { AssertionKeys } from '../tokens/assertion-keys.js'
 import { SessionService, type SessionInfo } from '../session/session-service.js'
 import { registerJws } from '../tokens/jws.js'
 import { KeyRing } from '../tokens/keys.js'
@@ -70,6 +73,14 @@ export interface StatelessSessionApi {
   sessionOf: (request: FastifyRequest) => SessionInfo | null
   /** True when the request's valid token cannot be vouched for (see `request.sessionStale`). */
   isStale: (request: FastifyRequest) => boolean
+  /**
+   * A signed identity assertion (EdDSA JWS, docs/upstreams.md) of the request's session for `audience` (the
+   * host of the service it is meant for), or null without a session. For calling an internal service on the
+   * user's behalf; it verifies it against `GET /.well-known/jwks.json` (or `jwks`).
+   */
+  signedIdentity: (request: FastifyRequest, audience: string) => string | null
+  /** The public keys that verify signed identities: `{ keys: [...] }`, a JWKS. */
+  readonly jwks: { keys: unknown[] }
 }
 
 declare module 'fastify' {
@@ -129,7 +140,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     purgeIntervalMs: 60_000,
     maxStalenessMs: o.maxStalenessSeconds * 1000
   })
-  const policy = cookiePolicy(o.cookieSecure, o.prefix)
+  const policy = cookiePolicy(o.cookieSecure, o.prefix, o.cookieDomain)
   const service = new SessionService({
     codec,
     store: o.store,
@@ -203,7 +214,20 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
   }
   fastify.decorate('requireSession', requireSession)
   fastify.decorate(o.csrfDecorator, csrf)
-  fastify.decorate('statelessSession', Object.freeze({ service, cookies: policy, revocations: sync, csrfProtection: csrf, requireSession, sessionOf, isStale }))
+  const assertions = new IdentityAssertions({
+    keys: new AssertionKeys(o.secret, o.previousSecrets),
+    clock: o.clock,
+    issuer: o.publicOrigin ?? o.issuer,
+    ttlSeconds: o.assertionTtlSeconds,
+    sessionMaxAgeSeconds: o.sessionMaxAgeSeconds,
+    cacheSize: o.verifiedTokenCacheSize
+  })
+  const signedIdentity = (request: FastifyRequest, audience: string): string | null => {
+    if (typeof audience !== 'string' || audience === '') throw new TypeError('signedIdentity needs the audience: the host of the service the assertion is for')
+    const session = sessionOf(request)
+    return session === null ? null : assertions.assertionFor(session, audience)
+  }
+  fastify.decorate('statelessSession', Object.freeze({ service, cookies: policy, revocations: sync, csrfProtection: csrf, requireSession, sessionOf, isStale, signedIdentity, jwks: assertions.jwks }))
 
   if (o.routes) {
     await fastify.register(authRoutes, {
@@ -221,6 +245,18 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       accounts: o.accounts,
       adminRole: o.adminRole,
       signup: o.signup
+    })
+  }
+  if (o.routes && o.forwardAuth) {
+    await fastify.register(forwardAuthRoutes, {
+      authPrefix: o.prefix,
+      identityHeaders: o.identityHeaders,
+      assertionHeader: o.assertionHeader,
+      assertions,
+      loginUrl: o.loginUrl,
+      redirectHosts: o.redirectHosts,
+      isTrustedProxy: o.isTrustedProxy,
+      isStoreUnavailable: service.isStoreUnavailable
     })
   }
 }

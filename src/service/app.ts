@@ -87,6 +87,13 @@ function pluginSettings (config: EnvConfig, options: BuildAppOptions): Omit<Sess
     },
     adminRole: config.ADMIN_ROLE,
     signup: config.SIGNUP,
+    forwardAuth: config.FORWARD_AUTH,
+    identityHeaders: config.IDENTITY_HEADERS.map((h) => h.trim()).filter((h) => h !== ''),
+    assertionHeader: config.ASSERTION_HEADER,
+    assertionTtlSeconds: config.ASSERTION_TTL_SECONDS,
+    loginUrl: config.LOGIN_URL,
+    redirectHosts: config.REDIRECT_HOSTS.map((h) => h.trim()).filter((h) => h !== ''),
+    cookieDomain: config.COOKIE_DOMAIN,
     ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
     ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS, redisKeyPrefix: config.REDIS_KEY_PREFIX } : {})
   }
@@ -177,7 +184,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password, [config.ADMIN_ROLE])
 
   // Before every route: it collects them as they are registered.
-  await registerOpenApi(app, { production, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX) })
+  await registerOpenApi(app, { production, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX, config.COOKIE_DOMAIN === '' ? undefined : config.COOKIE_DOMAIN.replace(/^\./, '')) })
 
   await app.register(sessionPlugin, {
     ...settings,
@@ -188,6 +195,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     findUser: async (id) => await users.findUser(id),
     // The account and admin routes, over the built-in directory.
     accounts: users,
+    // Forward-auth believes X-Original-* and X-Forwarded-* from the same proxies as the client address.
+    isTrustedProxy: (address) => trustProxy(address, 0),
     clock,
     // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
     ...(stores.redis === undefined ? {} : { redis: stores.redis })

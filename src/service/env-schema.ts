@@ -46,6 +46,13 @@ export const ENV_OPTIONS: Readonly<Record<string, string>> = {
   SIGNUP: 'signup',
   REDIS_KEY_PREFIX: 'redisKeyPrefix',
   REDIS_MAX_STALENESS_SECONDS: 'maxStalenessSeconds',
+  FORWARD_AUTH: 'forwardAuth',
+  IDENTITY_HEADERS: 'identityHeaders',
+  ASSERTION_HEADER: 'assertionHeader',
+  ASSERTION_TTL_SECONDS: 'assertionTtlSeconds',
+  LOGIN_URL: 'loginUrl',
+  REDIRECT_HOSTS: 'redirectHosts',
+  COOKIE_DOMAIN: 'cookieDomain',
   NODE_ENV: 'production'
 }
 
@@ -86,6 +93,13 @@ export const envSchema = Type.Object({
   RATE_LIMIT_SIGNUP_WINDOW_SECONDS: R.signupWindowSeconds,
   ADMIN_ROLE: noted(O.adminRole, 'The built-in user directory\'s admin role.'),
   SIGNUP: O.signup,
+  FORWARD_AUTH: O.forwardAuth,
+  IDENTITY_HEADERS: Type.Unsafe<string[]>({ type: 'string', default: 'oauth2-proxy,authelia', separator: ',', description: `Comma-separated list. ${(O.identityHeaders as { description?: string }).description ?? ''}` }),
+  ASSERTION_HEADER: O.assertionHeader,
+  ASSERTION_TTL_SECONDS: O.assertionTtlSeconds,
+  LOGIN_URL: O.loginUrl,
+  REDIRECT_HOSTS: List(`Comma-separated list. ${(O.redirectHosts as { description?: string }).description ?? ''}`),
+  COOKIE_DOMAIN: O.cookieDomain,
   STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('memory'), Type.Literal('redis')], {
     default: 'sqlite',
     description: 'Where rotations, revocations and users live: `sqlite` (embedded, durable, the default; one instance), `redis` (shared by several instances, see docs/deployment.md) or `memory` (tests and demos: lost on restart).'

@@ -52,6 +52,7 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
       tags: [
         { name: 'auth', description: 'Sessions: log in, refresh, log out, list and end sessions; change the password; sign up (SIGNUP=open)' },
         { name: 'admin', description: 'For users with the admin role (ADMIN_ROLE): users and their sessions' },
+        { name: 'forward-auth', description: 'For reverse proxies (nginx, Traefik, Caddy, Envoy) and the services behind them: the session check with identity headers, and the public keys of the signed identity (docs/proxies.md, docs/upstreams.md)' },
         { name: 'health', description: 'Liveness and readiness' }
       ],
       components: {
@@ -64,6 +65,10 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
     // Shared schemas (the only ones this is called for, all with an $id) keep it as their name.
     refResolver: { buildLocalReference: (json) => String(json['$id']) },
     transform ({ schema, url, route }) {
+      if ((schema as { tags?: string[] } | undefined)?.tags?.includes('forward-auth') === true) {
+        // The checks read the access cookie (none: 401 or a login redirect); the JWKS is public.
+        return { schema: { ...schema, ...(url.startsWith(authPrefix + '/') ? { security: [{ accessCookie: [] }, {}] } : {}) }, url }
+      }
       const auth = url.startsWith(authPrefix + '/')
       const admin = url.startsWith(authPrefix + '/admin/')
       // Every admin route reads the access cookie (the admin's session).
