@@ -216,10 +216,10 @@ async function inProcess (what: 'verify' | 'denylist', count: number): Promise<R
   return result
 }
 
-async function propagation (): Promise<Record<string, unknown> | undefined> {
+async function propagation (store: 'redis' | 'sqlite'): Promise<Record<string, unknown> | undefined> {
   if (values['no-propagation']) return undefined
-  const file = join(work, 'propagation.json')
-  const args = quick ? ['--count', '20', '--warmup', '5'] : ['--count', '1000', '--warmup', '50']
+  const file = join(work, `propagation-${store}.json`)
+  const args = ['--store', store, ...(quick ? ['--count', '20', '--warmup', '5'] : ['--count', '1000', '--warmup', '50'])]
   const child = fork(join(root, 'bench', 'propagation.ts'), [...args, '--json', file], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   teardowns.push(() => { child.kill('SIGKILL') })
   await once(child, 'exit')
@@ -259,7 +259,9 @@ async function main (): Promise<void> {
   log('in-process: denylist at scale')
   const denylist = await inProcess('denylist', quick ? 20_000 : 1_000_000)
   log('cross-instance propagation (Redis)')
-  const propagated = await propagation()
+  const propagated = await propagation('redis')
+  log('cross-process propagation (SQLite)')
+  const propagatedSqlite = await propagation('sqlite')
 
   // Ratios are taken round by round (each contender against bare Fastify of the same round), then the median:
   // the machine's speed drifts between rounds, and a ratio within one round cancels most of that drift.
@@ -298,7 +300,8 @@ async function main (): Promise<void> {
     login,
     verify: verify as unknown as Report['verify'],
     denylist: denylist as unknown as Report['denylist'],
-    propagation: propagated as unknown as Report['propagation']
+    propagation: propagated as unknown as Report['propagation'],
+    propagationSqlite: propagatedSqlite as unknown as Report['propagationSqlite']
   }
   mkdirSync(outDir, { recursive: true })
   const docFile = join(outDir, 'benchmarks.md')

@@ -30,6 +30,7 @@ test('npm run bench -- --quick runs every contender and writes the report and ch
   t.ok(report.verify.ours.median > 0 && report.verify.joseFastJwt.median > 0, 'both verify costs measured')
   t.ok(report.denylist.bytes > 0 && report.denylist.loadSeconds > 0, 'denylist measured')
   t.ok(report.propagation !== undefined && report.propagation.endToEnd.p99 > 0, 'propagation measured')
+  t.ok(report.propagationSqlite !== undefined && report.propagationSqlite.endToEnd.p99 > 0, 'propagation over SQLite measured')
 
   const doc = readFileSync(join(out, 'benchmarks.md'), 'utf8')
   t.ok(doc.includes(BEGIN) && doc.includes(END), 'generated part between its markers')
