@@ -75,6 +75,8 @@ interface Contender {
   sessionsFile?: string
   /** Measured sessions and warm-up sessions are different ranges of the list (cold). */
   distinctWarmup?: boolean
+  /** Cores the server may use (default: core 0 alone). Several workers get both cores, shared with the loader. */
+  serverCpus?: string
 }
 
 interface Started {
@@ -94,7 +96,7 @@ async function startContender (contender: Contender, sessions: number, tag: stri
     stdio: ['ignore', 'ignore', 'pipe', 'ipc']
   })
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  pin(child.pid as number, SERVER_CPU)
+  pin(child.pid as number, contender.serverCpus ?? String(SERVER_CPU))
   const stop = (): void => { child.kill('SIGKILL') }
   teardowns.push(stop)
   const ready = await Promise.race([
@@ -118,14 +120,18 @@ async function stopContender (started: Started): Promise<void> {
 const SERVER_CPU = 0
 const LOADER_CPU = 1
 const pinning = cpus().length >= 2 && spawnSync('taskset', ['--version']).status === 0
-function pin (pid: number, cpu: number): void {
+function pin (pid: number, cpu: number | string): void {
   if (pinning) execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', String(cpu), String(pid)], { stdio: 'ignore' })
 }
 
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
+/** CPU seconds (user + system, all threads) a process and its live child processes (workers) have used so far, from /proc. */
 function cpuSeconds (pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  let children: number[] = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((c) => c !== '').map(Number)
+  } catch {}
+  return (Number(fields[11]) + Number(fields[12])) / 100 + children.reduce((sum, child) => sum + cpuSeconds(child), 0)
 }
 
 export interface Measured extends LoadResult {
@@ -257,7 +263,11 @@ async function main (): Promise<void> {
     { id: 'iron-session-cold', label: 'iron-session, cold', file: 'iron-session.ts', kind: 'get', ...cold(coldIron) },
     { id: 'express-session', label: 'express + express-session', file: 'express-session.ts', kind: 'get' },
     { id: 'refresh-sqlite', label: 'refresh, SQLite store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite' }, kind: 'refresh' },
-    { id: 'refresh-redis', label: 'refresh, Redis store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'redis', REDIS_URL: redis.url }, kind: 'refresh' }
+    { id: 'refresh-redis', label: 'refresh, Redis store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'redis', REDIS_URL: redis.url }, kind: 'refresh' },
+    // WORKERS: the same SQLite refresh through node:cluster. One worker on both cores, then two: the load
+    // generator shares those cores, so neither figure is a clean "per core" one (the CPU columns show the split).
+    { id: 'refresh-sqlite-1-worker', label: 'refresh, SQLite, WORKERS=1 on 2 cores', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite' }, kind: 'refresh', serverCpus: '0,1' },
+    { id: 'refresh-sqlite-2-workers', label: 'refresh, SQLite, WORKERS=2 on 2 cores', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite', BENCH_WORKERS: '2' }, kind: 'refresh', serverCpus: '0,1' }
   ]
   const results = new Map<string, Measured[]>(contenders.map((c) => [c.id, []]))
   for (let round = 1; round <= ROUNDS; round++) {

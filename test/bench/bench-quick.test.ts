@@ -21,7 +21,7 @@ test('npm run bench -- --quick runs every contender and writes the report and ch
 
   const report = JSON.parse(readFileSync(join(out, 'benchmarks.json'), 'utf8')) as Report
   t.same(report.rows.map((r) => r.id), ['bare', 'floor-cold', 'ours-warm', 'ours-cold', 'secure-session', 'secure-session-cold', 'fastify-jwt', 'fastify-jwt-cold',
-    'iron-session', 'iron-session-cold', 'express-session', 'refresh-sqlite', 'refresh-redis'])
+    'iron-session', 'iron-session-cold', 'express-session', 'refresh-sqlite', 'refresh-redis', 'refresh-sqlite-1-worker', 'refresh-sqlite-2-workers'])
   for (const row of report.rows) {
     t.ok(row.requestsPerSecond > 0, `${row.id} carried load`)
     t.equal(row.ratio, row.requestsPerSecond / (report.rows[0] as Report['rows'][0]).requestsPerSecond, `${row.id}: ratio to bare from the same round`)
