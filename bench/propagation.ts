@@ -1,20 +1,24 @@
 /**
- * How long a revocation made on instance A takes to be enforced on instance B, both over one Redis.
+ * How long a revocation made on instance A takes to be enforced on instance B, both over one Redis, or both
+ * over one SQLite file (two processes: what a second worker or the users CLI does).
  *
- *   npm run bench:propagation -- [--count 1000] [--warmup 50] [--json file]
+ *   npm run bench:propagation -- [--store redis|sqlite] [--count 1000] [--warmup 50] [--json file]
  *
- * A private redis-server (AOF, appendfsync everysec) on a free port; instance A in this process, instance B
- * in a child process (bench/propagation-instance.ts), each with its own connections. For each sample:
+ * Redis: a private redis-server (AOF, appendfsync everysec) on a free port. SQLite: a file in a temporary
+ * directory (WAL, as the service opens it). Instance A in this process, instance B in a child process
+ * (bench/propagation-instance.ts), each with its own connections. For each sample:
  * B starts checking one access token in a loop (its real access check: `sessions.authenticate`, in memory);
  * A logs that session out through POST /auth/logout; B reports the moment the token is first refused.
  * Latency = that moment minus the moment A's logout request started, and minus the moment Redis recorded the
- * revocation (the millisecond in its stream entry id). All times come from the one machine clock.
+ * revocation (the millisecond in its stream entry id) or, on SQLite, the moment A's logout answered (its
+ * transaction committed before). All times come from the one machine clock.
  * Prints a Markdown table for docs/benchmarks.md; exits non-zero when the p99 misses the 50 ms goal.
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -23,7 +27,9 @@ import { closeRedis, connectRedis } from '../src/stores/redis-client.js'
 import { startRedis } from '../test/helpers/redis-server.js'
 import type { ChildMessage, ParentMessage } from './propagation-instance.js'
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, warmup: { type: 'string', default: '50' }, json: { type: 'string' } } })
+const { values } = parseArgs({ options: { store: { type: 'string', default: 'redis' }, count: { type: 'string', default: '1000' }, warmup: { type: 'string', default: '50' }, json: { type: 'string' } } })
+if (values.store !== 'redis' && values.store !== 'sqlite') throw new Error('--store is redis or sqlite')
+const SQLITE = values.store === 'sqlite'
 const COUNT = Number(values.count)
 const WARMUP = Number(values.warmup)
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
@@ -55,8 +61,12 @@ async function request (child: ChildProcess, message: ParentMessage): Promise<Ch
 }
 
 try {
-  const redis = await startRedis({ teardown: (fn) => { teardowns.push(fn) } }, { aof: true, appendfsync: 'everysec' })
-  const env = { NODE_ENV: 'test', STORE: 'redis', REDIS_URL: redis.url, SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: '/tmp/propagation-bench' }
+  const dataDir = mkdtempSync(join(tmpdir(), 'propagation-bench-'))
+  teardowns.push(() => { rmSync(dataDir, { recursive: true, force: true }) })
+  const redis = SQLITE ? undefined : await startRedis({ teardown: (fn) => { teardowns.push(fn) } }, { aof: true, appendfsync: 'everysec' })
+  const env = redis === undefined
+    ? { NODE_ENV: 'test', STORE: 'sqlite', SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: dataDir }
+    : { NODE_ENV: 'test', STORE: 'redis', REDIS_URL: redis.url, SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: dataDir }
   const a = await buildApp({ env, passwordHashCost: CHEAP_HASH })
   teardowns.push(async () => await a.close())
   await a.ready()
@@ -67,8 +77,8 @@ try {
   const ready = await once(b, 'message') as [ChildMessage]
   if (ready[0].type !== 'ready') throw new Error('instance B did not start')
 
-  const admin = await connectRedis({ url: redis.url, commandTimeoutMs: 1000 })
-  teardowns.push(async () => { await closeRedis(admin) })
+  const admin = redis === undefined ? undefined : await connectRedis({ url: redis.url, commandTimeoutMs: 1000 })
+  if (admin !== undefined) teardowns.push(async () => { await closeRedis(admin) })
   const propagation: number[] = []
   const fromRecorded: number[] = []
   const logoutRequest: number[] = []
@@ -86,9 +96,10 @@ try {
     if (response.statusCode !== 204) throw new Error(`logout answered ${response.statusCode}`)
     const [message] = await refused
     if (message.type !== 'refused') throw new Error(`unexpected message from B: ${JSON.stringify(message)}`)
-    // Logout records one revocation, the session's (it covers the access token): the newest stream entry.
-    const [entry] = await admin.xrevrange('session:revocations', '+', '-', 'COUNT', 1)
-    const earlier = Number(entry?.[0].split('-')[0])
+    // Redis: logout records one revocation, the session's (it covers the access token): the newest stream
+    // entry. SQLite: the logout's transaction committed before it answered.
+    const [entry] = admin === undefined ? [] : await admin.xrevrange('session:revocations', '+', '-', 'COUNT', 1)
+    const earlier = admin === undefined ? answered : Number(entry?.[0].split('-')[0])
     if (i >= WARMUP) {
       propagation.push(message.at - started)
       fromRecorded.push(message.at - earlier)
@@ -96,23 +107,26 @@ try {
     }
   }
 
-  const redisVersion = /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown'
+  const redisVersion = SQLITE ? undefined : /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown'
+  const backend = redisVersion === undefined ? `SQLite file (better-sqlite3 ${JSON.parse(readFileSync('node_modules/better-sqlite3/package.json', 'utf8')).version as string}, WAL)` : `Redis ${redisVersion}`
   const p = summary(propagation)
   const r = summary(fromRecorded)
   const l = summary(logoutRequest)
   const ms = (n: number): string => n.toFixed(2)
   const lines = [
-    `${COUNT} revocations (after ${WARMUP} warm-up), ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, Redis ${redisVersion}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), loopback, package ${JSON.parse(readFileSync('package.json', 'utf8')).version as string}.`,
+    `${COUNT} revocations (after ${WARMUP} warm-up), ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${backend}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), loopback, package ${JSON.parse(readFileSync('package.json', 'utf8')).version as string}.`,
     '',
     '| measure (ms) | p50 | p90 | p99 | max | mean |',
     '|---|---|---|---|---|---|',
     `| A's logout starts → B refuses the access token | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} | ${ms(p.mean)} |`,
-    `| recorded in Redis (stream entry time, 1 ms resolution) → B refuses | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} | ${ms(r.mean)} |`,
+    SQLITE
+      ? `| A's logout answered (committed to the file) → B refuses | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} | ${ms(r.mean)} |`
+      : `| recorded in Redis (stream entry time, 1 ms resolution) → B refuses | ${ms(r.p50)} | ${ms(r.p90)} | ${ms(r.p99)} | ${ms(r.max)} | ${ms(r.mean)} |`,
     `| A's logout request (for comparison) | ${ms(l.p50)} | ${ms(l.p90)} | ${ms(l.p99)} | ${ms(l.max)} | ${ms(l.mean)} |`
   ]
   process.stdout.write(lines.join('\n') + '\n')
   // For `npm run bench`, which puts the end-to-end figures in its summary table.
-  if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ count: COUNT, endToEnd: p, fromRecorded: r, logoutRequest: l, redis: redisVersion }))
+  if (values.json !== undefined) writeFileSync(values.json, JSON.stringify({ store: values.store, count: COUNT, endToEnd: p, fromRecorded: r, logoutRequest: l, backend, redis: redisVersion }))
   process.exitCode = p.p99 < 50 ? 0 : 1
 } finally {
   for (const teardown of teardowns.reverse()) await teardown()

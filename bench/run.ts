@@ -45,9 +45,14 @@ const DURATION = Number(values.duration ?? (quick ? 1 : 6))
 const WARMUP = quick ? 1 : 2
 const CONNECTIONS = Number(values.connections ?? (quick ? 10 : 50))
 const SESSIONS = quick ? 100 : 1000
-/** Cold tokens per round: more than the fastest cold server can take in the time (it must never see one twice). */
-const COLD_TOKENS = quick ? 10_000 : DURATION * 30_000
-const COLD_WARMUP_TOKENS = quick ? 5_000 : WARMUP * 30_000
+/**
+ * Cold tokens per round: more than the fastest cold server can take in the time (it must never see one twice;
+ * the report counts repeats). @fastify/secure-session, the fastest, served about 37,000 requests/s quietly.
+ */
+const COLD_TOKENS = quick ? 10_000 : DURATION * 45_000
+const COLD_WARMUP_TOKENS = quick ? 5_000 : WARMUP * 45_000
+/** iron-session serves about a tenth of that: a quarter is plenty, and sealing is slow. */
+const SLOW_SHARE = 4
 /** Extra sessions at the end of each list, used only for the pre-load check. */
 const CHECKS = 3
 const SECRET = randomBytes(32).toString('base64url')
@@ -70,6 +75,8 @@ interface Contender {
   sessionsFile?: string
   /** Measured sessions and warm-up sessions are different ranges of the list (cold). */
   distinctWarmup?: boolean
+  /** Cores the server may use (default: core 0 alone). Several workers get both cores, shared with the loader. */
+  serverCpus?: string
 }
 
 interface Started {
@@ -89,7 +96,7 @@ async function startContender (contender: Contender, sessions: number, tag: stri
     stdio: ['ignore', 'ignore', 'pipe', 'ipc']
   })
   child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  pin(child.pid as number, SERVER_CPU)
+  pin(child.pid as number, contender.serverCpus ?? String(SERVER_CPU))
   const stop = (): void => { child.kill('SIGKILL') }
   teardowns.push(stop)
   const ready = await Promise.race([
@@ -113,14 +120,18 @@ async function stopContender (started: Started): Promise<void> {
 const SERVER_CPU = 0
 const LOADER_CPU = 1
 const pinning = cpus().length >= 2 && spawnSync('taskset', ['--version']).status === 0
-function pin (pid: number, cpu: number): void {
+function pin (pid: number, cpu: number | string): void {
   if (pinning) execFileSync('taskset', ['--all-tasks', '--pid', '--cpu-list', String(cpu), String(pid)], { stdio: 'ignore' })
 }
 
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc. */
+/** CPU seconds (user + system, all threads) a process and its live child processes (workers) have used so far, from /proc. */
 function cpuSeconds (pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  let children: number[] = []
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((c) => c !== '').map(Number)
+  } catch {}
+  return (Number(fields[11]) + Number(fields[12])) / 100 + children.reduce((sum, child) => sum + cpuSeconds(child), 0)
 }
 
 export interface Measured extends LoadResult {
@@ -186,8 +197,10 @@ async function measure (contender: Contender, round: number): Promise<Measured> 
     const usable = list.length - CHECKS
     const base = { kind: contender.kind, url, sessionsFile: file, connections: contender.kind === 'login' ? Math.min(CONNECTIONS, 8) : CONNECTIONS, credentials: BENCH_CREDENTIALS }
     // Cold: warm-up tokens come after the measured ones in the list, so the measured ones stay unseen.
+    // Files minted smaller (iron-session's) keep the same split.
+    const warm = Math.round(usable * COLD_WARMUP_TOKENS / (COLD_TOKENS + COLD_WARMUP_TOKENS))
     const ranges = contender.distinctWarmup === true
-      ? { measured: { from: 0, use: usable - COLD_WARMUP_TOKENS }, warmup: { from: usable - COLD_WARMUP_TOKENS, use: COLD_WARMUP_TOKENS } }
+      ? { measured: { from: 0, use: usable - warm }, warmup: { from: usable - warm, use: warm } }
       : { measured: { from: 0, use: usable }, warmup: { from: 0, use: usable } }
     return await load({ ...base, ...ranges, distinct: contender.distinctWarmup === true, warmupSeconds: WARMUP, durationSeconds: DURATION }, started.child.pid as number)
   } catch (error) {
@@ -197,10 +210,11 @@ async function measure (contender: Contender, round: number): Promise<Measured> 
   }
 }
 
-async function mintColdTokens (): Promise<string> {
-  log(`minting ${COLD_TOKENS + COLD_WARMUP_TOKENS} cold tokens in a separate process`)
-  const minter = await startContender({ id: 'mint', label: 'mint', file: 'stateless-session.ts', env: { BENCH_MODE: 'mint' }, kind: 'get' },
-    COLD_TOKENS + COLD_WARMUP_TOKENS + CHECKS, 'cold')
+/** Cold cookies of one kind, minted once per run by a process of that kind that then exits. */
+async function mintColdTokens (file: string, share = 1): Promise<string> {
+  const count = Math.ceil((COLD_TOKENS + COLD_WARMUP_TOKENS) / share)
+  log(`minting ${count} cold cookies with ${file} in a separate process`)
+  const minter = await startContender({ id: `mint-${file}`, label: 'mint', file, env: { BENCH_MODE: 'mint' }, kind: 'get' }, count + CHECKS, 'cold')
   await once(minter.child, 'exit')
   return minter.sessionsFile
 }
@@ -216,10 +230,10 @@ async function inProcess (what: 'verify' | 'denylist', count: number): Promise<R
   return result
 }
 
-async function propagation (): Promise<Record<string, unknown> | undefined> {
+async function propagation (store: 'redis' | 'sqlite'): Promise<Record<string, unknown> | undefined> {
   if (values['no-propagation']) return undefined
-  const file = join(work, 'propagation.json')
-  const args = quick ? ['--count', '20', '--warmup', '5'] : ['--count', '1000', '--warmup', '50']
+  const file = join(work, `propagation-${store}.json`)
+  const args = ['--store', store, ...(quick ? ['--count', '20', '--warmup', '5'] : ['--count', '1000', '--warmup', '50'])]
   const child = fork(join(root, 'bench', 'propagation.ts'), [...args, '--json', file], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
   teardowns.push(() => { child.kill('SIGKILL') })
   await once(child, 'exit')
@@ -229,19 +243,31 @@ async function propagation (): Promise<Record<string, unknown> | undefined> {
 
 async function main (): Promise<void> {
   const startedAt = new Date()
-  const coldFile = await mintColdTokens()
+  const coldFile = await mintColdTokens('stateless-session.ts')
+  const coldSecure = await mintColdTokens('secure-session.ts')
+  const coldJwt = await mintColdTokens('fastify-jwt.ts')
+  const coldIron = await mintColdTokens('iron-session.ts', SLOW_SHARE)
+  const cold = (file: string): Pick<Contender, 'env' | 'sessionsFile' | 'distinctWarmup'> => ({ env: { BENCH_MODE: 'cold' }, sessionsFile: file, distinctWarmup: true })
   const redis = await startRedis({ teardown: (fn) => { teardowns.push(fn) } }, { aof: true, appendfsync: 'everysec' })
 
   const contenders: Contender[] = [
     { id: 'bare', label: 'bare Fastify (ceiling)', file: 'bare.ts', kind: 'get' },
+    { id: 'floor-cold', label: 'floor: decrypt + HMAC + parse only, cold', file: 'floor.ts', kind: 'get', ...cold(coldFile) },
     { id: 'ours-warm', label: 'this project, warm', file: 'stateless-session.ts', env: { BENCH_MODE: 'warm' }, kind: 'get' },
-    { id: 'ours-cold', label: 'this project, cold', file: 'stateless-session.ts', env: { BENCH_MODE: 'cold' }, kind: 'get', sessionsFile: coldFile, distinctWarmup: true },
+    { id: 'ours-cold', label: 'this project, cold', file: 'stateless-session.ts', kind: 'get', ...cold(coldFile) },
     { id: 'secure-session', label: '@fastify/secure-session', file: 'secure-session.ts', kind: 'get' },
+    { id: 'secure-session-cold', label: '@fastify/secure-session, cold', file: 'secure-session.ts', kind: 'get', ...cold(coldSecure) },
     { id: 'fastify-jwt', label: '@fastify/jwt (cookie)', file: 'fastify-jwt.ts', kind: 'get' },
+    { id: 'fastify-jwt-cold', label: '@fastify/jwt (cookie), cold', file: 'fastify-jwt.ts', kind: 'get', ...cold(coldJwt) },
     { id: 'iron-session', label: 'iron-session', file: 'iron-session.ts', kind: 'get' },
+    { id: 'iron-session-cold', label: 'iron-session, cold', file: 'iron-session.ts', kind: 'get', ...cold(coldIron) },
     { id: 'express-session', label: 'express + express-session', file: 'express-session.ts', kind: 'get' },
     { id: 'refresh-sqlite', label: 'refresh, SQLite store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite' }, kind: 'refresh' },
-    { id: 'refresh-redis', label: 'refresh, Redis store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'redis', REDIS_URL: redis.url }, kind: 'refresh' }
+    { id: 'refresh-redis', label: 'refresh, Redis store', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'redis', REDIS_URL: redis.url }, kind: 'refresh' },
+    // WORKERS: the same SQLite refresh through node:cluster. One worker on both cores, then two: the load
+    // generator shares those cores, so neither figure is a clean "per core" one (the CPU columns show the split).
+    { id: 'refresh-sqlite-1-worker', label: 'refresh, SQLite, WORKERS=1 on 2 cores', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite' }, kind: 'refresh', serverCpus: '0,1' },
+    { id: 'refresh-sqlite-2-workers', label: 'refresh, SQLite, WORKERS=2 on 2 cores', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite', BENCH_WORKERS: '2' }, kind: 'refresh', serverCpus: '0,1' }
   ]
   const results = new Map<string, Measured[]>(contenders.map((c) => [c.id, []]))
   for (let round = 1; round <= ROUNDS; round++) {
@@ -259,7 +285,9 @@ async function main (): Promise<void> {
   log('in-process: denylist at scale')
   const denylist = await inProcess('denylist', quick ? 20_000 : 1_000_000)
   log('cross-instance propagation (Redis)')
-  const propagated = await propagation()
+  const propagated = await propagation('redis')
+  log('cross-process propagation (SQLite)')
+  const propagatedSqlite = await propagation('sqlite')
 
   // Ratios are taken round by round (each contender against bare Fastify of the same round), then the median:
   // the machine's speed drifts between rounds, and a ratio within one round cancels most of that drift.
@@ -298,7 +326,8 @@ async function main (): Promise<void> {
     login,
     verify: verify as unknown as Report['verify'],
     denylist: denylist as unknown as Report['denylist'],
-    propagation: propagated as unknown as Report['propagation']
+    propagation: propagated as unknown as Report['propagation'],
+    propagationSqlite: propagatedSqlite as unknown as Report['propagationSqlite']
   }
   mkdirSync(outDir, { recursive: true })
   const docFile = join(outDir, 'benchmarks.md')

@@ -1,8 +1,8 @@
-/** Peer: @fastify/jwt in cookie mode (a signed HS256 JWT in a cookie, verified on every request). */
+/** Peer: @fastify/jwt in cookie mode (a signed HS256 JWT in a cookie, verified on every request). BENCH_MODE: warm, mint, cold. */
 import fastifyCookie from '@fastify/cookie'
 import fastifyJwt from '@fastify/jwt'
 import Fastify from 'fastify'
-import { announce, benchSecret, sessionCount, userIds } from './serve.js'
+import { benchSecret, serveOrMint, userIds } from './serve.js'
 
 const app = Fastify({ logger: false })
 await app.register(fastifyCookie)
@@ -15,5 +15,5 @@ app.get('/me', async (request, reply) => {
     return await reply.code(401).send({ error: 'no session' })
   }
 })
-await app.listen({ host: '127.0.0.1', port: 0 })
-announce(app.server, userIds(sessionCount()).map((userId) => ({ cookie: `token=${app.jwt.sign({ sub: userId })}`, userId })))
+await app.ready()
+await serveOrMint(app, (count) => userIds(count).map((userId) => ({ cookie: `token=${app.jwt.sign({ sub: userId })}`, userId })))

@@ -1,7 +1,7 @@
-/** Peer: iron-session 8 (iron-webcrypto seal in a cookie), read with getIronSession on Node's req/res. */
+/** Peer: iron-session 8 (iron-webcrypto seal in a cookie), read with getIronSession on Node's req/res. BENCH_MODE: warm, mint, cold. */
 import Fastify from 'fastify'
 import { getIronSession, sealData } from 'iron-session'
-import { announce, benchSecret, sessionCount, userIds } from './serve.js'
+import { benchSecret, serveOrMint, userIds } from './serve.js'
 
 const options = { password: benchSecret(), cookieName: 'iron' }
 const app = Fastify({ logger: false })
@@ -10,9 +10,10 @@ app.get('/me', async (request, reply) => {
   if (session.userId === undefined) return await reply.code(401).send({ error: 'no session' })
   return { userId: session.userId }
 })
-await app.listen({ host: '127.0.0.1', port: 0 })
-const sessions = []
-for (const userId of userIds(sessionCount())) {
-  sessions.push({ cookie: `iron=${await sealData({ userId }, { password: options.password })}`, userId })
-}
-announce(app.server, sessions)
+await serveOrMint(app, async (count) => {
+  const sessions = []
+  for (const userId of userIds(count)) {
+    sessions.push({ cookie: `iron=${await sealData({ userId }, { password: options.password })}`, userId })
+  }
+  return sessions
+})

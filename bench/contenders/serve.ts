@@ -44,3 +44,21 @@ export function announce (server: Listening, sessions: BenchSession[]): void {
 export function userIds (count: number): string[] {
   return Array.from({ length: count }, (_, i) => `user-${i}`)
 }
+
+/**
+ * BENCH_MODE=mint: make the sessions, write them to the runner's file and exit without serving (the runner
+ * then presents them to a fresh server of the same kind, BENCH_MODE=cold, each once). Otherwise: listen, and
+ * announce the sessions made here (none in cold mode).
+ */
+export async function serveOrMint (app: { listen: (o: { host: string, port: number }) => Promise<string>, server: Listening, close: () => Promise<unknown> }, make: (count: number) => Promise<BenchSession[]> | BenchSession[]): Promise<void> {
+  const mode = process.env.BENCH_MODE ?? 'warm'
+  const sessions = mode === 'cold' ? [] : await make(sessionCount())
+  if (mode === 'mint') {
+    announce({ address: () => ({ port: 0, address: '', family: '' }) }, sessions)
+    await app.close()
+    process.disconnect?.()
+    return
+  }
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  announce(app.server, sessions)
+}

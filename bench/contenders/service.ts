@@ -6,7 +6,10 @@
  *            through POST /auth/refresh, always presenting the newest (no replays, no reuse).
  *   login    one user with the configured (OWASP) argon2id cost; the loader posts its credentials.
  * Rate limits are raised to their maximum: the benchmark is one client hammering from one address.
+ * BENCH_WORKERS=n (refresh): this process makes the sessions, closes its instance, and then serves through n
+ * node:cluster workers over the same SQLite file, as `WORKERS=n npm start` does (src/service/workers.ts).
  */
+import cluster from 'node:cluster'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,8 +18,9 @@ import { BENCH_CREDENTIALS } from '../shared.js'
 import { announce, benchSecret, sessionCount, type BenchSession } from './serve.js'
 
 const mode = process.env.BENCH_MODE ?? 'refresh'
-const dataDir = mkdtempSync(join(tmpdir(), 'session-bench-'))
-process.on('exit', () => { rmSync(dataDir, { recursive: true, force: true }) })
+const workers = Number(process.env.BENCH_WORKERS ?? '1')
+const dataDir = cluster.isPrimary ? mkdtempSync(join(tmpdir(), 'session-bench-')) : process.env.BENCH_DATA_DIR as string
+if (cluster.isPrimary) process.on('exit', () => { rmSync(dataDir, { recursive: true, force: true }) })
 process.on('SIGTERM', () => { process.exit(0) })
 const app = await buildApp({
   env: {
@@ -37,21 +41,36 @@ const app = await buildApp({
   ...(mode === 'refresh' ? { passwordHashCost: { memoryCost: 1024, timeCost: 1, parallelism: 1 } } : {})
 })
 await app.ready()
-await app.users.add(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password)
-const sessions: BenchSession[] = []
-if (mode === 'refresh') {
-  const name = app.sessionCookies.refresh.name
-  for (let i = 0; i < sessionCount(); i++) {
-    const issuedResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, { userAgent: 'bench', address: null })
-    if (issuedResult.status !== 'issued') throw new Error('login failed')
-    const issued = issuedResult.session
-    sessions.push({ cookie: `${name}=${issued.refresh.token}`, userId: issued.info.user.id })
-  }
+if (cluster.isWorker) {
+  await app.listen({ host: '127.0.0.1', port: 0 })
 } else {
-  const userResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, { userAgent: 'bench', address: null })
-  if (userResult.status !== 'issued') throw new Error('login failed')
-  const user = userResult.session
-  sessions.push({ cookie: '', userId: user.info.user.id })
+  await app.users.add(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password)
+  const sessions: BenchSession[] = []
+  if (mode === 'refresh') {
+    const name = app.sessionCookies.refresh.name
+    for (let i = 0; i < sessionCount(); i++) {
+      const issuedResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, { userAgent: 'bench', address: null })
+      if (issuedResult.status !== 'issued') throw new Error('login failed')
+      const issued = issuedResult.session
+      sessions.push({ cookie: `${name}=${issued.refresh.token}`, userId: issued.info.user.id })
+    }
+  } else {
+    const userResult = await app.sessions.login(BENCH_CREDENTIALS.username, BENCH_CREDENTIALS.password, { userAgent: 'bench', address: null })
+    if (userResult.status !== 'issued') throw new Error('login failed')
+    const user = userResult.session
+    sessions.push({ cookie: '', userId: user.info.user.id })
+  }
+  if (workers > 1) {
+    await app.close()
+    for (let i = 0; i < workers; i++) cluster.fork({ ...process.env, BENCH_DATA_DIR: dataDir })
+    let listening = 0
+    const port = await new Promise<number>((resolve) => {
+      cluster.on('listening', (_worker, address) => { if (++listening === workers) resolve(address.port) })
+    })
+    process.once('exit', () => { for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGKILL') })
+    announce({ address: () => ({ port, address: '127.0.0.1', family: 'IPv4' }) }, sessions)
+  } else {
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    announce(app.server, sessions)
+  }
 }
-await app.listen({ host: '127.0.0.1', port: 0 })
-announce(app.server, sessions)

@@ -63,6 +63,11 @@ export const envSchema = Type.Object({
   }),
   HOST: Type.String({ default: 'localhost', minLength: 1, description: 'Interface the standalone service listens on.' }),
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535, description: 'TCP port of the standalone service.' }),
+  WORKERS: Type.String({
+    default: '1',
+    pattern: '^(auto|[1-9][0-9]{0,2})$',
+    description: 'Processes serving the one port (node:cluster): a number, or `auto` for one per core. Each is the whole service over the same store: SQLite (the file is shared; each process enforces the others\' revocations within about 10 ms) or Redis; not `memory`.'
+  }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
     default: 'info',
     description: 'pino log level. Audit events are logged at `info` (security events at `warn`).'

@@ -3,7 +3,7 @@
  * options, src/http/plugin-options.ts), and the development fallback of a generated secret kept in DATA_DIR.
  */
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidOptionError } from '../common/errors.js'
 import { assessSecret } from '../tokens/secret-strength.js'
@@ -49,7 +49,18 @@ export function resolveSecret (source: SecretSource): ResolvedSecret {
   }
   mkdirSync(source.dataDir, { recursive: true, mode: 0o700 })
   const secret = randomBytes(32).toString('base64url')
-  writeFileSync(file, secret + '\n', { mode: 0o600 })
-  chmodSync(file, 0o600)
+  // Written aside, then linked into place: the link either creates the whole file or fails because another
+  // process (a second worker, WORKERS=n) got there first, and then every process uses that one's secret.
+  const aside = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`
+  writeFileSync(aside, secret + '\n', { mode: 0o600 })
+  chmodSync(aside, 0o600)
+  try {
+    linkSync(aside, file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    return { secret: readFileSync(file, 'utf8').trim(), previous, generatedAt: file }
+  } finally {
+    unlinkSync(aside)
+  }
   return { secret, previous, generatedAt: file }
 }

@@ -4,7 +4,10 @@
  * users CLI, other processes on the same SQLite file):
  * - push, when the store offers `waitForRevocations` (Redis): a blocking read that returns as soon as a
  *   revocation is recorded anywhere, so other instances enforce it within milliseconds;
- * - poll otherwise: `revocationsSince` every `pollIntervalMs`.
+ * - poll otherwise: `revocationsSince` every `pollIntervalMs`; and, when the store can tell cheaply whether
+ *   another process committed (`changedByOthers`: SQLite's `PRAGMA data_version`), that question every
+ *   `changeCheckIntervalMs` (10 ms), reading the log only when the answer is yes. So a revocation by another
+ *   process on the same SQLite file (a worker, the users CLI) is enforced within about 10 ms.
  * Revocations made by this process are applied at once by the service, and come back through the log
  * harmlessly (adding is idempotent). It also purges entries whose tokens have all expired, in memory and in
  * the store.
@@ -34,6 +37,8 @@ export interface RevocationSyncOptions {
   leeway: number
   pollIntervalMs: number
   purgeIntervalMs: number
+  /** With a store offering `changedByOthers`: how often to ask it. Default 10. */
+  changeCheckIntervalMs?: number
   /** A view not confirmed for longer than this is stale. 0: never stale (a local store). Default 0. */
   maxStalenessMs?: number
   /** Monotonic milliseconds, for freshness (not the token clock). Default `performance.now`. */
@@ -86,6 +91,12 @@ export class RevocationSync {
       const poll = setInterval(() => { this.poll() }, this.#o.pollIntervalMs)
       poll.unref()
       this.#timers.push(poll)
+      const changed = this.#o.store.changedByOthers
+      if (changed !== undefined) {
+        const check = setInterval(() => { this.#pollIfChanged(changed.bind(this.#o.store)) }, this.#o.changeCheckIntervalMs ?? 10)
+        check.unref()
+        this.#timers.push(check)
+      }
     }
     const purge = setInterval(() => { this.purge() }, this.#o.purgeIntervalMs)
     purge.unref()
@@ -140,6 +151,19 @@ export class RevocationSync {
     // One poll at a time: a slow store must not pile up overlapping reads.
     this.#polling ??= this.#pollNow().finally(() => { this.#polling = undefined })
     await this.#polling
+  }
+
+  #pollIfChanged (changed: () => boolean): void {
+    // While a poll is in flight the question waits for the next tick: a commit it answers for may have come
+    // after that poll's read, so its "yes" must start a poll of its own.
+    if (this.#polling !== undefined) return
+    let yes: boolean
+    try {
+      yes = changed()
+    } catch {
+      yes = true // let the poll meet the failure and log it
+    }
+    if (yes) this.poll()
   }
 
   async #pollNow (): Promise<void> {

@@ -140,6 +140,14 @@ export interface SessionStore {
    */
   waitForRevocations?: (cursor: string, timeoutMs: number, signal: AbortSignal) => Promise<RevocationFeedBatch>
   /**
+   * Optional, for a store shared with other processes without push (SQLite): true when another connection
+   * (another process: a worker, the users CLI) may have committed since the last call. Synchronous and cheap
+   * (SQLite: `PRAGMA data_version`, no table read), so the sync can ask every few milliseconds and read the log
+   * only when it answers true. The first call answers true. Never true for this connection's own writes: those
+   * the service applies itself.
+   */
+  changedByOthers?: () => boolean
+  /**
    * Optional, with `waitForRevocations`: appends revocations to the log again after the store lost it, so
    * that instances started later learn what the surviving instances still knew.
    */

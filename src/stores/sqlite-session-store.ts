@@ -90,7 +90,10 @@ export class SqliteSessionStore implements SessionStore {
     subjectRevokedAfter: Statement<[string, number], { found: number }>
     purgeRevocations: Statement
     purgeFamilies: Statement
+    dataVersion: Statement<[], number>
   }
+
+  #dataVersion = -1
 
   readonly #createFamily: (family: FamilyRecord, after: number) => boolean
   readonly #rotate: (request: RotationRequest) => RotationOutcome
@@ -126,7 +129,10 @@ export class SqliteSessionStore implements SessionStore {
       subjectRevokedAfter: db.prepare("SELECT 1 AS found FROM revocations WHERE kind = 'subject' AND id = ? AND seq > ? LIMIT 1"),
       purgeRevocations: db.prepare('DELETE FROM revocations WHERE expires_at < ?'),
       // Two plain comparisons rather than max(), so the index on refresh_expires_at is used.
-      purgeFamilies: db.prepare('DELETE FROM families WHERE refresh_expires_at < @before AND access_expires_at < @before')
+      purgeFamilies: db.prepare('DELETE FROM families WHERE refresh_expires_at < @before AND access_expires_at < @before'),
+      // Changes when another connection to the file commits (this process's own commits leave it alone).
+      // Reads no table: about a microsecond, so it can be asked every 10 ms.
+      dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(true)
     }
 
     this.#createFamily = db.transaction((family: FamilyRecord, after: number): boolean => {
@@ -239,6 +245,13 @@ export class SqliteSessionStore implements SessionStore {
     const rows = this.#sql.revocationsAfter.all(Number(cursor))
     const last = rows.at(-1)
     return { revocations: rows.map(toRevocation), cursor: last === undefined ? cursor : String(last.seq) }
+  }
+
+  changedByOthers (): boolean {
+    const version = this.#sql.dataVersion.get() as number
+    if (version === this.#dataVersion) return false
+    this.#dataVersion = version
+    return true
   }
 
   async purgeExpired (before: number): Promise<void> {

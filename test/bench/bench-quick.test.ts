@@ -20,21 +20,27 @@ test('npm run bench -- --quick runs every contender and writes the report and ch
   await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { maxBuffer: 16 * 1024 * 1024, timeout: 540_000 })
 
   const report = JSON.parse(readFileSync(join(out, 'benchmarks.json'), 'utf8')) as Report
-  t.same(report.rows.map((r) => r.id), ['bare', 'ours-warm', 'ours-cold', 'secure-session', 'fastify-jwt', 'iron-session', 'express-session', 'refresh-sqlite', 'refresh-redis'])
+  t.same(report.rows.map((r) => r.id), ['bare', 'floor-cold', 'ours-warm', 'ours-cold', 'secure-session', 'secure-session-cold', 'fastify-jwt', 'fastify-jwt-cold',
+    'iron-session', 'iron-session-cold', 'express-session', 'refresh-sqlite', 'refresh-redis', 'refresh-sqlite-1-worker', 'refresh-sqlite-2-workers'])
   for (const row of report.rows) {
     t.ok(row.requestsPerSecond > 0, `${row.id} carried load`)
     t.equal(row.ratio, row.requestsPerSecond / (report.rows[0] as Report['rows'][0]).requestsPerSecond, `${row.id}: ratio to bare from the same round`)
   }
-  t.equal(report.rows.find((r) => r.id === 'ours-cold')?.repeats, 0, 'cold requests each carried a never-seen token')
+  for (const id of ['ours-cold', 'floor-cold', 'secure-session-cold', 'fastify-jwt-cold']) {
+    t.equal(report.rows.find((r) => r.id === id)?.repeats, 0, `${id}: requests each carried a never-seen cookie`)
+  }
   t.ok(report.login.requestsPerSecond > 0, 'login measured')
   t.ok(report.verify.ours.median > 0 && report.verify.joseFastJwt.median > 0, 'both verify costs measured')
   t.ok(report.denylist.bytes > 0 && report.denylist.loadSeconds > 0, 'denylist measured')
   t.ok(report.propagation !== undefined && report.propagation.endToEnd.p99 > 0, 'propagation measured')
+  t.ok(report.propagationSqlite !== undefined && report.propagationSqlite.endToEnd.p99 > 0, 'propagation over SQLite measured')
 
   const doc = readFileSync(join(out, 'benchmarks.md'), 'utf8')
   t.ok(doc.includes(BEGIN) && doc.includes(END), 'generated part between its markers')
   t.match(doc, /\| this project, cold \| [\d,]+ \|/)
-  t.match(doc, /\| Cold verify in-process ≤ 25 µs per token \| [\d.]+ µs/)
+  t.match(doc, /\| Cold verify in-process ≤ 8 µs per token \| [\d.]+ µs/)
+  t.match(doc, /\| Cold protected route ≥ 90% of the floor/)
+  t.match(doc, /Noise of this run: one round only/)
   t.match(doc, /npm run bench -- --quick/)
   const svg = readFileSync(join(out, 'benchmarks.svg'), 'utf8')
   t.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)

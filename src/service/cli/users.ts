@@ -12,7 +12,7 @@
  *   npm run users -- sessions end <name> [--session <id>] (all of them, or one)
  *
  * `sessions end` records the revocation in the store the running service uses: it enforces it within its
- * revocation delay (SQLite: the next poll, REVOCATION_POLL_INTERVAL of about a second; Redis: pushed, a few
+ * revocation delay (SQLite: the next `PRAGMA data_version` check, every 10 ms; Redis: pushed, a few
  * milliseconds; docs/deployment.md gives the measured figures).
  *
  * Passwords are read from standard input, never from arguments (which other users can see in `ps`).
