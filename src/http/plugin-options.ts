@@ -6,7 +6,7 @@
  * Options are checked when the plugin registers: a wrong option stops `ready()` with a message naming the
  * option and the fix. The caller's object is never modified.
  */
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { Type, type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import type { Clock } from '../common/clock.js'
@@ -100,7 +100,7 @@ export interface SessionPluginOptions extends Partial<Omit<DataOptions, 'rateLim
   /** Login and refresh limits; `false` only if you limit these routes yourself. */
   rateLimit?: Partial<RateLimitSettings> | false
   /** An ioredis client: the rate-limit counters then live in Redis, shared by all instances. */
-  redis?: Redis
+  redis?: Redis | Cluster
   /** A user directory: adds the account and admin routes. */
   accounts?: Accounts
   /** Which socket peers are reverse proxies whose forward-auth headers are believed. Default: none. */
@@ -118,7 +118,7 @@ export interface ResolvedOptions extends Omit<DataOptions, 'trustedOrigins' | 'p
   publicOrigin: string | undefined
   rateLimit: RateLimitSettings | false
   maxStalenessSeconds: number
-  redis: Redis | undefined
+  redis: Redis | Cluster | undefined
   accounts: Accounts | undefined
   identityHeaders: IdentityHeader[]
   loginUrl: string | undefined

@@ -115,6 +115,23 @@ export const envSchema = Type.Object({
     pattern: '^rediss?://',
     description: 'With STORE=redis: the Redis server (6.2 or later), `redis://[[user]:password@]host:port[/db]`, or `rediss://` for TLS. Every instance must use the same server, database and REDIS_KEY_PREFIX. Give it AOF persistence (docs/deployment.md).'
   }),
+  REDIS_SENTINELS: List('With STORE=redis: comma-separated `host:port` of the Redis Sentinels; the service then connects to the primary they name (REDIS_SENTINEL_NAME) and follows it through failovers. REDIS_URL then gives only the password, TLS (`rediss://`) and database of the data nodes; its host is ignored. See docs/deployment.md, "Redis Sentinel".'),
+  REDIS_SENTINEL_NAME: Type.String({
+    default: 'mymaster',
+    minLength: 1,
+    description: 'With REDIS_SENTINELS: the name of the monitored primary (`sentinel monitor <name> ...` in sentinel.conf).'
+  }),
+  REDIS_SENTINEL_PASSWORD: Type.String({
+    default: '',
+    description: 'With REDIS_SENTINELS: the Sentinels\' own password (`requirepass` in sentinel.conf). Empty: none.'
+  }),
+  REDIS_CLUSTER_NODES: List('With STORE=redis: comma-separated `host:port` of some nodes of a Redis Cluster (the others are discovered). REDIS_URL then gives only the password and TLS; REDIS_KEY_PREFIX must not contain braces. See docs/deployment.md, "Redis Cluster".'),
+  REDIS_WAIT_REPLICAS: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 16,
+    description: 'With STORE=redis: replicas every login, refresh, logout and revocation must reach (Redis `WAIT`) before it is answered; a write not confirmed within half of REDIS_COMMAND_TIMEOUT_MS is answered 503 ERR_STORE_UNAVAILABLE. 0: answered once the primary applied it (a failover can lose the last writes). With Sentinel, 1 means an acknowledged logout survives the failover. See docs/deployment.md.'
+  }),
   REDIS_KEY_PREFIX: Type.String({
     default: 'session:',
     pattern: REDIS_KEY_PREFIX_PATTERN,

@@ -4,17 +4,45 @@
  * client's errors as "store unavailable".
  */
 import { createHash } from 'node:crypto'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { StoreConnectError } from '../common/errors.js'
 
-export type { Redis } from 'ioredis'
+export type { Cluster, Redis } from 'ioredis'
+
+/** A connection to one Redis (directly, or to the primary Sentinel names) or to a Redis Cluster. */
+export type RedisConnection = Redis | Cluster
+
+export interface RedisAddress {
+  host: string
+  port: number
+}
 
 export interface RedisClientConfig {
+  /**
+   * The server, `redis[s]://[[user]:password@]host:port[/db]`. With `sentinels` or `clusterNodes`, only its
+   * credentials, TLS and database are used: the addresses come from the Sentinels or the cluster.
+   */
   url: string
   /** A command without an answer after this long fails (and the request answers 503). */
   commandTimeoutMs: number
   /** Shown by CLIENT LIST, to tell the service's connections apart. */
   connectionName?: string
+  /** Redis Sentinel: where the Sentinels listen; the client connects to the primary they name. */
+  sentinels?: RedisAddress[]
+  /** With `sentinels`: the name of the monitored primary (`sentinel monitor <name> ...`). */
+  sentinelName?: string
+  /** With `sentinels`: the Sentinels' own password (`requirepass` in sentinel.conf), if any. */
+  sentinelPassword?: string
+  /** Redis Cluster: some of its nodes (the client discovers the others). */
+  clusterNodes?: RedisAddress[]
+}
+
+/** `host:port` (or `[v6]:port`) → an address; throws a TypeError naming what is wrong. */
+export function parseRedisAddress (text: string): RedisAddress {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text.trim())
+  const port = Number(match?.[3])
+  if (match === null || port < 1 || port > 65535) throw new TypeError(`"${text}" is not host:port`)
+  return { host: (match[1] ?? match[2]) as string, port }
 }
 
 /**
@@ -51,29 +79,153 @@ export function redisLocation (url: string): string {
   }
 }
 
+/** Where the configuration points, without credentials: for log lines and error messages. */
+export function redisConfigLocation (config: RedisClientConfig): string {
+  const list = (addresses: RedisAddress[]): string => addresses.map(({ host, port }) => `${host}:${port}`).join(',')
+  if (config.clusterNodes !== undefined) return `cluster ${list(config.clusterNodes)}`
+  if (config.sentinels !== undefined) return `sentinel ${config.sentinelName ?? ''} via ${list(config.sentinels)}`
+  return redisLocation(config.url)
+}
+
+/** What the URL says about how to talk to each node (credentials, TLS, database), for Sentinel and Cluster. */
+function urlNodeOptions (url: string): Pick<RedisOptions, 'username' | 'password' | 'tls' | 'db'> {
+  const parsed = new URL(url)
+  const db = parsed.pathname.replace(/^\//, '')
+  return {
+    ...(parsed.username === '' ? {} : { username: decodeURIComponent(parsed.username) }),
+    ...(parsed.password === '' ? {} : { password: decodeURIComponent(parsed.password) }),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(db === '' ? {} : { db: Number(db) })
+  }
+}
+
+/**
+ * A Cluster client with the same fail-fast behaviour: commands fail at once while a slot's node is away (no
+ * offline queue, no retry of a command on another node after a connection loss), and the slot map is
+ * refreshed on MOVED/ASK and on reconnection. Only primaries serve: replicas can lag behind.
+ */
+export function redisClusterOptions (config: RedisClientConfig): Omit<ClusterOptions, 'redisOptions'> & { redisOptions: Omit<RedisOptions, 'replyMapping' | 'enableOfflineQueue' | 'retryStrategy'> } {
+  const node = urlNodeOptions(config.url)
+  if (node.db !== undefined && node.db !== 0) throw new TypeError('Redis Cluster has only database 0: remove the /db from REDIS_URL')
+  const { retryStrategy, ...redisOptions } = redisClientOptions(config)
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    enableReadyCheck: true,
+    scaleReads: 'master',
+    maxRedirections: 16,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    clusterRetryStrategy: retryStrategy,
+    redisOptions: { ...redisOptions, ...node }
+  }
+}
+
+function createClient (config: RedisClientConfig): RedisConnection {
+  if (config.clusterNodes !== undefined) return new Cluster(config.clusterNodes, redisClusterOptions(config))
+  if (config.sentinels !== undefined) {
+    return new Redis({
+      ...redisClientOptions(config),
+      ...urlNodeOptions(config.url),
+      sentinels: config.sentinels,
+      name: config.sentinelName ?? 'mymaster',
+      ...(config.sentinelPassword === undefined || config.sentinelPassword === '' ? {} : { sentinelPassword: config.sentinelPassword }),
+      // Each Sentinel is asked in turn; when none answers, the round starts again at most a second later.
+      sentinelRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 5), 1000),
+      sentinelCommandTimeout: config.commandTimeoutMs,
+      // Sentinels announce a new primary (+switch-master): reconnect to it at once, not at the next error.
+      failoverDetector: true
+    })
+  }
+  return new Redis(config.url, redisClientOptions(config))
+}
+
 /** A connected client; rejects with StoreConnectError (and leaves nothing running) when Redis cannot be reached. */
-export async function connectRedis (config: RedisClientConfig): Promise<Redis> {
-  const client = new Redis(config.url, redisClientOptions(config))
+export async function connectRedis (config: RedisClientConfig & { clusterNodes?: undefined }): Promise<Redis>
+export async function connectRedis (config: RedisClientConfig): Promise<RedisConnection>
+export async function connectRedis (config: RedisClientConfig): Promise<RedisConnection> {
+  let client: RedisConnection
+  try {
+    client = createClient(config)
+  } catch (cause) {
+    throw new StoreConnectError(redisConfigLocation(config), (cause as Error).message, { cause })
+  }
   // ioredis reports connection errors as events too; the state they describe is handled where commands fail.
   client.on('error', () => {})
   try {
     await client.connect()
   } catch (cause) {
     client.disconnect()
-    throw new StoreConnectError(redisLocation(config.url), (cause as Error).message, { cause })
+    throw new StoreConnectError(redisConfigLocation(config), (cause as Error).message, { cause })
   }
   return client
 }
 
+/**
+ * A second connection like `client` (same server, Sentinels or cluster; same credentials) for a blocking
+ * command: its command timeout is `extraTimeoutMs` longer, and its name ends in `:<role>`.
+ */
+export function duplicateConnection (client: RedisConnection, extraTimeoutMs: number, role: string): RedisConnection {
+  if (client instanceof Cluster) {
+    // duplicate() merges its options over the original's shallowly: redisOptions is given whole.
+    const options = client.options.redisOptions ?? {}
+    const redisOptions = { ...options, commandTimeout: (options.commandTimeout ?? 1000) + extraTimeoutMs, connectionName: `${options.connectionName ?? 'stateless-session'}:${role}` }
+    return client.duplicate(undefined, { redisOptions } as Parameters<Cluster['duplicate']>[1])
+  }
+  return client.duplicate({
+    commandTimeout: (client.options.commandTimeout ?? 1000) + extraTimeoutMs,
+    connectionName: `${client.options.connectionName ?? 'stateless-session'}:${role}`
+  })
+}
+
 /** Closes politely when connected (pending replies arrive first), at once otherwise. Never rejects. */
-export async function closeRedis (client: Redis): Promise<void> {
+export async function closeRedis (client: RedisConnection): Promise<void> {
   if (client.status === 'ready') {
     try {
       await client.quit()
-      return
     } catch {}
   }
+  // Also after QUIT: releases what the connection holds besides its socket (the Sentinel failover detector's
+  // own connections).
   client.disconnect()
+}
+
+/**
+ * A write that Redis applied but did not confirm on the requested number of replicas in time (`WAIT`): not
+ * acknowledged to the caller (503), since a failover could still lose it.
+ */
+export class ReplicaWaitError extends Error {
+  override readonly name = 'ReplicaWaitError'
+
+  constructor (readonly wanted: number, readonly acknowledged: number) {
+    super(`NOREPLICAS the write reached ${acknowledged} of the ${wanted} replicas REDIS_WAIT_REPLICAS asks for`)
+  }
+}
+
+/** How long a write waits for its replicas (WAIT), and how many it needs; 0 replicas: no wait. */
+export interface ReplicaWait {
+  replicas: number
+  timeoutMs: number
+}
+
+/** Runs `fill`'s commands and then WAIT in one pipeline (one connection, so WAIT covers them); the replies. */
+export async function replicated (client: RedisConnection, wait: ReplicaWait, fill: (pipeline: ReturnType<RedisConnection['pipeline']>) => void): Promise<Array<[Error | null, unknown]>> {
+  const pipeline = client.pipeline()
+  fill(pipeline)
+  if (wait.replicas > 0) pipeline.wait(wait.replicas, wait.timeoutMs)
+  const replies = await pipeline.exec() as Array<[Error | null, unknown]> | null
+  if (replies === null) throw new Error('Connection is closed: the pipeline was not sent')
+  if (wait.replicas > 0) {
+    const [waitError, acknowledged] = replies.pop() as [Error | null, number]
+    // A failed command wrote nothing to wait for: its own error is the one to report.
+    const failed = replies.find(([error]) => error !== null)
+    if (failed === undefined) {
+      if (waitError !== null) throw waitError
+      if (acknowledged < wait.replicas) throw new ReplicaWaitError(wait.replicas, acknowledged)
+    }
+  }
+  return replies
 }
 
 const UNAVAILABLE_MESSAGES = [
@@ -90,6 +242,7 @@ const UNAVAILABLE_REPLIES = /^(LOADING|READONLY|MASTERDOWN|MISCONF|OOM|BUSY|NORE
  */
 export function isRedisUnavailableError (error: unknown): boolean {
   if (!(error instanceof Error)) return false
+  if (error instanceof ReplicaWaitError) return true
   if (UNAVAILABLE_MESSAGES.some((m) => error.message.startsWith(m))) return true
   return error.name === 'ReplyError' && UNAVAILABLE_REPLIES.test(error.message)
 }
@@ -102,15 +255,30 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex')
   }
 
-  /** `keys` are the keys the script declares (KEYS[1..]); `args` follow as ARGV. */
-  async run (client: Redis, args: ReadonlyArray<string | number>, keys: readonly string[] = []): Promise<unknown> {
+  /**
+   * `keys` are the keys the script declares (KEYS[1..]); `args` follow as ARGV. With `wait`, answers only once
+   * the script's writes reached that many replicas (ReplicaWaitError otherwise).
+   */
+  async run (client: RedisConnection, args: ReadonlyArray<string | number>, keys: readonly string[] = [], wait?: ReplicaWait): Promise<unknown> {
+    if (wait !== undefined && wait.replicas > 0) return await this.#runReplicated(client, args, keys, wait)
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args)
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
+      if (!isNoScript(error)) throw error
       return await client.eval(this.source, keys.length, ...keys, ...args)
     }
   }
+
+  async #runReplicated (client: RedisConnection, args: ReadonlyArray<string | number>, keys: readonly string[], wait: ReplicaWait): Promise<unknown> {
+    let [[error, result]] = await replicated(client, wait, (p) => p.evalsha(this.sha, keys.length, ...keys, ...args)) as [[Error | null, unknown]]
+    if (isNoScript(error)) [[error, result]] = await replicated(client, wait, (p) => p.eval(this.source, keys.length, ...keys, ...args)) as [[Error | null, unknown]]
+    if (error !== null) throw error
+    return result
+  }
+}
+
+function isNoScript (error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT')
 }
 
 /**
@@ -118,7 +286,7 @@ export class LuaScript {
  * users (no persistence, eviction). Empty when the settings are right or cannot be read (managed services
  * often disable CONFIG).
  */
-export async function redisDurabilityWarnings (client: Redis): Promise<string[]> {
+export async function redisDurabilityWarnings (client: RedisConnection): Promise<string[]> {
   const settings: Record<string, string> = {}
   try {
     // One parameter per CONFIG GET: several in one call need Redis 7.

@@ -214,6 +214,22 @@ end
 return recorded
 `)
 
+/**
+ * KEYS[1]: the log. ARGV: kind, id, expiresAt, notBefore ('' unless a subject revocation), for each revocation.
+ * Appends them all (one atomic step) and returns their log ids.
+ */
+export const appendLog = new LuaScript(`
+local ids = {}
+for i = 1, #ARGV, 4 do
+  if ARGV[i] == 'subject' then
+    ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'k', ARGV[i], 'i', ARGV[i + 1], 'e', ARGV[i + 2], 'n', ARGV[i + 3])
+  else
+    ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'k', ARGV[i], 'i', ARGV[i + 1], 'e', ARGV[i + 2])
+  end
+end
+return ids
+`)
+
 /** ARGV[3]: a new epoch, kept only if there is none. Returns the epoch in force. */
 export const ensureEpoch = script(`
 local epoch = redis.call('GET', EPOCH)

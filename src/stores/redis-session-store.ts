@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { RevocationLogLostError } from '../common/errors.js'
-import { isRedisUnavailableError, type LuaScript, type Redis } from './redis-client.js'
+import { duplicateConnection, isRedisUnavailableError, type LuaScript, type RedisConnection, type ReplicaWait } from './redis-client.js'
 import * as scripts from './redis-scripts.js'
 import type {
   FamilyRecord,
@@ -25,12 +25,21 @@ import type {
 } from './session-store.js'
 
 export interface RedisSessionStoreOptions {
-  /** A connected client (connectRedis); the caller owns and closes it. */
-  client: Redis
+  /** A connected client (connectRedis): one Redis, the primary of a Sentinel set; the caller owns and closes it. */
+  client: RedisConnection
   /** Prefix of every key, so several deployments can share one Redis. Default `session:`. */
   keyPrefix?: string
   /** Seconds a family's keys outlive its last token, as a safety net behind `purgeExpired`. Default 3600. */
   retentionSeconds?: number
+  /**
+   * Replicas every write (login, refresh, logout, revocation) must reach before it is acknowledged (Redis
+   * `WAIT`); 0, the default, acknowledges once the primary applied it. With 1 or more, an acknowledged
+   * revocation survives the failover to a replica that got it; a write the replicas do not confirm within
+   * `waitTimeoutMs` is answered as "store unavailable" (503).
+   */
+  waitReplicas?: number
+  /** How long a write waits for its replicas. Default 500 ms. */
+  waitTimeoutMs?: number
 }
 
 /** Entries read per command from the log. */
@@ -112,16 +121,18 @@ function parseCursor (cursor: string): Cursor {
 }
 
 export class RedisSessionStore implements SessionStore {
-  readonly #client: Redis
+  readonly #client: RedisConnection
+  readonly #wait: ReplicaWait
   readonly #prefix: string
   readonly #retention: string
   readonly #log: string
   /** The connection blocked in XREAD, created on first use; closed with the store. */
-  #feed: Redis | undefined
+  #feed: RedisConnection | undefined
   #closed = false
 
   constructor (options: RedisSessionStoreOptions) {
     this.#client = options.client
+    this.#wait = { replicas: options.waitReplicas ?? 0, timeoutMs: options.waitTimeoutMs ?? 500 }
     this.#prefix = options.keyPrefix ?? 'session:'
     this.#retention = String(options.retentionSeconds ?? 3600)
     this.#log = this.#prefix + 'revocations'
@@ -129,6 +140,11 @@ export class RedisSessionStore implements SessionStore {
 
   async #run (script: LuaScript, ...args: Array<string | number>): Promise<unknown> {
     return await script.run(this.#client, [this.#prefix, this.#retention, ...args])
+  }
+
+  /** A script that writes: acknowledged once on `waitReplicas` replicas. */
+  async #write (script: LuaScript, args: Array<string | number>, keys: string[] = []): Promise<unknown> {
+    return await script.run(this.#client, [this.#prefix, this.#retention, ...args], keys, this.#wait)
   }
 
   async revocationMark (): Promise<string> {
@@ -143,16 +159,16 @@ export class RedisSessionStore implements SessionStore {
       `${this.#prefix}subject-families:${family.user.id}`,
       `${this.#prefix}subject-revoked:{${family.user.id}}`
     ]
-    const created = await scripts.createFamily.run(this.#client, [this.#prefix, this.#retention, mark, family.rotatedAt, ...familyFields(family)], keys)
+    const created = await this.#write(scripts.createFamily, [mark, family.rotatedAt, ...familyFields(family)], keys)
     return created === 1
   }
 
   async rotate (request: RotationRequest): Promise<RotationOutcome> {
     const { next } = request
-    const reply = await this.#run(scripts.rotate,
+    const reply = await this.#write(scripts.rotate, [
       request.familyId, request.subject, request.presentedJti, request.now, request.graceSeconds,
       next.refreshJti, next.accessJti, next.refreshExpiresAt, next.accessExpiresAt,
-      next.user === undefined ? '' : JSON.stringify(next.user), next.user?.id ?? '', next.clientAddress ?? '') as [string, Flat?, Flat?]
+      next.user === undefined ? '' : JSON.stringify(next.user), next.user?.id ?? '', next.clientAddress ?? '']) as [string, Flat?, Flat?]
     const [outcome, hash, revocation] = reply
     switch (outcome) {
       case 'rotated':
@@ -171,24 +187,27 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revokeFamily (familyId: string, now: number, subject?: string): Promise<Revocation | undefined> {
-    const reply = await this.#run(scripts.revokeFamily, familyId, now, subject === undefined ? '0' : '1', subject ?? '') as Flat
+    const reply = await this.#write(scripts.revokeFamily, [familyId, now, subject === undefined ? '0' : '1', subject ?? '']) as Flat
     return reply.length === 0 ? undefined : toRevocation(reply)
   }
 
   async revokeToken (revocation: Extract<Revocation, { kind: 'token' }>): Promise<void> {
-    await this.#client.xadd(this.#log, '*', 'k', 'token', 'i', revocation.id, 'e', String(revocation.expiresAt))
+    await this.#appendToLog([revocation])
   }
 
   async restoreRevocations (revocations: Revocation[]): Promise<void> {
-    const transaction = this.#client.multi()
-    for (const r of revocations) {
-      transaction.xadd(this.#log, '*', 'k', r.kind, 'i', r.id, 'e', String(r.expiresAt), ...(r.kind === 'subject' ? ['n', String(r.notBefore)] : []))
-    }
-    await transaction.exec()
+    await this.#appendToLog(revocations)
+  }
+
+  /** Appends to the log in one script (all or nothing), acknowledged once on `waitReplicas` replicas. */
+  async #appendToLog (revocations: Revocation[]): Promise<string[]> {
+    if (revocations.length === 0) return []
+    const tuples = revocations.flatMap((r) => [r.kind, r.id, String(r.expiresAt), r.kind === 'subject' ? String(r.notBefore) : ''])
+    return await scripts.appendLog.run(this.#client, tuples, [this.#log], this.#wait) as string[]
   }
 
   async revokeSubject (revocation: Extract<Revocation, { kind: 'subject' }>, now: number): Promise<Revocation[]> {
-    const reply = await this.#run(scripts.revokeSubject, revocation.id, revocation.notBefore, revocation.expiresAt, now) as Flat[]
+    const reply = await this.#write(scripts.revokeSubject, [revocation.id, revocation.notBefore, revocation.expiresAt, now]) as Flat[]
     return reply.map(toRevocation)
   }
 
@@ -265,15 +284,16 @@ export class RedisSessionStore implements SessionStore {
     return await abortable(read, signal)
   }
 
-  async #feedConnection (): Promise<Redis> {
+  async #feedConnection (): Promise<RedisConnection> {
     if (this.#closed) throw new Error('Connection is closed: the store was closed')
     if (this.#feed === undefined) {
-      const base = this.#client.options.commandTimeout ?? 1000
-      this.#feed = this.#client.duplicate({ commandTimeout: base + MAX_BLOCK_MS, connectionName: `${this.#client.options.connectionName ?? 'stateless-session'}:feed` })
-      this.#feed.on('error', () => {})
+      const feed = duplicateConnection(this.#client, MAX_BLOCK_MS, 'feed')
+      feed.on('error', () => {})
+      this.#feed = feed
     }
-    if (this.#feed.status === 'wait') await this.#feed.connect()
-    return this.#feed
+    const feed = this.#feed
+    if (feed.status === 'wait') await feed.connect()
+    return feed
   }
 
   async purgeExpired (before: number): Promise<void> {

@@ -5,7 +5,7 @@
  * that touch several keys are Lua scripts, atomic across instances.
  */
 import { UserExistsError } from '../common/errors.js'
-import { LuaScript, type Redis } from '../stores/redis-client.js'
+import { LuaScript, type RedisConnection } from '../stores/redis-client.js'
 import { byCreation, type ChangeOutcome, type RoleGuard, type UserPatch, type UserPage, type UserQuery, type UserRecord, type UserStore } from './user-store.js'
 
 const findByUsername = new LuaScript(`
@@ -118,11 +118,11 @@ function patchFields (patch: UserPatch): string[] {
 }
 
 export class RedisUserStore implements UserStore {
-  readonly #client: Redis
+  readonly #client: RedisConnection
   readonly #prefix: string
 
   /** `client` is connected and owned by the caller; `keyPrefix` as for the session store. */
-  constructor (client: Redis, keyPrefix = 'session:') {
+  constructor (client: RedisConnection, keyPrefix = 'session:') {
     this.#client = client
     this.#prefix = keyPrefix
   }

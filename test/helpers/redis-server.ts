@@ -64,7 +64,7 @@ export async function freePort (): Promise<number> {
 }
 
 /** True when a redis-server answers PING on the port (NOAUTH also proves it is up, with a password). */
-async function answersPing (port: number, timeoutMs: number): Promise<boolean> {
+export async function answersPing (port: number, timeoutMs: number): Promise<boolean> {
   return await new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')
     let data = ''

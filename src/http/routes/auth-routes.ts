@@ -7,7 +7,7 @@
 import fastifyCookie from '@fastify/cookie'
 import fastifyCors from '@fastify/cors'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { audit } from '../audit.js'
 import type { Clock } from '../../common/clock.js'
 import { clearSessionCookies, readCookie, type CookiePolicy } from '../cookies.js'
@@ -34,7 +34,7 @@ export interface AuthRoutesOptions {
   cookieSecure: boolean
   rateLimit: RateLimitSettings | false
   clock: Clock
-  redis: Redis | undefined
+  redis: Redis | Cluster | undefined
   redisKeyPrefix: string
   /** A user directory: adds the account routes (password change, sign-up) and the admin routes. */
   accounts: Accounts | undefined
