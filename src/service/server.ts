@@ -5,6 +5,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { loggerOptions } from './logger.js'
+import { listenMetrics } from './metrics-server.js'
 
 const app = await buildApp({
   env: process.env,
@@ -19,3 +20,4 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
 })
 
 await app.listen({ host: app.config.HOST, port: app.config.PORT })
+await listenMetrics(app)
