@@ -235,6 +235,7 @@ async function main (): Promise<void> {
   const contenders: Contender[] = [
     { id: 'bare', label: 'bare Fastify (ceiling)', file: 'bare.ts', kind: 'get' },
     { id: 'ours-warm', label: 'this project, warm', file: 'stateless-session.ts', env: { BENCH_MODE: 'warm' }, kind: 'get' },
+    { id: 'ours-warm-metrics', label: 'this project, warm, with metrics on', file: 'stateless-session.ts', env: { BENCH_MODE: 'warm', BENCH_METRICS: '1' }, kind: 'get' },
     { id: 'ours-cold', label: 'this project, cold', file: 'stateless-session.ts', env: { BENCH_MODE: 'cold' }, kind: 'get', sessionsFile: coldFile, distinctWarmup: true },
     { id: 'secure-session', label: '@fastify/secure-session', file: 'secure-session.ts', kind: 'get' },
     { id: 'fastify-jwt', label: '@fastify/jwt (cookie)', file: 'fastify-jwt.ts', kind: 'get' },

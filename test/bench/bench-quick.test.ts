@@ -20,7 +20,7 @@ test('npm run bench -- --quick runs every contender and writes the report and ch
   await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { maxBuffer: 16 * 1024 * 1024, timeout: 540_000 })
 
   const report = JSON.parse(readFileSync(join(out, 'benchmarks.json'), 'utf8')) as Report
-  t.same(report.rows.map((r) => r.id), ['bare', 'ours-warm', 'ours-cold', 'secure-session', 'fastify-jwt', 'iron-session', 'express-session', 'refresh-sqlite', 'refresh-redis'])
+  t.same(report.rows.map((r) => r.id), ['bare', 'ours-warm', 'ours-warm-metrics', 'ours-cold', 'secure-session', 'fastify-jwt', 'iron-session', 'express-session', 'refresh-sqlite', 'refresh-redis'])
   for (const row of report.rows) {
     t.ok(row.requestsPerSecond > 0, `${row.id} carried load`)
     t.equal(row.ratio, row.requestsPerSecond / (report.rows[0] as Report['rows'][0]).requestsPerSecond, `${row.id}: ratio to bare from the same round`)
@@ -34,6 +34,8 @@ test('npm run bench -- --quick runs every contender and writes the report and ch
   const doc = readFileSync(join(out, 'benchmarks.md'), 'utf8')
   t.ok(doc.includes(BEGIN) && doc.includes(END), 'generated part between its markers')
   t.match(doc, /\| this project, cold \| [\d,]+ \|/)
+  t.match(doc, /\| this project, warm, with metrics on \| [\d,]+ \|/)
+  t.match(doc, /\| Warm protected route with metrics on within 3 points of the warm row \| [\d.]+% vs [\d.]+% \|/)
   t.match(doc, /\| Cold verify in-process ≤ 25 µs per token \| [\d.]+ µs/)
   t.match(doc, /npm run bench -- --quick/)
   const svg = readFileSync(join(out, 'benchmarks.svg'), 'utf8')
