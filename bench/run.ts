@@ -254,6 +254,7 @@ async function main (): Promise<void> {
     { id: 'bare', label: 'bare Fastify (ceiling)', file: 'bare.ts', kind: 'get' },
     { id: 'floor-cold', label: 'floor: decrypt + HMAC + parse only, cold', file: 'floor.ts', kind: 'get', ...cold(coldFile) },
     { id: 'ours-warm', label: 'this project, warm', file: 'stateless-session.ts', env: { BENCH_MODE: 'warm' }, kind: 'get' },
+    { id: 'ours-warm-metrics', label: 'this project, warm, with metrics on', file: 'stateless-session.ts', env: { BENCH_MODE: 'warm', BENCH_METRICS: '1' }, kind: 'get' },
     { id: 'ours-cold', label: 'this project, cold', file: 'stateless-session.ts', kind: 'get', ...cold(coldFile) },
     { id: 'secure-session', label: '@fastify/secure-session', file: 'secure-session.ts', kind: 'get' },
     { id: 'secure-session-cold', label: '@fastify/secure-session, cold', file: 'secure-session.ts', kind: 'get', ...cold(coldSecure) },

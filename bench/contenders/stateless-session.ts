@@ -8,21 +8,30 @@
  *                  under the same secret, each once, so every request carries a token this process has never
  *                  seen and pays the full decrypt + verify.
  * BENCH_MODE=mint  logs in BENCH_SESSIONS sessions, writes their cookies and exits without listening.
+ * BENCH_METRICS=1  metrics on, as the service runs them: the plugin's metrics and Node's default metrics on a
+ *                  prom-client registry, scraped every second (Prometheus scrapes every 15 s or so).
  * BENCH_CACHE=n     sets `verifiedTokenCacheSize` (default: the plugin's), for experiments by hand.
  */
 import Fastify from 'fastify'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import sessionPlugin, { MemorySessionStore } from '../../src/index.js'
 import { MintOnlyStore } from '../shared.js'
 import { announce, benchSecret, sessionCount, type BenchSession } from './serve.js'
 
 const mode = process.env.BENCH_MODE ?? 'warm'
 const app = Fastify({ logger: false })
+const metricsRegistry = process.env.BENCH_METRICS === '1' ? new Registry() : undefined
+if (metricsRegistry !== undefined) {
+  collectDefaultMetrics({ register: metricsRegistry })
+  setInterval(() => { metricsRegistry.metrics().catch((error: unknown) => { throw error }) }, 1000).unref()
+}
 await app.register(sessionPlugin, {
   secret: benchSecret(),
   store: mode === 'mint' ? new MintOnlyStore() : new MemorySessionStore(),
   // The credential check is the embedding app's business; here every username is a user of that id.
   verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }),
   rateLimit: false,
+  ...(metricsRegistry === undefined ? {} : { metricsRegistry }),
   ...(process.env.BENCH_CACHE === undefined ? {} : { verifiedTokenCacheSize: Number(process.env.BENCH_CACHE) })
 })
 app.get('/me', { preHandler: app.requireSession }, async (request) => ({ userId: app.statelessSession.sessionOf(request)?.user.id }))

@@ -7,6 +7,7 @@
  * option and the fix. The caller's object is never modified.
  */
 import type { Cluster, Redis } from 'ioredis'
+import type { Registry } from 'prom-client'
 import { Type, type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import type { Clock } from '../common/clock.js'
@@ -66,7 +67,9 @@ export const PluginOptionsSchema = Type.Object({
   redisKeyPrefix: Type.String({ default: 'stateless-session:', pattern: REDIS_KEY_PREFIX_PATTERN, description: 'With `redis`: prefix of the rate-limit counters\' keys (`<prefix>rate-limit:...`).' }),
   adminRole: Type.String({ default: 'admin', pattern: ROLE_PATTERN, description: 'With `accounts`: the role whose holders may use the admin routes (`<prefix>/admin/...`). At least one enabled user always keeps it.' }),
   signup: Type.Union([Type.Literal('closed'), Type.Literal('open')], { default: 'closed', description: 'With `accounts`: `open` adds `POST <prefix>/signup`, where anyone can create an account (rate-limited per IP). It tells whether a username is taken: see docs/security.md, "Sign-up".' }),
-  ...ForwardAuthOptionsSchema
+  ...ForwardAuthOptionsSchema,
+  tracing: Type.Boolean({ default: false, description: 'OpenTelemetry spans (through `@opentelemetry/api`) for login, refresh, logout, store operations inside a traced request, and a sample of access checks. They reach an exporter only if the app registers an OpenTelemetry SDK (docs/operations.md).' }),
+  traceAccessCheckRatio: Type.Number({ default: 0.01, minimum: 0, maximum: 1, description: 'With `tracing`: the share of access checks that get their own span (`session.access_check`); they run on every protected request, so only a sample is traced. 0: none.' })
 }, { additionalProperties: false })
 
 type DataOptions = Static<typeof PluginOptionsSchema>
@@ -81,7 +84,8 @@ export const OBJECT_OPTIONS: Readonly<Record<string, { type: string, description
   clock: { type: '() => number', description: 'Milliseconds since the epoch; tests move time with it. Default `Date.now`.' },
   redis: { type: 'ioredis client', description: 'The rate-limit counters then live in Redis, shared by every instance. Default: process memory.' },
   accounts: { type: 'Accounts', description: 'A user directory (the built-in `UserDirectory`, or yours implementing `Accounts`): adds the password change, sign-up (with `signup`) and admin routes. Without it, only the session routes. Its changes must end sessions after they are stored (docs/plugin.md).' },
-  isTrustedProxy: { type: '(address) => boolean', description: 'Which socket peers are reverse proxies: only their `X-Original-*` and `X-Forwarded-*` headers describe the original request to forward-auth (docs/proxies.md). Default: none. The service passes TRUST_PROXY.' }
+  isTrustedProxy: { type: '(address) => boolean', description: 'Which socket peers are reverse proxies: only their `X-Original-*` and `X-Forwarded-*` headers describe the original request to forward-auth (docs/proxies.md). Default: none. The service passes TRUST_PROXY.' },
+  metricsRegistry: { type: 'prom-client Registry', description: 'Registers the session metrics (`stateless_session_*`, docs/operations.md) on this registry, the app\'s own, which the app serves. Default: no metrics.' }
 }
 
 export interface SessionPluginOptions extends Partial<Omit<DataOptions, 'rateLimit'>> {
@@ -105,6 +109,8 @@ export interface SessionPluginOptions extends Partial<Omit<DataOptions, 'rateLim
   accounts?: Accounts
   /** Which socket peers are reverse proxies whose forward-auth headers are believed. Default: none. */
   isTrustedProxy?: (address: string) => boolean
+  /** A prom-client registry (the app's): the session metrics are registered on it. */
+  metricsRegistry?: Registry
 }
 
 export interface ResolvedOptions extends Omit<DataOptions, 'trustedOrigins' | 'publicOrigin' | 'rateLimit' | 'maxStalenessSeconds' | 'identityHeaders' | 'loginUrl' | 'cookieDomain' | 'assertionHeader'> {
@@ -125,6 +131,7 @@ export interface ResolvedOptions extends Omit<DataOptions, 'trustedOrigins' | 'p
   cookieDomain: string | undefined
   assertionHeader: string | undefined
   isTrustedProxy: (address: string) => boolean
+  metricsRegistry: Registry | undefined
   /** Problems worth a warning at startup (not fatal here). */
   warnings: string[]
 }
@@ -171,6 +178,8 @@ export function expectation (schema: TSchema, option?: string): string {
   switch (s.type) {
     case 'integer':
       return `an integer from ${String(s.minimum)} to ${String(s.maximum)}`
+    case 'number':
+      return `a number from ${String(s.minimum)} to ${String(s.maximum)}`
     case 'boolean':
       return 'a boolean'
     case 'array':
@@ -280,6 +289,11 @@ export function resolveOptions (options: SessionPluginOptions, naming: OptionNam
     r.fail('redis', 'must be an ioredis client')
   }
 
+  const metricsRegistry = options.metricsRegistry
+  if (metricsRegistry !== undefined && (typeof metricsRegistry !== 'object' || metricsRegistry === null || typeof metricsRegistry.registerMetric !== 'function')) {
+    r.fail('metricsRegistry', 'must be a prom-client Registry (new Registry(), or prom-client\'s default `register`)')
+  }
+
   const accounts = options.accounts
   if (accounts !== undefined && (typeof accounts !== 'object' || accounts === null || !ACCOUNT_METHODS.every((m) => typeof accounts[m] === 'function'))) {
     r.fail('accounts', `must implement the Accounts interface (${ACCOUNT_METHODS.join(', ')}), like the built-in UserDirectory`)
@@ -352,6 +366,9 @@ export function resolveOptions (options: SessionPluginOptions, naming: OptionNam
     redirectHosts: r.value(given, 'redirectHosts'),
     cookieDomain: cookieDomain === '' ? undefined : cookieDomain,
     isTrustedProxy,
+    metricsRegistry,
+    tracing: r.value(given, 'tracing'),
+    traceAccessCheckRatio: r.value(given, 'traceAccessCheckRatio'),
     warnings: r.warnings
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
+import { trace, type Tracer } from '@opentelemetry/api'
 import { cookiePolicy, MAX_COOKIE_BYTES, readCookie, type CookiePolicy } from './cookies.js'
 import { csrfProtection, type CsrfProtection } from './csrf.js'
 import { Denylist } from '../session/denylist.js'
@@ -14,7 +15,12 @@ import { authRoutes } from './routes/auth-routes.js'
 import { forwardAuthRoutes } from './routes/forward-auth-routes.js'
 import { IdentityAssertions } from '../session/identity-assertions.js'
 import { AssertionKeys } from '../tokens/assertion-keys.js'
-import { SessionService, type SessionInfo } from '../session/session-service.js'
+import type { SessionService, SessionInfo } from '../session/session-service.js'
+import { ObservedSessionService } from '../session/observed-session-service.js'
+import { observedStore, storeName } from '../session/observed-store.js'
+import { SessionCounters } from '../session/session-counters.js'
+import type { SessionStore } from '../stores/session-store.js'
+import type { SessionMetrics } from './metrics.js'
 import { registerJws } from '../tokens/jws.js'
 import { KeyRing } from '../tokens/keys.js'
 import { TokenCodec } from '../tokens/token-codec.js'
@@ -130,8 +136,18 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     }
   })
   const denylist = new Denylist()
-  const sync = new RevocationSync({
-    store: o.store,
+  // Counting is always on (plain numbers, session-counters.ts); metrics and tracing read and add to it.
+  const counters = new SessionCounters()
+  const tracer: Tracer | undefined = o.tracing ? trace.getTracer('fastify-stateless-session') : undefined
+  const metrics: SessionMetrics | undefined = o.metricsRegistry === undefined
+    ? undefined
+    : (await import('./metrics.js')).registerMetrics(o.metricsRegistry, { counters, sync: (): RevocationSync => sync, store: storeName(o.store) })
+  // The store is measured only when something reads the measures.
+  const store: SessionStore = metrics === undefined && tracer === undefined
+    ? o.store
+    : observedStore(o.store, { name: storeName(o.store), counters, observe: metrics?.observeStore, tracer })
+  const sync: RevocationSync = new RevocationSync({
+    store,
     denylist,
     clock: o.clock,
     log: fastify.log,
@@ -141,9 +157,9 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     maxStalenessMs: o.maxStalenessSeconds * 1000
   })
   const policy = cookiePolicy(o.cookieSecure, o.prefix, o.cookieDomain)
-  const service = new SessionService({
+  const service: SessionService = new ObservedSessionService({
     codec,
-    store: o.store,
+    store,
     denylist,
     clock: o.clock,
     lifetimes: { accessTtl: o.accessTtlSeconds, refreshIdleTtl: o.refreshIdleTtlSeconds, maxAge: o.sessionMaxAgeSeconds, grace: o.refreshReuseGraceSeconds, leeway: o.clockLeewaySeconds },
@@ -152,7 +168,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     verifiedTokenCacheSize: o.verifiedTokenCacheSize,
     isStale: () => sync.stale,
     maxTokenLength: MAX_COOKIE_BYTES - Math.max(policy.access.name.length, policy.refresh.name.length)
-  })
+  }, { counters, tracer })
 
   // Every live revocation is in memory before the first request is served.
   await sync.start()
@@ -175,6 +191,16 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
   // looks at it (a public page, a health check) pays nothing, and a protected one does the check once. An
   // onRequest hook on every route cost a few per cent of a warm protected request (`npm run bench`).
   const accessName = policy.access.name
+  // With tracing, a sample of access checks get a span (they run on every protected request).
+  const traceRatio = tracer === undefined ? 0 : o.traceAccessCheckRatio
+  const authenticate = (token: string): ReturnType<SessionService['authenticate']> => {
+    if (traceRatio === 0 || Math.random() >= traceRatio) return service.authenticate(token)
+    const span = (tracer as Tracer).startSpan('session.access_check')
+    const result = service.authenticate(token)
+    span.setAttribute('session.result', typeof result === 'string' ? result : 'valid')
+    span.end()
+    return result
+  }
   fastify.decorateRequest(kSessionCheck, null)
   const checkOf = (request: FastifyRequest): SessionCheck => {
     const slot = request as unknown as Record<typeof kSessionCheck, SessionCheck | null>
@@ -183,7 +209,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       check = 'none'
       const token = readCookie(request.headers.cookie, accessName)
       if (token !== undefined) {
-        const result = service.authenticate(token)
+        const result = authenticate(token)
         if (result === 'stale') check = 'stale'
         else if (typeof result === 'string') request.log.debug({ reason: result }, 'access cookie rejected')
         else check = result
@@ -230,7 +256,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
   fastify.decorate('statelessSession', Object.freeze({ service, cookies: policy, revocations: sync, csrfProtection: csrf, requireSession, sessionOf, isStale, signedIdentity, jwks: assertions.jwks }))
 
   if (o.routes) {
-    await fastify.register(authRoutes, {
+    const routeOptions = {
       prefix: o.prefix,
       service,
       policy,
@@ -244,8 +270,18 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       redisKeyPrefix: o.redisKeyPrefix,
       accounts: o.accounts,
       adminRole: o.adminRole,
-      signup: o.signup
-    })
+      signup: o.signup,
+      counters
+    }
+    if (metrics === undefined) {
+      await fastify.register(authRoutes, routeOptions)
+    } else {
+      // Responses are counted in a scope around the auth routes only: the app's own routes pay nothing.
+      await fastify.register(async function measuredRoutes (scope) {
+        scope.addHook('onResponse', metrics.onResponse)
+        await scope.register(authRoutes, routeOptions)
+      })
+    }
   }
   if (o.routes && o.forwardAuth) {
     await fastify.register(forwardAuthRoutes, {

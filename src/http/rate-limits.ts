@@ -31,6 +31,7 @@ import { createHash } from 'node:crypto'
 import type { Clock } from '../common/clock.js'
 import { InvalidOptionError, StoreUnavailableError } from '../common/errors.js'
 import type { RateLimitSettings } from './plugin-options.js'
+import type { SessionCounters } from '../session/session-counters.js'
 
 export type { RateLimitSettings } from './plugin-options.js'
 
@@ -72,6 +73,27 @@ export const NO_RATE_LIMITS: AuthRateLimits = {
   },
   async signup () {
     return undefined
+  }
+}
+
+/** The same limits, each refusal counted by limit and scope (the `stateless_session_rate_limited_total` metric). */
+export function countedLimits (limits: AuthRateLimits, counts: SessionCounters['rateLimited']): AuthRateLimits {
+  return {
+    async login (request, attempt, account) {
+      const outcome = await limits.login(request, attempt, account)
+      if ('blocked' in outcome) counts.login[outcome.blocked.scope]++
+      return outcome
+    },
+    async refresh (request) {
+      const blocked = await limits.refresh(request)
+      if (blocked !== undefined) counts.refresh[blocked.scope]++
+      return blocked
+    },
+    async signup (request) {
+      const blocked = await limits.signup(request)
+      if (blocked !== undefined) counts.signup[blocked.scope]++
+      return blocked
+    }
   }
 }
 

@@ -6,6 +6,7 @@ import fastifyEnv from '@fastify/env'
 import { randomBytes } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Registry } from 'prom-client'
 import { systemClock, type Clock } from '../common/clock.js'
 import { ENV_OPTIONS, envSchema, type EnvConfig } from './env-schema.js'
 import { resolveSecret } from './secrets.js'
@@ -23,12 +24,15 @@ import { MemorySessionStore } from '../stores/memory-session-store.js'
 import { openStores } from './open-stores.js'
 import { OWASP_ARGON2ID, PasswordHasher, type PasswordHashCost } from '../users/password-hasher.js'
 import { UserDirectory } from '../users/user-directory.js'
+import { checkMetricsConfig, prepareMetrics } from './metrics-server.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: EnvConfig
     /** The built-in user directory (standalone service only). */
     users: UserDirectory
+    /** The service's metrics registry with METRICS_PORT set, served by listenMetrics (metrics-server.ts); else undefined. */
+    metricsRegistry: Registry | undefined
   }
 }
 
@@ -94,6 +98,8 @@ function pluginSettings (config: EnvConfig, options: BuildAppOptions): Omit<Sess
     loginUrl: config.LOGIN_URL,
     redirectHosts: config.REDIRECT_HOSTS.map((h) => h.trim()).filter((h) => h !== ''),
     cookieDomain: config.COOKIE_DOMAIN,
+    tracing: config.TRACING,
+    traceAccessCheckRatio: config.TRACE_ACCESS_CHECK_RATIO,
     ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
     ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS, redisKeyPrefix: config.REDIS_KEY_PREFIX } : {})
   }
@@ -151,6 +157,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   })
   if (generatedAt !== undefined) app.log.warn(`SESSION_SECRET is not set: using the development secret kept in ${generatedAt}`)
 
+  checkMetricsConfig(config)
   const settings = pluginSettings(config, options)
   // Checked before anything is opened, with each wrong setting named by its environment variable; the plugin
   // checks again when it registers. Every rule, production's included, lives in plugin-options.ts.
@@ -183,6 +190,14 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   // The demo user is an admin, so the demo page shows the admin view too.
   if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password, [config.ADMIN_ROLE])
 
+  if (config.TRACING) {
+    // HTTP spans (the official instrumentation), before any route so that it sees them all. It continues a W3C
+    // traceparent through the propagator of the SDK the operator registered (docs/operations.md).
+    const { FastifyOtelInstrumentation } = await import('@fastify/otel')
+    await app.register(new FastifyOtelInstrumentation().plugin())
+  }
+  const metricsRegistry = prepareMetrics(app)
+
   // Before every route: it collects them as they are registered.
   await registerOpenApi(app, { production, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX, config.COOKIE_DOMAIN === '' ? undefined : config.COOKIE_DOMAIN.replace(/^\./, '')) })
 
@@ -198,6 +213,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     // Forward-auth believes X-Original-* and X-Forwarded-* from the same proxies as the client address.
     isTrustedProxy: (address) => trustProxy(address, 0),
     clock,
+    ...(metricsRegistry === undefined ? {} : { metricsRegistry }),
     // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
     ...(stores.redis === undefined ? {} : { redis: stores.redis })
   })

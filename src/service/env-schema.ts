@@ -53,6 +53,8 @@ export const ENV_OPTIONS: Readonly<Record<string, string>> = {
   LOGIN_URL: 'loginUrl',
   REDIRECT_HOSTS: 'redirectHosts',
   COOKIE_DOMAIN: 'cookieDomain',
+  TRACING: 'tracing',
+  TRACE_ACCESS_CHECK_RATIO: 'traceAccessCheckRatio',
   NODE_ENV: 'production'
 }
 
@@ -144,6 +146,18 @@ export const envSchema = Type.Object({
     maximum: 60000,
     description: 'With STORE=redis: a Redis command without an answer after this long fails, and the request answers 503 ERR_STORE_UNAVAILABLE instead of hanging.'
   }),
+  METRICS_PORT: Type.String({
+    default: '',
+    pattern: '^([0-9]{1,5})?$',
+    description: 'Port of the Prometheus metrics listener (`GET /metrics`, docs/operations.md), apart from the public port, which never serves metrics. Empty: no metrics. Must differ from PORT; 0 picks a free port (tests).'
+  }),
+  METRICS_HOST: Type.String({
+    default: '127.0.0.1',
+    minLength: 1,
+    description: 'Interface of the metrics listener. Loopback by default: expose it only to your Prometheus (the metrics say how many logins fail, not who).'
+  }),
+  TRACING: noted(O.tracing, 'Also traces every HTTP request with @fastify/otel (continuing a W3C `traceparent`).'),
+  TRACE_ACCESS_CHECK_RATIO: O.traceAccessCheckRatio,
   DEMO: Type.Boolean({
     default: false,
     description: '`true` serves the demo page at `/` (a log-in form built on the browser client; needs `npm run build`). With STORE=memory it also creates the user `demo`, with DEMO_PASSWORD or else a random password drawn at each start, shown on the demo page. Refused in production. `npm run demo` starts the service this way.'

@@ -8,6 +8,7 @@ import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { loggerOptions } from './logger.js'
 import { clusterSettings, runPrimary, workerCount } from './workers.js'
+import { listenMetrics } from './metrics-server.js'
 
 const settings = cluster.isPrimary ? clusterSettings(process.env) : undefined
 const workers = settings === undefined ? 1 : workerCount(settings.workers)
@@ -41,4 +42,7 @@ if (cluster.isPrimary && workers > 1) {
   if (cluster.isWorker) process.once('disconnect', () => { app.close().finally(() => process.exit(0)) })
 
   await app.listen({ host: app.config.HOST, port: app.config.PORT })
+  // With WORKERS above 1 the workers share the metrics port as they share the public one (node:cluster), so
+  // each scrape reads one worker: see docs/operations.md.
+  await listenMetrics(app)
 }

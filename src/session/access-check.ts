@@ -6,6 +6,7 @@
 import { seconds, type Clock } from '../common/clock.js'
 import type { TokenCodec, VerifyFailure } from '../tokens/token-codec.js'
 import type { Denylist } from './denylist.js'
+import { accessCounts, type AccessCounts } from './session-counters.js'
 import { sessionInfo, type InfoLifetimes, type SessionInfo } from './session-info.js'
 import { VerifiedTokenCache } from './verified-token-cache.js'
 
@@ -25,21 +26,31 @@ export interface AccessCheckOptions {
   verifiedTokenCacheSize: number
   /** True while the revocation view cannot be vouched for. Default: never. */
   isStale?: () => boolean
+  /** Where checks are counted by outcome (session-counters.ts). */
+  counts?: AccessCounts
 }
 
 export class AccessCheck {
   readonly #o: AccessCheckOptions
   readonly #cache: VerifiedTokenCache<SessionInfo>
   readonly #isStale: () => boolean
+  readonly #counts: AccessCounts
 
   constructor (options: AccessCheckOptions) {
     this.#o = options
     this.#cache = new VerifiedTokenCache(options.verifiedTokenCacheSize)
     this.#isStale = options.isStale ?? (() => false)
+    this.#counts = options.counts ?? accessCounts()
   }
 
   /** The session of an access token, or why there is none. */
   check (token: string): SessionInfo | AccessRefusal {
+    const result = this.#check(token)
+    this.#counts[typeof result === 'string' ? result : 'valid']++
+    return result
+  }
+
+  #check (token: string): SessionInfo | AccessRefusal {
     const now = seconds(this.#o.clock)
     let info = this.#cache.get(token)
     if (info === undefined) {
@@ -50,6 +61,8 @@ export class AccessCheck {
     } else if (now >= info.accessExpiresAt + this.#o.lifetimes.leeway) {
       this.#cache.delete(token)
       return 'expired'
+    } else {
+      this.#counts.cacheHits++
     }
     if (this.#o.denylist.isRevoked(info.tokenId, info.id, info.user.id, info.issuedAt)) return 'revoked'
     return this.#isStale() ? 'stale' : info

@@ -12,6 +12,7 @@ import type { TokenCodec, VerifyFailure } from '../tokens/token-codec.js'
 import type { FamilyRecord, Revocation, SessionStore, SessionUser } from '../stores/session-store.js'
 import { AccessCheck, type AccessRefusal } from './access-check.js'
 import { sessionInfo, type SessionInfo } from './session-info.js'
+import type { AccessCounts } from './session-counters.js'
 
 export type { SessionInfo } from './session-info.js'
 export type { AccessRefusal } from './access-check.js'
@@ -86,6 +87,8 @@ export interface SessionServiceOptions {
   isStale?: () => boolean
   /** Longest token that fits a cookie: MAX_COOKIE_BYTES minus the longest cookie name. */
   maxTokenLength: number
+  /** Where access checks are counted (session-counters.ts). */
+  accessCounts?: AccessCounts
 }
 
 /**
@@ -123,7 +126,8 @@ export class SessionService {
       clock: options.clock,
       lifetimes: options.lifetimes,
       verifiedTokenCacheSize: options.verifiedTokenCacheSize,
-      ...(options.isStale === undefined ? {} : { isStale: options.isStale })
+      ...(options.isStale === undefined ? {} : { isStale: options.isStale }),
+      ...(options.accessCounts === undefined ? {} : { counts: options.accessCounts })
     })
   }
 

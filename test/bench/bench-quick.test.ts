@@ -20,7 +20,7 @@ test('npm run bench -- --quick runs every contender and writes the report and ch
   await run('npm', ['run', 'bench', '--', '--quick', '--out', out], { maxBuffer: 16 * 1024 * 1024, timeout: 540_000 })
 
   const report = JSON.parse(readFileSync(join(out, 'benchmarks.json'), 'utf8')) as Report
-  t.same(report.rows.map((r) => r.id), ['bare', 'floor-cold', 'ours-warm', 'ours-cold', 'secure-session', 'secure-session-cold', 'fastify-jwt', 'fastify-jwt-cold',
+  t.same(report.rows.map((r) => r.id), ['bare', 'floor-cold', 'ours-warm', 'ours-warm-metrics', 'ours-cold', 'secure-session', 'secure-session-cold', 'fastify-jwt', 'fastify-jwt-cold',
     'iron-session', 'iron-session-cold', 'express-session', 'refresh-sqlite', 'refresh-redis', 'refresh-sqlite-1-worker', 'refresh-sqlite-2-workers'])
   for (const row of report.rows) {
     t.ok(row.requestsPerSecond > 0, `${row.id} carried load`)
@@ -41,6 +41,8 @@ test('npm run bench -- --quick runs every contender and writes the report and ch
   t.match(doc, /\| Cold verify in-process ≤ 8 µs per token \| [\d.]+ µs/)
   t.match(doc, /\| Cold protected route ≥ 90% of the floor/)
   t.match(doc, /Noise of this run: one round only/)
+  t.match(doc, /\| this project, warm, with metrics on \| [\d,]+ \|/)
+  t.match(doc, /\| Warm protected route with metrics on within 3 points of the warm row \| [\d.]+% vs [\d.]+% \|/)
   t.match(doc, /npm run bench -- --quick/)
   const svg = readFileSync(join(out, 'benchmarks.svg'), 'utf8')
   t.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/)

@@ -14,9 +14,10 @@ import { clearSessionCookies, readCookie, type CookiePolicy } from '../cookies.j
 import { corsOptions } from '../cors.js'
 import { InvalidCredentialsError, SessionNotFoundError, SessionStoreStaleError } from '../../common/errors.js'
 import { errorHandlerFor } from '../error-handler.js'
-import { NO_RATE_LIMITS, registerRateLimits, type RateLimitSettings } from '../rate-limits.js'
+import { countedLimits, NO_RATE_LIMITS, registerRateLimits, type RateLimitSettings } from '../rate-limits.js'
 import { securityHeaders } from '../security-headers.js'
 import type { LoginResult, SessionInfo, SessionService } from '../../session/session-service.js'
+import type { SessionCounters } from '../../session/session-counters.js'
 import type { Accounts } from '../../users/accounts.js'
 import { EndedBody, ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
 import { accountRoutes } from './account-routes.js'
@@ -40,6 +41,8 @@ export interface AuthRoutesOptions {
   accounts: Accounts | undefined
   adminRole: string
   signup: 'closed' | 'open'
+  /** Where rate-limit refusals are counted. */
+  counters: SessionCounters
 }
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
@@ -62,9 +65,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
       await fastify.register(fastifyCors, corsOptions(options.trustedOrigins))
     }
   }
-  const limits = options.rateLimit === false
+  const limits = countedLimits(options.rateLimit === false
     ? NO_RATE_LIMITS
-    : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis, keyPrefix: options.redisKeyPrefix })
+    : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis, keyPrefix: options.redisKeyPrefix }), options.counters.rateLimited)
   const { csrfProtection: csrf, requireSession, sessionOf, isStale } = fastify.statelessSession
   const replies = sessionReplies(policy)
   const sendSession = replies.send
