@@ -1,21 +1,31 @@
 /**
  * Entry point of the standalone service (`npm start`): the only place that reads process.env, listens and
- * handles signals.
+ * handles signals. A wrong setting prints one line per problem on stderr and exits 1, without a stack trace.
  */
 import closeWithGrace from 'close-with-grace'
-import { buildApp } from './app.js'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig } from './config.js'
 import { loggerOptions } from './logger.js'
+import { startupFailure } from './startup-errors.js'
 
-const app = await buildApp({
-  env: process.env,
-  dotenv: true,
-  logger: loggerOptions(process.env['LOG_LEVEL'] ?? 'info')
-})
-
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-  if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-  else app.log.info({ signal }, 'shutting down')
-  await app.close()
-})
-
-await app.listen({ host: app.config.HOST, port: app.config.PORT })
+let app: FastifyInstance | undefined
+try {
+  // Read first: the logger is built from LOG_LEVEL, which must be checked before pino sees it.
+  const config = loadConfig({ env: process.env, dotenv: true })
+  // Loaded once the settings are known good: a wrong one is reported without loading the whole service.
+  const { buildApp } = await import('./app.js')
+  app = await buildApp({ env: process.env, dotenv: true, logger: loggerOptions(config.LOG_LEVEL) })
+  const running = app
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err !== undefined) running.log.error({ err }, 'shutting down after an error')
+    else running.log.info({ signal }, 'shutting down')
+    await running.close()
+  })
+  await app.listen({ host: config.HOST, port: config.PORT })
+} catch (error) {
+  const message = startupFailure(error, process.env)
+  if (message === undefined) throw error
+  process.stderr.write(message.split('\n').map((line) => `error: ${line}\n`).join(''))
+  await app?.close().catch(() => {})
+  process.exit(1)
+}
