@@ -1,14 +1,15 @@
 /**
- * The standalone service: configuration from the environment (@fastify/env), the configured store, the
+ * The standalone service: configuration from the environment (config.ts), the configured store, the
  * built-in user directory and the session plugin. Builds the instance and never listens (server.ts does).
  */
-import fastifyEnv from '@fastify/env'
 import { randomBytes } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Registry } from 'prom-client'
 import { systemClock, type Clock } from '../common/clock.js'
-import { ENV_OPTIONS, envSchema, type EnvConfig } from './env-schema.js'
+import { ENV_OPTIONS, type EnvConfig } from './env-schema.js'
+import { loadConfig } from './config.js'
+import { prepareDataDir } from './data-dir.js'
 import { resolveSecret } from './secrets.js'
 import { compileTrustProxy, type TrustProxy } from './trust-proxy.js'
 import { errorHandlerFor } from '../http/error-handler.js'
@@ -134,13 +135,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
       .send(errorBody(404, 'ERR_ROUTE_NOT_FOUND', `Route ${request.method}:${request.url.split('?')[0] ?? ''} not found`))
   })
 
-  await app.register(fastifyEnv, {
-    schema: structuredClone(envSchema),
-    data: { ...options.env },
-    env: false,
-    dotenv: options.dotenv ?? false
-  })
-  const config = app.config
+  const config = loadConfig({ env: options.env ?? {}, dotenv: options.dotenv ?? false })
+  app.decorate('config', config)
   trustProxy = compileTrustProxy(config.TRUST_PROXY)
   if (options.logger !== undefined && options.logger !== false) app.log.level = config.LOG_LEVEL
   const production = config.NODE_ENV === 'production'
@@ -149,6 +145,9 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     throw new InvalidOptionError('DEMO=true is refused when NODE_ENV=production: the demo page and its demo user are for development')
   }
 
+  // Where DATA_DIR is used (the SQLite file, the generated development secret), a directory that cannot be
+  // written stops the boot with one line naming it, not a raw ENOTDIR or EACCES later.
+  if (config.STORE === 'sqlite' || (config.SESSION_SECRET === '' && !production)) prepareDataDir(config.DATA_DIR)
   const { secret, previous, generatedAt } = resolveSecret({
     configured: config.SESSION_SECRET,
     previous: config.SESSION_PREVIOUS_SECRETS,
@@ -188,7 +187,14 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     ? { username: DEMO_USERNAME, password: config.DEMO_PASSWORD === '' ? randomDemoPassword() : config.DEMO_PASSWORD }
     : undefined
   // The demo user is an admin, so the demo page shows the admin view too.
-  if (demoUser !== undefined) await users.add(demoUser.username, demoUser.password, [config.ADMIN_ROLE])
+  if (demoUser !== undefined) {
+    try {
+      await users.add(demoUser.username, demoUser.password, [config.ADMIN_ROLE])
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ERR_PASSWORD_POLICY') throw error
+      throw new InvalidOptionError(`DEMO_PASSWORD is refused by the password policy: ${(error as Error).message.replace(/^Password refused: /, '')}`)
+    }
+  }
 
   if (config.TRACING) {
     // HTTP spans (the official instrumentation), before any route so that it sees them all. It continues a W3C

@@ -1,8 +1,8 @@
 /**
  * The one configuration schema of the standalone service. Settings the session plugin also has are not
  * written again here: they are the plugin's option schemas (src/http/plugin-options.ts), mapped to their
- * variable names (`ENV_OPTIONS`), so a default or a range lives in one place. @fastify/env validates the
- * environment against it; `.env.example` and docs/configuration.md are generated from it
+ * variable names (`ENV_OPTIONS`), so a default or a range lives in one place. config.ts validates the
+ * environment against it (env-schema); `.env.example` and docs/configuration.md are generated from it
  * (`npm run docs:config`) and a test keeps all three in step.
  */
 import { Type, type Static, type TSchema } from 'typebox'

@@ -1,21 +1,39 @@
 /**
  * Entry point of the standalone service (`npm start`): the only place that reads process.env, listens and
- * handles signals. With WORKERS above 1, this process is the cluster primary (src/service/workers.ts) and
- * each worker runs the service.
+ * handles signals. A wrong setting prints one line per problem on stderr and exits 1, without a stack trace.
+ * With WORKERS above 1, this process is the cluster primary (src/service/workers.ts) and each worker runs the
+ * service.
  */
 import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
-import { buildApp } from './app.js'
+import type { FastifyInstance } from 'fastify'
+import { loadConfig } from './config.js'
 import { loggerOptions } from './logger.js'
+import { startupFailure } from './startup-errors.js'
 import { clusterSettings, runPrimary, workerCount } from './workers.js'
-import { listenMetrics } from './metrics-server.js'
+
+function fail (error: unknown): never {
+  const message = startupFailure(error, process.env)
+  if (message === undefined) throw error
+  process.stderr.write(message.split('\n').map((line) => `error: ${line}\n`).join(''))
+  process.exit(1)
+}
+
+// Read first, in the primary too: the logger is built from LOG_LEVEL, which must be checked before pino sees
+// it, and a wrong setting is reported once, without loading the whole service.
+let config: ReturnType<typeof loadConfig>
+try {
+  config = loadConfig({ env: process.env, dotenv: true })
+} catch (error) {
+  fail(error)
+}
 
 const settings = cluster.isPrimary ? clusterSettings(process.env) : undefined
 const workers = settings === undefined ? 1 : workerCount(settings.workers)
 if (workers === undefined || (workers > 1 && settings?.store === 'memory')) {
   process.stderr.write(workers === undefined
-    ? `WORKERS must be "auto" or a whole number from 1 to 256 (got "${settings?.workers ?? ''}")\n`
-    : 'WORKERS above 1 needs a store the workers share: STORE=sqlite (the default) or STORE=redis, not STORE=memory\n')
+    ? `error: WORKERS must be "auto" or a whole number from 1 to 256 (got "${settings?.workers ?? ''}")\n`
+    : 'error: WORKERS above 1 needs a store the workers share: STORE=sqlite (the default) or STORE=redis, not STORE=memory\n')
   process.exit(1)
 }
 
@@ -26,23 +44,26 @@ if (cluster.isPrimary && workers > 1) {
   }
   runPrimary(workers, { info: line(30), error: line(50) })
 } else {
-  const app = await buildApp({
-    env: process.env,
-    dotenv: true,
-    logger: loggerOptions(process.env['LOG_LEVEL'] ?? 'info')
-  })
-
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-    else app.log.info({ signal }, 'shutting down')
-    await app.close()
-  })
-
-  // A worker whose primary is gone (killed with SIGKILL, say) must not linger holding the port's share.
-  if (cluster.isWorker) process.once('disconnect', () => { app.close().finally(() => process.exit(0)) })
-
-  await app.listen({ host: app.config.HOST, port: app.config.PORT })
-  // With WORKERS above 1 the workers share the metrics port as they share the public one (node:cluster), so
-  // each scrape reads one worker: see docs/operations.md.
-  await listenMetrics(app)
+  let app: FastifyInstance | undefined
+  try {
+    // Loaded once the settings are known good.
+    const { buildApp } = await import('./app.js')
+    const { listenMetrics } = await import('./metrics-server.js')
+    app = await buildApp({ env: process.env, dotenv: true, logger: loggerOptions(config.LOG_LEVEL) })
+    const running = app
+    closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+      if (err !== undefined) running.log.error({ err }, 'shutting down after an error')
+      else running.log.info({ signal }, 'shutting down')
+      await running.close()
+    })
+    // A worker whose primary is gone (killed with SIGKILL, say) must not linger holding the port's share.
+    if (cluster.isWorker) process.once('disconnect', () => { running.close().finally(() => process.exit(0)) })
+    await app.listen({ host: config.HOST, port: config.PORT })
+    // With WORKERS above 1 the workers share the metrics port as they share the public one (node:cluster), so
+    // each scrape reads one worker: see docs/operations.md.
+    await listenMetrics(app)
+  } catch (error) {
+    await app?.close().catch(() => {})
+    fail(error)
+  }
 }

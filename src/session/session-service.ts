@@ -9,10 +9,11 @@ import type { Denylist } from './denylist.js'
 import { CookieTooLargeError, InvalidUserProfileError, StoreUnavailableError } from '../common/errors.js'
 import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES, type AccessClaims, type BaseClaims } from '../tokens/claims.js'
 import type { TokenCodec, VerifyFailure } from '../tokens/token-codec.js'
-import type { FamilyRecord, Revocation, SessionStore, SessionUser } from '../stores/session-store.js'
+import type { FamilyRecord, SessionStore, SessionUser } from '../stores/session-store.js'
 import { AccessCheck, type AccessRefusal } from './access-check.js'
 import { sessionInfo, type SessionInfo } from './session-info.js'
 import type { AccessCounts } from './session-counters.js'
+import { subjectRevocation } from './stored-sessions.js'
 
 export type { SessionInfo } from './session-info.js'
 export type { AccessRefusal } from './access-check.js'
@@ -284,15 +285,9 @@ export class SessionService {
    */
   async endUserSessions (userId: string): Promise<number> {
     const now = seconds(this.#o.clock)
-    const revocations = await fromStore(async () => await this.#o.store.revokeSubject(this.#subjectRevocation(userId, now), now))
+    const revocations = await fromStore(async () => await this.#o.store.revokeSubject(subjectRevocation(userId, now, this.#o.lifetimes), now))
     this.#o.denylist.addAll(revocations)
     return revocations.length - 1
-  }
-
-  /** A "not before" revocation of the user, lasting as long as any token issued before it could. */
-  #subjectRevocation (userId: string, now: number): Extract<Revocation, { kind: 'subject' }> {
-    const { accessTtl, refreshIdleTtl } = this.#o.lifetimes
-    return { kind: 'subject', id: userId, notBefore: now, expiresAt: now + Math.max(accessTtl, refreshIdleTtl) }
   }
 
   async listSessions (session: SessionInfo): Promise<LiveSession[]> {

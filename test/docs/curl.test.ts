@@ -62,15 +62,15 @@ test('docs/curl.md: every command gives the output shown', async (t) => {
   const { steps, setup } = stepsOf(readFileSync(DOC, 'utf8'))
   t.ok(steps.length >= 7, `${steps.length} steps`)
   t.ok(steps.every((s) => s.expected !== undefined), 'each with its expected output')
-  const password = /printf '%s' '([^']+)' \| npm run users -- add alice --password-stdin/.exec(setup.join('\n'))?.[1]
-  t.equal(password, 'correct horse battery staple', 'the setup creates alice')
+  const password = /printf '%s' '([^']+)' \| npm run users -- add carol --password-stdin/.exec(setup.join('\n'))?.[1]
+  t.equal(password, 'correct horse battery staple', 'the setup creates carol (not the README\'s alice)')
 
   const app = await buildApp({
     passwordHashCost: FAST_HASH,
     env: testEnv({ STORE: 'sqlite', DATA_DIR: tempDir(t), SESSION_SECRET: '' })
   })
   t.teardown(async () => await app.close())
-  await app.users.add('alice', password as string)
+  await app.users.add('carol', password as string)
   await app.listen({ host: 'localhost', port: 0 })
   const origin = `http://localhost:${(app.server.address() as AddressInfo).port}`
 

@@ -17,7 +17,8 @@ test('rule 7: weak or missing secrets stop a production boot; every token gets i
     ['missing', '', /SESSION_SECRET is required when NODE_ENV=production/],
     ['short', 'x'.repeat(31), /too short/],
     ['a placeholder', 'change-me-change-me-change-me-change-me', /looks weak/],
-    ['one character repeated', 'a'.repeat(64), /looks weak/]
+    ['one character repeated', 'a'.repeat(64), /looks weak/],
+    ['ten digits four times', '0123456789'.repeat(4), /looks weak/]
   ] as const) {
     await t.rejects(buildApp({ env: testEnv({ NODE_ENV: 'production', SESSION_SECRET: secret, DATA_DIR: tempDir(t) }) }), { code: 'ERR_INVALID_OPTION', message }, name)
   }

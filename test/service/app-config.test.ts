@@ -7,11 +7,11 @@ import { FAST_HASH, tempDir, testEnv } from '../helper.js'
 
 test('a wrong environment variable stops the boot with a message naming it', async (t) => {
   const cases: Array<[Record<string, string>, RegExp]> = [
-    [{ ACCESS_TTL_SECONDS: '5' }, /ACCESS_TTL_SECONDS must be >= 10/],
-    [{ ACCESS_TTL_SECONDS: 'soon' }, /ACCESS_TTL_SECONDS must be integer/],
-    [{ STORE: 'postgres' }, /STORE/],
-    [{ AUTH_PREFIX: 'auth' }, /AUTH_PREFIX must match pattern/],
-    [{ PORT: '70000' }, /PORT must be <= 65535/],
+    [{ ACCESS_TTL_SECONDS: '5' }, /^ACCESS_TTL_SECONDS must be an integer from 10 to 86400 \(got "5"\)$/],
+    [{ ACCESS_TTL_SECONDS: 'soon' }, /^ACCESS_TTL_SECONDS must be an integer from 10 to 86400 \(got "soon"\)$/],
+    [{ STORE: 'postgres' }, /^STORE must be one of "sqlite", "memory", "redis" \(got "postgres"\)$/],
+    [{ AUTH_PREFIX: 'auth' }, /^AUTH_PREFIX must be a path such as \/auth, without a trailing slash \(got "auth"\)$/],
+    [{ PORT: '70000', STORE: 'x' }, /^PORT must be an integer from 0 to 65535 \(got "70000"\)\nSTORE must be one of/],
     [{ NODE_ENV: 'production', SESSION_SECRET: '' }, /SESSION_SECRET is required when NODE_ENV=production/],
     [{ NODE_ENV: 'production', SESSION_SECRET: 'changeme-changeme-changeme-changeme-changeme' }, /SESSION_SECRET looks weak/],
     [{ SESSION_SECRET: 'too-short' }, /SESSION_SECRET is too short: at least 32 bytes/],

@@ -13,6 +13,7 @@ import type { Clock } from '../../common/clock.js'
 import { clearSessionCookies, readCookie, type CookiePolicy } from '../cookies.js'
 import { corsOptions } from '../cors.js'
 import { InvalidCredentialsError, SessionNotFoundError, SessionStoreStaleError } from '../../common/errors.js'
+import { strictValidatorCompiler } from '../strict-validation.js'
 import { errorHandlerFor } from '../error-handler.js'
 import { countedLimits, NO_RATE_LIMITS, registerRateLimits, type RateLimitSettings } from '../rate-limits.js'
 import { securityHeaders } from '../security-headers.js'
@@ -48,6 +49,7 @@ export interface AuthRoutesOptions {
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
   const { service, policy } = options
   fastify.setErrorHandler(errorHandlerFor(service.isStoreUnavailable))
+  fastify.setValidatorCompiler(strictValidatorCompiler)
   fastify.addSchema(ErrorBody)
 
   if (!fastify.hasReplyDecorator('setCookie')) {

@@ -1,15 +1,22 @@
-/** Process wrapper of the users CLI: exit codes and messages, nothing else. */
-import { runUsersCli } from './users.js'
+/** Process wrapper of the users CLI: the terminal, exit codes and messages, nothing else. */
+import { promptHidden } from './prompt.js'
+import { runUsersCli, UsageError } from './users.js'
 
 try {
   process.exitCode = await runUsersCli(process.argv.slice(2), {
     stdin: process.stdin,
     out: (line) => { process.stdout.write(line + '\n') },
-    log: process.stderr,
-    env: process.env
+    // Audit lines (JSON) for whatever collects stderr; a person at a terminal reads the results only.
+    log: process.stderr.isTTY ? undefined : process.stderr,
+    warn: (line) => { process.stderr.write(line + '\n') },
+    env: process.env,
+    promptPassword: process.stdin.isTTY ? async (question) => await promptHidden(question, process.stdin, process.stderr) : undefined
   })
 } catch (error) {
-  const err = error as { message?: string }
-  process.stderr.write(`error: ${err.message ?? String(error)}\n`)
+  const lines = ((error as { message?: string }).message ?? String(error)).split('\n')
+  // A usage error: the problem, then the usage. Anything else: one line per problem (a wrong setting may
+  // make several), no stack trace.
+  const text = error instanceof UsageError ? [`error: ${lines[0] ?? ''}`, ...lines.slice(1)] : lines.map((line) => `error: ${line}`)
+  process.stderr.write(text.join('\n') + '\n')
   process.exitCode = 1
 }

@@ -2,40 +2,50 @@
  * The users CLI of the standalone service, against whichever store is configured (same environment and
  * .env as `npm start`):
  *
- *   npm run users -- add <name> [--role <role>]... --password-stdin
- *   npm run users -- passwd <name> --password-stdin      (ends all of the user's sessions)
+ *   npm run users -- add <name> [--role <role>]... [--password-stdin]
+ *   npm run users -- passwd <name> [--password-stdin]     (ends all of the user's sessions)
  *   npm run users -- roles <name> [--role <role>]...
- *   npm run users -- disable <name>                      (ends all of the user's sessions)
+ *   npm run users -- disable <name>                       (ends all of the user's sessions)
  *   npm run users -- enable <name>
+ *   npm run users -- delete <name>                        (ends all of the user's sessions)
  *   npm run users -- list
- *   npm run users -- sessions list <name>                (the user's live sessions)
+ *   npm run users -- sessions list <name>                 (the user's live sessions)
  *   npm run users -- sessions end <name> [--session <id>] (all of them, or one)
  *
- * `sessions end` records the revocation in the store the running service uses: it enforces it within its
- * revocation delay (SQLite: the next `PRAGMA data_version` check, every 10 ms; Redis: pushed, a few
- * milliseconds; docs/deployment.md gives the measured figures).
+ * It opens only the user store and the session store, never the HTTP app: no keys, no revocation list to load
+ * (docs/benchmarks.md, "The users CLI"). What it records reaches a running service through its revocation
+ * feed (SQLite: the next `PRAGMA data_version` check, every 10 ms; Redis: pushed, a few milliseconds; docs/deployment.md gives the measured figures).
  *
- * Passwords are read from standard input, never from arguments (which other users can see in `ps`).
+ * Passwords are never taken from arguments (other users can see them in `ps`): typed at a prompt without
+ * echo when standard input is a terminal, else read from standard input with --password-stdin.
  */
 import { parseArgs } from 'node:util'
-import { buildApp } from '../app.js'
-import { audit } from '../../http/audit.js'
-import { loggerOptions } from '../logger.js'
+import pino from 'pino'
+import { systemClock } from '../../common/clock.js'
 import { SessionNotFoundError } from '../../common/errors.js'
+import { audit } from '../../http/audit.js'
+import { StoredSessions } from '../../session/stored-sessions.js'
+import { OWASP_ARGON2ID, PasswordHasher, type PasswordHashCost } from '../../users/password-hasher.js'
+import { UserDirectory } from '../../users/user-directory.js'
+import { loadConfig } from '../config.js'
+import { loggerOptions } from '../logger.js'
+import { openStores } from '../open-stores.js'
 
 function iso (epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString()
 }
 
 const USAGE = `usage: npm run users -- <command>
-  add <name> [--role <role>]... --password-stdin
-  passwd <name> --password-stdin
+  add <name> [--role <role>]... [--password-stdin]
+  passwd <name> [--password-stdin]
   roles <name> [--role <role>]...
   disable <name>
   enable <name>
+  delete <name>
   list
   sessions list <name>
-  sessions end <name> [--session <id>]`
+  sessions end <name> [--session <id>]
+On a terminal, add and passwd prompt for the password; elsewhere pipe it in with --password-stdin.`
 
 export class UsageError extends Error {
   override name = 'UsageError'
@@ -52,18 +62,56 @@ export interface CliIo {
   stdin: NodeJS.ReadableStream
   /** Human-readable results. */
   out: (line: string) => void
-  /** Log lines (JSON): warnings and the audit event of the change. */
-  log: { write: (line: string) => void }
+  /**
+   * Where the audit log lines (JSON) of the changes go; none when undefined. users-main.ts sends them to
+   * stderr when it is not a terminal (a script, a supervisor), and keeps a terminal for people.
+   */
+  log?: { write: (line: string) => void } | undefined
+  /** Warnings for people (a Redis without persistence, say). */
+  warn?: (line: string) => void
   env: Record<string, string | undefined>
+  /** Asks for a password without echo; given when standard input is a terminal. */
+  promptPassword?: ((question: string) => Promise<string>) | undefined
+  /** argon2id cost; OWASP's by default. Tests lower it. */
+  passwordHashCost?: PasswordHashCost
+}
+
+const OPTIONS = {
+  role: { type: 'string', multiple: true },
+  'password-stdin': { type: 'boolean' },
+  session: { type: 'string' },
+  help: { type: 'boolean' }
+} as const
+
+/** parseArgs' errors, said for people: which argument, and what to do instead. */
+function parseArguments (argv: string[]): ReturnType<typeof parseArgs<{ args: string[], allowPositionals: true, options: typeof OPTIONS }>> {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    const option = /'(-{1,2}[^'\s]+)/.exec((error as Error).message)?.[1] ?? 'an option'
+    if (/^--?password(=|$)/.test(option) || option.startsWith('--password=')) {
+      throw new UsageError('passwords are never taken as arguments (other users can see them in `ps`): run the command on a terminal to be prompted, or pipe the password in with --password-stdin')
+    }
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option}\n${USAGE}`)
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${option.split('=')[0] ?? option} needs a value (e.g. --role admin, --session <id>)\n${USAGE}`)
+    throw new UsageError(USAGE)
+  }
+}
+
+async function readPassword (command: string, name: string, usesStdin: boolean, io: CliIo): Promise<string> {
+  if (usesStdin) return await readStdin(io.stdin)
+  if (io.promptPassword === undefined) {
+    throw new UsageError(`${command} needs the password: run it on a terminal to be prompted, or pipe it in with --password-stdin, e.g.\n  printf '%s' "$PASSWORD" | npm run users -- ${command} ${name} --password-stdin`)
+  }
+  const password = await io.promptPassword(`New password for ${name}: `)
+  if (await io.promptPassword('Again: ') !== password) throw new UsageError('the two passwords differ; nothing changed')
+  return password
 }
 
 /** Runs one CLI command; returns the exit code. */
 export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { role: { type: 'string', multiple: true }, 'password-stdin': { type: 'boolean' }, session: { type: 'string' }, help: { type: 'boolean' } }
-  })
+  const { values, positionals } = parseArguments(argv)
   // `sessions <list|end> <name>`: the sub-command comes before the name.
   const sub = positionals[0] === 'sessions' ? positionals[1] : undefined
   const [command, name, ...extra] = sub === undefined ? positionals : [positionals[0], ...positionals.slice(2)]
@@ -78,75 +126,90 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
   if (command === 'sessions' && sub !== 'list' && sub !== 'end') throw new UsageError(USAGE)
   if (values.session !== undefined && !(command === 'sessions' && sub === 'end')) throw new UsageError(`--session goes with "sessions end"\n${USAGE}`)
   const needsPassword = command === 'add' || command === 'passwd'
-  if (needsPassword && values['password-stdin'] !== true) {
-    throw new UsageError(`${command} reads the password from standard input: add --password-stdin, e.g.\n  printf '%s' "$PASSWORD" | npm run users -- ${command} ${name ?? '<name>'} --password-stdin`)
-  }
-  const password = needsPassword ? await readStdin(io.stdin) : ''
+  if (values['password-stdin'] === true && !needsPassword) throw new UsageError(`--password-stdin goes with add and passwd\n${USAGE}`)
+  const known = ['add', 'passwd', 'roles', 'disable', 'enable', 'delete', 'list', 'sessions']
+  if (!known.includes(command)) throw new UsageError(`unknown command "${command}"\n${USAGE}`)
+  const username = name as string
+  const password = needsPassword ? await readPassword(command, username, values['password-stdin'] === true, io) : ''
 
-  const app = await buildApp({ env: io.env, dotenv: true, logger: { ...loggerOptions(io.env['LOG_LEVEL'] ?? 'info'), stream: io.log } })
+  const config = loadConfig({ env: io.env, dotenv: true })
+  const log = io.log === undefined ? pino({ level: 'silent' }) : pino(loggerOptions(config.LOG_LEVEL), io.log)
+  const stores = await openStores(config)
   try {
-    await app.ready()
-    const users = app.users
-    const username = name as string
+    for (const warning of stores.warnings) io.warn?.(`warning: ${warning}`)
+    const sessions = new StoredSessions({
+      store: stores.sessions,
+      clock: systemClock,
+      lifetimes: { accessTtl: config.ACCESS_TTL_SECONDS, refreshIdleTtl: config.REFRESH_IDLE_TTL_SECONDS }
+    })
+    const users = new UserDirectory({
+      users: stores.users,
+      hasher: new PasswordHasher(io.passwordHashCost ?? OWASP_ARGON2ID),
+      clock: systemClock,
+      endSessions: async (userId) => { await sessions.endAll(userId) }
+    })
     switch (command) {
       case 'add': {
         const user = await users.add(username, password, values.role ?? [])
-        audit(app.log, 'user.added', { userId: user.id, username: user.username, roles: user.roles })
+        audit(log, 'user.added', { userId: user.id, username: user.username, roles: user.roles })
         io.out(`added ${user.username} (id ${user.id}${user.roles.length > 0 ? `, roles ${user.roles.join(', ')}` : ''})`)
         break
       }
       case 'passwd': {
         const user = await users.setPasswordOf(username, password)
-        audit(app.log, 'user.password_changed', { userId: user.id })
+        audit(log, 'user.password_changed', { userId: user.id })
         io.out(`password of ${user.username} changed; all of their sessions have ended`)
         break
       }
       case 'roles': {
         const user = await users.setRolesOf(username, values.role ?? [])
-        audit(app.log, 'user.roles_changed', { userId: user.id, roles: user.roles })
+        audit(log, 'user.roles_changed', { userId: user.id, roles: user.roles })
         io.out(`roles of ${user.username}: ${user.roles.join(', ') || '(none)'} (applied at each session's next refresh)`)
         break
       }
       case 'disable':
       case 'enable': {
         const user = await users.setDisabledOf(username, command === 'disable')
-        audit(app.log, command === 'disable' ? 'user.disabled' : 'user.enabled', { userId: user.id })
+        audit(log, command === 'disable' ? 'user.disabled' : 'user.enabled', { userId: user.id })
         io.out(command === 'disable' ? `disabled ${user.username}; all of their sessions have ended` : `enabled ${user.username}`)
+        break
+      }
+      case 'delete': {
+        const user = await users.deleteByName(username)
+        audit(log, 'user.deleted', { userId: user.id, username: user.username })
+        io.out(`deleted ${user.username}; all of their sessions have ended`)
         break
       }
       case 'sessions': {
         const user = await users.get(username)
         if (sub === 'list') {
-          const sessions = await app.sessions.listUserSessions(user.id)
-          audit(app.log, 'cli.sessions_listed', { userId: user.id })
-          if (sessions.length === 0) io.out(`no live sessions of ${user.username}`)
-          for (const s of sessions) {
+          const live = await sessions.list(user.id)
+          audit(log, 'cli.sessions_listed', { userId: user.id })
+          if (live.length === 0) io.out(`no live sessions of ${user.username}`)
+          for (const s of live) {
             io.out([s.id, `login ${iso(s.createdAt)}`, `seen ${iso(s.lastRefreshedAt)}`, s.clientAddress ?? '-', s.userAgent ?? '-'].join('\t'))
           }
         } else if (values.session !== undefined) {
-          if (!await app.sessions.endUserSession(user.id, values.session)) throw new SessionNotFoundError()
-          audit(app.log, 'cli.sessions_ended', { userId: user.id, familyId: values.session })
+          if (!await sessions.end(user.id, values.session)) throw new SessionNotFoundError()
+          audit(log, 'cli.sessions_ended', { userId: user.id, familyId: values.session })
           io.out(`ended session ${values.session} of ${user.username}`)
         } else {
-          const ended = await app.sessions.endUserSessions(user.id)
-          audit(app.log, 'cli.sessions_ended', { userId: user.id, sessionsEnded: ended })
+          const ended = await sessions.endAll(user.id)
+          audit(log, 'cli.sessions_ended', { userId: user.id, sessionsEnded: ended })
           io.out(`ended every session of ${user.username} (${ended} live)`)
         }
         break
       }
-      case 'list': {
+      default: {
         const all = await users.list()
         if (all.length === 0) io.out('no users')
         for (const user of all) {
           io.out(`${user.username}\t${user.id}\t${user.disabled ? 'disabled' : 'enabled'}\t${user.roles.join(',')}`)
         }
-        break
       }
-      default:
-        throw new UsageError(`unknown command "${command}"\n${USAGE}`)
     }
     return 0
   } finally {
-    await app.close()
+    await stores.close()
   }
 }
