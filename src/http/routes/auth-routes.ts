@@ -7,6 +7,7 @@
 import fastifyCookie from '@fastify/cookie'
 import fastifyCors from '@fastify/cors'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import { audit } from '../audit.js'
 import type { Clock } from '../../common/clock.js'
@@ -43,11 +44,14 @@ export interface AuthRoutesOptions {
   signup: 'closed' | 'open'
   /** Where rate-limit refusals are counted. */
   counters: SessionCounters
+  /** With metrics on: counts the answers of these routes (in their scope only, so the app's routes pay nothing). */
+  onResponse?: ((request: FastifyRequest, reply: FastifyReply, done: () => void) => void) | undefined
 }
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
   const { service, policy } = options
   fastify.setErrorHandler(errorHandlerFor(service.isStoreUnavailable))
+  if (options.onResponse !== undefined) fastify.addHook('onResponse', options.onResponse)
   fastify.addSchema(ErrorBody)
 
   if (!fastify.hasReplyDecorator('setCookie')) {
