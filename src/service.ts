@@ -3,3 +3,4 @@
  * environment, the configured store, the built-in user directory).
  */
 export { buildApp, type BuildAppOptions } from './service/app.js'
+export { listenMetrics } from './service/metrics-server.js'

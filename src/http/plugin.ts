@@ -256,7 +256,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
   fastify.decorate('statelessSession', Object.freeze({ service, cookies: policy, revocations: sync, csrfProtection: csrf, requireSession, sessionOf, isStale, signedIdentity, jwks: assertions.jwks }))
 
   if (o.routes) {
-    const routeOptions = {
+    await fastify.register(authRoutes, {
       prefix: o.prefix,
       service,
       policy,
@@ -271,17 +271,9 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       accounts: o.accounts,
       adminRole: o.adminRole,
       signup: o.signup,
-      counters
-    }
-    if (metrics === undefined) {
-      await fastify.register(authRoutes, routeOptions)
-    } else {
-      // Responses are counted in a scope around the auth routes only: the app's own routes pay nothing.
-      await fastify.register(async function measuredRoutes (scope) {
-        scope.addHook('onResponse', metrics.onResponse)
-        await scope.register(authRoutes, routeOptions)
-      })
-    }
+      counters,
+      onResponse: metrics?.onResponse
+    })
   }
   if (o.routes && o.forwardAuth) {
     await fastify.register(forwardAuthRoutes, {

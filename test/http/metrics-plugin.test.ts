@@ -48,3 +48,16 @@ test('without metricsRegistry no metric is registered anywhere', async (t) => {
   await embeddingApp(t)
   t.equal(globalRegistry.getSingleMetric(`${P}logins_total`), undefined)
 })
+
+test('tracing options are checked at registration', async (t) => {
+  const cases: Array<[Record<string, unknown>, RegExp]> = [
+    [{ tracing: 'yes' }, /"tracing" must be a boolean \(got "yes"\)/],
+    [{ traceAccessCheckRatio: 2 }, /"traceAccessCheckRatio" must be a number from 0 to 1 \(got 2\)/],
+    [{ traceAccessCheckRatio: -0.5 }, /"traceAccessCheckRatio" must be a number from 0 to 1/]
+  ]
+  for (const [options, message] of cases) {
+    const app = Fastify()
+    t.teardown(async () => await app.close())
+    await t.rejects(async () => { await app.register(sessionPlugin, baseOptions(options)).ready() }, { code: 'ERR_INVALID_OPTION', message }, JSON.stringify(options))
+  }
+})

@@ -8,7 +8,8 @@ import { buildApp } from '../../src/service/app.js'
 import { listenMetrics } from '../../src/service/metrics-server.js'
 import { addUser, buildTestApp, client, CookieJar, FAST_HASH, loggedIn, ManualClock, TEST_PASSWORD, testEnv, tempDir } from '../helper.js'
 import { sample, scrape } from '../helpers/prometheus.js'
-import { startRedis } from '../helpers/redis-server.js'
+import { freePort, startRedis } from '../helpers/redis-server.js'
+import { startServer } from './server-process.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const P = 'stateless_session_'
@@ -138,4 +139,15 @@ test('with Redis: the revocation view\'s lag and staleness, store errors and 503
   await redis.start()
   await waitFor('the view to be fresh again', async () => await scrape(url), (m) => sample(m, `${P}revocation_view_stale`) === 0)
   t.pass('fresh again once Redis is back')
+})
+
+test('the real server process (as `npm start` runs it) serves metrics on METRICS_PORT, and closes them on SIGTERM', async (t) => {
+  const metricsPort = await freePort()
+  const server = await startServer(t, { STORE: 'memory', METRICS_PORT: String(metricsPort) })
+  const url = `http://127.0.0.1:${metricsPort}/metrics`
+  const s = await waitFor('the metrics listener', async () => await scrape(url).catch(() => undefined), (m) => m !== undefined)
+  t.equal(sample(s as Awaited<ReturnType<typeof scrape>>, `${P}logins_total`, { outcome: 'succeeded' }), 0)
+  t.equal((await fetch(`http://127.0.0.1:${server.port}/metrics`)).status, 404, 'not on the public port')
+  t.match(server.output(), /metrics listener started: GET \/metrics/)
+  t.equal(await server.stop(), 0, 'graceful shutdown with the metrics listener open')
 })

@@ -124,3 +124,14 @@ test('TRACING=false (the default): no span at all, even with an SDK registered',
   await c.request('GET', '/auth/session')
   t.same(exporter.getFinishedSpans().map((span) => span.name), [])
 })
+
+test('traceAccessCheckRatio: 0 traces logins but no access check', async (t) => {
+  exporter.reset()
+  const app = await embeddingApp(t, { tracing: true, traceAccessCheckRatio: 0 })
+  const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'ada', password: 'analytical engine' } })
+  const cookie = (login.headers['set-cookie'] as string[]).map((c) => c.split(';')[0]).join('; ')
+  for (let i = 0; i < 20; i++) t.equal((await app.inject({ method: 'GET', url: '/api/me', headers: { cookie } })).statusCode, 200)
+  const names = exporter.getFinishedSpans().map((span) => span.name)
+  t.ok(names.includes('session.login'))
+  t.notOk(names.includes('session.access_check'))
+})

@@ -8,6 +8,8 @@ import fastifyCookie from '@fastify/cookie'
 import fastifyCors from '@fastify/cors'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Cluster, Redis } from 'ioredis'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
 import { audit } from '../audit.js'
 import type { Clock } from '../../common/clock.js'
 import { clearSessionCookies, readCookie, type CookiePolicy } from '../cookies.js'
@@ -44,12 +46,15 @@ export interface AuthRoutesOptions {
   signup: 'closed' | 'open'
   /** Where rate-limit refusals are counted. */
   counters: SessionCounters
+  /** With metrics on: counts the answers of these routes (in their scope only, so the app's routes pay nothing). */
+  onResponse?: ((request: FastifyRequest, reply: FastifyReply, done: () => void) => void) | undefined
 }
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
   const { service, policy } = options
   fastify.setErrorHandler(errorHandlerFor(service.isStoreUnavailable))
   fastify.setValidatorCompiler(strictValidatorCompiler)
+  if (options.onResponse !== undefined) fastify.addHook('onResponse', options.onResponse)
   fastify.addSchema(ErrorBody)
 
   if (!fastify.hasReplyDecorator('setCookie')) {
