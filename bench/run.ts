@@ -4,6 +4,8 @@
  *   npm run bench                      full run (about 10 minutes), rewrites the generated part of the docs
  *   npm run bench -- --quick           a few seconds per step, writes into a temporary directory (smoke test)
  *   options: --rounds N --duration S --connections N --out DIR --no-propagation
+ *            --only ID,ID   run only these contenders (e.g. bare,floor-cold,ours-cold), print their figures and
+ *                           stop: no other measurement, no report written (for profiling and quick comparisons)
  *            --cpu-prof ID  run contender ID (e.g. ours-cold, refresh-sqlite) under `node --cpu-prof`; the
  *                           profiles land in bench-profiles/ (git-ignored), one per round
  *
@@ -36,13 +38,14 @@ const { values } = parseArgs({
     connections: { type: 'string' },
     out: { type: 'string' },
     'no-propagation': { type: 'boolean', default: false },
-    'cpu-prof': { type: 'string' }
+    'cpu-prof': { type: 'string' },
+    only: { type: 'string' }
   }
 })
 const quick = values.quick
 const ROUNDS = Number(values.rounds ?? (quick ? 1 : 5))
 const DURATION = Number(values.duration ?? (quick ? 1 : 6))
-const WARMUP = quick ? 1 : 2
+const WARMUP = quick ? 0 : 2
 const CONNECTIONS = Number(values.connections ?? (quick ? 10 : 50))
 const SESSIONS = quick ? 100 : 1000
 /**
@@ -77,6 +80,8 @@ interface Contender {
   distinctWarmup?: boolean
   /** Cores the server may use (default: core 0 alone). Several workers get both cores, shared with the loader. */
   serverCpus?: string
+  /** Seconds measured, when not the run's. */
+  durationSeconds?: number
 }
 
 interface Started {
@@ -202,7 +207,7 @@ async function measure (contender: Contender, round: number): Promise<Measured> 
     const ranges = contender.distinctWarmup === true
       ? { measured: { from: 0, use: usable - warm }, warmup: { from: usable - warm, use: warm } }
       : { measured: { from: 0, use: usable }, warmup: { from: 0, use: usable } }
-    return await load({ ...base, ...ranges, distinct: contender.distinctWarmup === true, warmupSeconds: WARMUP, durationSeconds: DURATION }, started.child.pid as number)
+    return await load({ ...base, ...ranges, distinct: contender.distinctWarmup === true, warmupSeconds: WARMUP, durationSeconds: contender.durationSeconds ?? DURATION }, started.child.pid as number)
   } catch (error) {
     throw new Error(`${contender.id}: ${String(error)}\n${started.stderr()}`)
   } finally {
@@ -241,16 +246,20 @@ async function propagation (store: 'redis' | 'sqlite'): Promise<Record<string, u
   return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>
 }
 
+const QUICK_SKIPS = new Set(['secure-session', 'fastify-jwt', 'iron-session', 'refresh-sqlite-1-worker'])
+
 async function main (): Promise<void> {
   const startedAt = new Date()
-  const coldFile = await mintColdTokens('stateless-session.ts')
-  const coldSecure = await mintColdTokens('secure-session.ts')
-  const coldJwt = await mintColdTokens('fastify-jwt.ts')
-  const coldIron = await mintColdTokens('iron-session.ts', SLOW_SHARE)
+  const only = values.only?.split(',')
+  const wanted = (...ids: string[]): boolean => only === undefined || ids.some((id) => only.includes(id))
+  const coldFile = wanted('ours-cold', 'floor-cold') ? await mintColdTokens('stateless-session.ts') : ''
+  const coldSecure = wanted('secure-session-cold') ? await mintColdTokens('secure-session.ts') : ''
+  const coldJwt = wanted('fastify-jwt-cold') ? await mintColdTokens('fastify-jwt.ts') : ''
+  const coldIron = wanted('iron-session-cold') ? await mintColdTokens('iron-session.ts', SLOW_SHARE) : ''
   const cold = (file: string): Pick<Contender, 'env' | 'sessionsFile' | 'distinctWarmup'> => ({ env: { BENCH_MODE: 'cold' }, sessionsFile: file, distinctWarmup: true })
   const redis = await startRedis({ teardown: (fn) => { teardowns.push(fn) } }, { aof: true, appendfsync: 'everysec' })
 
-  const contenders: Contender[] = [
+  const all: Contender[] = [
     { id: 'bare', label: 'bare Fastify (ceiling)', file: 'bare.ts', kind: 'get' },
     { id: 'floor-cold', label: 'floor: decrypt + HMAC + parse only, cold', file: 'floor.ts', kind: 'get', ...cold(coldFile) },
     { id: 'ours-warm', label: 'this project, warm', file: 'stateless-session.ts', env: { BENCH_MODE: 'warm' }, kind: 'get' },
@@ -270,6 +279,9 @@ async function main (): Promise<void> {
     { id: 'refresh-sqlite-1-worker', label: 'refresh, SQLite, WORKERS=1 on 2 cores', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite' }, kind: 'refresh', serverCpus: '0,1' },
     { id: 'refresh-sqlite-2-workers', label: 'refresh, SQLite, WORKERS=2 on 2 cores', file: 'service.ts', env: { BENCH_MODE: 'refresh', BENCH_STORE: 'sqlite', BENCH_WORKERS: '2' }, kind: 'refresh', serverCpus: '0,1' }
   ]
+  // The smoke test (--quick) skips the rows that only repeat another's code path with a different load: the
+  // peers' warm rows (their cold rows run the same code) and WORKERS=1 (the plain SQLite refresh row).
+  const contenders = only !== undefined ? all.filter((c) => only.includes(c.id)) : quick ? all.filter((c) => !QUICK_SKIPS.has(c.id)) : all
   const results = new Map<string, Measured[]>(contenders.map((c) => [c.id, []]))
   for (let round = 1; round <= ROUNDS; round++) {
     for (const contender of contenders) {
@@ -279,8 +291,18 @@ async function main (): Promise<void> {
       results.get(contender.id)?.push(result)
     }
   }
+  if (only !== undefined) {
+    const bare = results.get('bare')
+    for (const contender of contenders) {
+      const runs = results.get(contender.id) as Measured[]
+      const ratios = bare === undefined ? '' : `, ${runs.map((r, i) => `${(100 * r.requestsPerSecond / (bare[i]?.requestsPerSecond ?? NaN)).toFixed(0)}%`).join(' ')} of bare`
+      log(`${contender.label}: ${runs.map((r) => Math.round(r.requestsPerSecond)).join(' ')} req/s by round${ratios}; server CPU ${runs.map((r) => r.serverCpu).join(' ')}%, repeats ${Math.max(...runs.map((r) => r.repeats))}`)
+    }
+    return
+  }
   log('login (the configured argon2id cost)')
-  const login = await measure({ id: 'login', label: 'login', file: 'service.ts', env: { BENCH_MODE: 'login', BENCH_STORE: 'sqlite' }, kind: 'login' }, 0)
+  // A login takes about 100 ms of hashing: the quick run's one second, with no warm-up, may see none finish.
+  const login = await measure({ id: 'login', label: 'login', file: 'service.ts', env: { BENCH_MODE: 'login', BENCH_STORE: 'sqlite' }, kind: 'login', durationSeconds: Math.max(DURATION, 3) }, 0)
   log('in-process: cold verify cost')
   const verify = await inProcess('verify', quick ? 2000 : 40_000)
   log('in-process: denylist at scale')

@@ -161,7 +161,8 @@ export class RevocationSync {
     try {
       yes = changed()
     } catch {
-      yes = true // let the poll meet the failure and log it
+      // The regular poll meets the same failure and logs it, once per pollIntervalMs rather than every 10 ms.
+      return
     }
     if (yes) this.poll()
   }

@@ -275,3 +275,33 @@ test('purge: expired entries leave memory and the store; a failing store purge i
   await s.sync.purge()
   t.match(s.lines.at(-1), { level: 'error', msg: 'purging expired sessions failed; retrying' })
 })
+
+test('changedByOthers: a "yes" reads the log at once; a failing check stays quiet (the regular poll reports)', async (t) => {
+  let answer: boolean | Error = false
+  let asked = 0
+  class WatchedStore extends MemorySessionStore {
+    changedByOthers (): boolean {
+      asked++
+      if (answer instanceof Error) throw answer
+      return answer
+    }
+  }
+  const store = new WatchedStore()
+  const watched: SessionStore = store
+  const errors: string[] = []
+  const log = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { errors.push(JSON.parse(line).msg) } } } }).log
+  const denylist = new Denylist()
+  const clock = new ManualClock()
+  const sync = new RevocationSync({ store: watched, denylist, clock: clock.now, log, leeway: 30, pollIntervalMs: 3_600_000, purgeIntervalMs: 3_600_000, changeCheckIntervalMs: 5 })
+  await sync.start()
+  t.teardown(() => sync.stop())
+  await store.revokeToken({ kind: 'token', id: 'unseen-while-no-000000', expiresAt: clock.seconds + 60 })
+  await waitFor('a few checks', () => asked, (n) => n >= 3)
+  t.equal(denylist.isRevoked('unseen-while-no-000000', 'f', 's', 0), false, 'no read while the answer is no')
+  answer = true
+  await waitFor('the revocation after a yes', () => denylist.isRevoked('unseen-while-no-000000', 'f', 's', 0), (revoked) => revoked)
+  answer = new Error('database closed')
+  const before = asked
+  await waitFor('more checks', () => asked, (n) => n >= before + 3)
+  t.same(errors, [], 'a failing check logs nothing by itself')
+})
