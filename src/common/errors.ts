@@ -54,6 +54,15 @@ export const ForbiddenError = createError('ERR_FORBIDDEN', 'This needs the %s ro
 export const LastAdminError = createError('ERR_LAST_ADMIN', 'Refused: this would leave no enabled user with the %s role', 409)
 /** An admin disabling, deleting or demoting their own account over HTTP (by accident, most likely). */
 export const AdminSelfChangeError = createError('ERR_ADMIN_SELF_CHANGE', 'An admin cannot %s their own account here; ask another admin, or use the users CLI on the server', 409)
+/**
+ * The session is valid but its user last proved who they are longer ago than the route allows (RFC 9470
+ * `max_age`): re-authenticate with POST <prefix>/reauth, then retry. Sent with `WWW-Authenticate`.
+ */
+export const ReauthRequiredError = createError('ERR_REAUTH_REQUIRED', 'This needs a recent authentication: re-authenticate, then retry', 401)
+/** The session's authentication lacks a method the route requires (RFC 9470 `acr_values`): re-authenticate with a second factor. */
+export const StrongerAuthRequiredError = createError('ERR_STRONGER_AUTH_REQUIRED', 'This needs an authentication with a second factor: re-authenticate with it, then retry', 401)
+/** A re-authentication (or the second step of a login) of a user with a second factor, without its code. */
+export const SecondFactorRequiredError = createError('ERR_SECOND_FACTOR_REQUIRED', 'This account has a second factor: send its code too', 401)
 
 /** All codes an HTTP client can receive, for the docs check. */
 export const httpErrors: readonly FastifyErrorConstructor[] = [
@@ -79,7 +88,10 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   WrongPasswordError,
   ForbiddenError,
   LastAdminError,
-  AdminSelfChangeError
+  AdminSelfChangeError,
+  ReauthRequiredError,
+  StrongerAuthRequiredError,
+  SecondFactorRequiredError
 ]
 
 /** All codes, HTTP and boot-time. */

@@ -9,6 +9,7 @@ import { csrfProtection, type CsrfProtection } from './csrf.js'
 import { Denylist } from '../session/denylist.js'
 import { InvalidOptionError, SESSION_INVALID_BODY, SessionStoreStaleError, errorBody } from '../common/errors.js'
 import { resolveOptions, type SessionPluginOptions } from './plugin-options.js'
+import { recentAuthGuard, type RequireRecentAuth } from './recent-auth.js'
 import { RevocationSync } from '../session/revocation-sync.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { SessionService, type SessionInfo } from '../session/session-service.js'
@@ -17,6 +18,7 @@ import { KeyRing } from '../tokens/keys.js'
 import { TokenCodec } from '../tokens/token-codec.js'
 
 export type { SessionPluginOptions } from './plugin-options.js'
+export type { RecentAuthOptions, RequireRecentAuth } from './recent-auth.js'
 
 /**
  * Names of the decorators that could collide with other plugins (`request.session` with @fastify/session and
@@ -66,6 +68,8 @@ export interface StatelessSessionApi {
   readonly revocations: RevocationSync
   readonly csrfProtection: CsrfProtection
   readonly requireSession: RequireSession
+  /** preHandler factory: a session whose user authenticated at most N seconds ago (docs/plugin.md, "Recent authentication"). */
+  readonly requireRecentAuth: RequireRecentAuth
   /** The session of a request, whatever the request decorator is called. */
   sessionOf: (request: FastifyRequest) => SessionInfo | null
   /** True when the request's valid token cannot be vouched for (see `request.sessionStale`). */
@@ -79,6 +83,11 @@ declare module 'fastify' {
     sessions: SessionService
     /** preHandler that answers 401 (the standard body) unless the request carries a valid session. */
     requireSession: RequireSession
+    /**
+     * `app.requireRecentAuth(maxAgeSeconds?, { amr? })`: a preHandler answering 401 ERR_REAUTH_REQUIRED (RFC 9470
+     * challenge) unless the session's user authenticated at most `maxAgeSeconds` ago (default `reauthMaxAgeSeconds`).
+     */
+    requireRecentAuth: RequireRecentAuth
     /** Cookie names and attributes in use. */
     sessionCookies: CookiePolicy
     /** The revocation sync, for readiness checks. */
@@ -202,8 +211,10 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       .send(check === 'stale' ? SESSION_STALE_JSON : SESSION_INVALID_JSON)
   }
   fastify.decorate('requireSession', requireSession)
+  const requireRecentAuth = recentAuthGuard({ clock: o.clock, defaultMaxAge: o.reauthMaxAgeSeconds, sessionOf, isStale })
+  fastify.decorate('requireRecentAuth', requireRecentAuth)
   fastify.decorate(o.csrfDecorator, csrf)
-  fastify.decorate('statelessSession', Object.freeze({ service, cookies: policy, revocations: sync, csrfProtection: csrf, requireSession, sessionOf, isStale }))
+  fastify.decorate('statelessSession', Object.freeze({ service, cookies: policy, revocations: sync, csrfProtection: csrf, requireSession, requireRecentAuth, sessionOf, isStale }))
 
   if (o.routes) {
     await fastify.register(authRoutes, {

@@ -87,6 +87,7 @@ function pluginSettings (config: EnvConfig, options: BuildAppOptions): Omit<Sess
     },
     adminRole: config.ADMIN_ROLE,
     signup: config.SIGNUP,
+    reauthMaxAgeSeconds: config.REAUTH_MAX_AGE_SECONDS,
     ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
     ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS, redisKeyPrefix: config.REDIS_KEY_PREFIX } : {})
   }

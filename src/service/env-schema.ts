@@ -43,6 +43,7 @@ export const ENV_OPTIONS: Readonly<Record<string, string>> = {
   RATE_LIMIT_SIGNUP_IP_MAX: 'rateLimit.signupIpMax',
   RATE_LIMIT_SIGNUP_WINDOW_SECONDS: 'rateLimit.signupWindowSeconds',
   ADMIN_ROLE: 'adminRole',
+  REAUTH_MAX_AGE_SECONDS: 'reauthMaxAgeSeconds',
   SIGNUP: 'signup',
   REDIS_KEY_PREFIX: 'redisKeyPrefix',
   REDIS_MAX_STALENESS_SECONDS: 'maxStalenessSeconds',
@@ -86,6 +87,7 @@ export const envSchema = Type.Object({
   RATE_LIMIT_SIGNUP_WINDOW_SECONDS: R.signupWindowSeconds,
   ADMIN_ROLE: noted(O.adminRole, 'The built-in user directory\'s admin role.'),
   SIGNUP: O.signup,
+  REAUTH_MAX_AGE_SECONDS: O.reauthMaxAgeSeconds,
   STORE: Type.Union([Type.Literal('sqlite'), Type.Literal('memory'), Type.Literal('redis')], {
     default: 'sqlite',
     description: 'Where rotations, revocations and users live: `sqlite` (embedded, durable, the default; one instance), `redis` (shared by several instances, see docs/deployment.md) or `memory` (tests and demos: lost on restart).'

@@ -28,6 +28,8 @@ const COOKIES_READ: Record<string, Array<Record<string, string[]>>> = {
   'POST /password': [{ accessCookie: [] }],
   'POST /logout-all': [{ accessCookie: [] }],
   'POST /refresh': [{ refreshCookie: [] }],
+  // Both: the access cookie names the session, its refresh token is rotated with the renewed auth_time.
+  'POST /reauth': [{ accessCookie: [], refreshCookie: [] }],
   // Either cookie names the session to end; without one, logout still answers 204.
   'POST /logout': [{ accessCookie: [] }, { refreshCookie: [] }, {}]
 }

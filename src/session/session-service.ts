@@ -30,6 +30,19 @@ export interface IssuedToken {
   expiresIn: number
 }
 
+/**
+ * How and when the user last proved who they are: `auth_time` and `amr` of the tokens (RFC 8176 method names:
+ * `pwd` a password, `otp` a one-time code). A login sets them, a re-authentication renews them, a refresh
+ * carries them over.
+ */
+export interface Assurance {
+  authTime: number
+  amr: readonly string[]
+}
+
+/** Methods of a password login. */
+export const PASSWORD_AMR: readonly string[] = Object.freeze(['pwd'])
+
 export interface IssuedSession {
   info: SessionInfo
   access: IssuedToken
@@ -150,7 +163,16 @@ export class SessionService {
     const startedAt = seconds(this.#o.clock)
     const found = await fromStore(async () => await this.#o.verifyCredentials(username, password))
     if (found === null) return { status: 'refused', reason: 'credentials' }
-    return await this.#open(sessionUser(found), client, mark, startedAt)
+    return await this.#open(sessionUser(found), client, mark, startedAt, PASSWORD_AMR)
+  }
+
+  /**
+   * True when `password` is the current password of the session's user (the app's `verifyCredentials`, by
+   * username, must answer that same user): a re-authentication's first proof.
+   */
+  async checkPassword (session: SessionInfo, password: string): Promise<boolean> {
+    const found = await fromStore(async () => await this.#o.verifyCredentials(session.user.username, password))
+    return found !== null && found.id === session.user.id
   }
 
   /**
@@ -158,12 +180,25 @@ export class SessionService {
    * device that changed it keeps a session) or a sign-up. The mark is taken now, so a change of the user
    * that ends their sessions from here on still refuses it.
    */
-  async startSession (user: SessionUser, client: ClientInfo): Promise<LoginResult> {
+  async startSession (user: SessionUser, client: ClientInfo, amr: readonly string[] = PASSWORD_AMR): Promise<LoginResult> {
     const mark = await fromStore(async () => await this.#o.store.revocationMark())
-    return await this.#open(sessionUser(user), client, mark, seconds(this.#o.clock))
+    return await this.#open(sessionUser(user), client, mark, seconds(this.#o.clock), amr)
   }
 
-  async #open (user: SessionUser, client: ClientInfo, mark: string, startedAt: number): Promise<LoginResult> {
+  /**
+   * The store's revocation mark (see `login`): a login in two steps takes it before the password check and
+   * hands it to `finishLogin`, so a credential change between the steps still refuses the session.
+   */
+  async revocationMark (): Promise<string> {
+    return await fromStore(async () => await this.#o.store.revocationMark())
+  }
+
+  /** Opens the session of a login whose credentials were checked after `mark` was taken, at `startedAt`. */
+  async finishLogin (user: SessionUser, client: ClientInfo, mark: string, startedAt: number, amr: readonly string[]): Promise<LoginResult> {
+    return await this.#open(sessionUser(user), client, mark, startedAt, amr)
+  }
+
+  async #open (user: SessionUser, client: ClientInfo, mark: string, startedAt: number, amr: readonly string[]): Promise<LoginResult> {
     const now = seconds(this.#o.clock)
     const { accessTtl, refreshIdleTtl, maxAge } = this.#o.lifetimes
     // Stores keep the record of a subject revocation until it expires, at least an access token lifetime after
@@ -185,7 +220,7 @@ export class SessionService {
       revokedAt: null
     }
     // Tokens are minted (and their size checked) before anything is recorded.
-    const issued = this.#issue(family, now)
+    const issued = this.#issue(family, now, { authTime: now, amr })
     const created = await fromStore(async () => await this.#o.store.createFamily(family, mark))
     return created ? { status: 'issued', session: issued } : { status: 'refused', reason: 'revoked' }
   }
@@ -196,13 +231,27 @@ export class SessionService {
    * of the family is reuse, which revokes the whole family at once.
    */
   async refresh (token: string, clientAddress?: string): Promise<RefreshResult> {
+    return await this.#rotate(token, clientAddress, undefined)
+  }
+
+  /**
+   * Re-authentication (POST <prefix>/reauth): the caller has just checked the user's proofs (`amr`); the
+   * session's refresh token is rotated as by a refresh, and the new pair carries `auth_time` = now and `amr`.
+   * Same session (family), no new login. The refresh token must belong to `session`.
+   */
+  async reauthenticate (session: SessionInfo, refreshToken: string, amr: readonly string[], clientAddress?: string): Promise<RefreshResult> {
+    return await this.#rotate(refreshToken, clientAddress, { session, amr })
+  }
+
+  async #rotate (token: string, clientAddress: string | undefined, reauth: { session: SessionInfo, amr: readonly string[] } | undefined): Promise<RefreshResult> {
     const now = seconds(this.#o.clock)
     const verified = this.#o.codec.verify('refresh', token, now)
     if (!verified.ok) return { status: 'invalid', reason: verified.reason }
     const claims = verified.claims
     const who = { userId: claims.sub, familyId: claims.sid }
+    if (reauth !== undefined && (claims.sid !== reauth.session.id || claims.sub !== reauth.session.user.id)) return { status: 'invalid', reason: 'rejected', ...who }
     if (this.#isRevoked(claims)) return { status: 'invalid', reason: 'revoked', ...who }
-    const absolute = claims.auth_time + this.#o.lifetimes.maxAge
+    const absolute = claims.login_time + this.#o.lifetimes.maxAge
     if (now >= absolute) return { status: 'invalid', reason: 'session-expired', ...who }
 
     const findUser = this.#o.findUser
@@ -230,7 +279,7 @@ export class SessionService {
       case 'replayed':
         return {
           status: 'issued',
-          session: this.#issue(outcome.family, now),
+          session: this.#issue(outcome.family, now, reauth === undefined ? { authTime: claims.auth_time, amr: claims.amr } : { authTime: now, amr: reauth.amr }),
           replayed: outcome.outcome === 'replayed',
           generation: outcome.family.generation
         }
@@ -341,9 +390,20 @@ export class SessionService {
     return this.#o.denylist.isRevoked(claims.jti, claims.sid, claims.sub, claims.iat)
   }
 
-  #issue (family: FamilyRecord, now: number): IssuedSession {
+  #issue (family: FamilyRecord, now: number, assurance: Assurance): IssuedSession {
     const { issuer: iss, audience: aud } = this.#o.codec.rules
-    const base = { iss, aud, sub: family.user.id, sid: family.id, iat: family.rotatedAt, auth_time: family.authTime }
+    const base = {
+      iss,
+      aud,
+      sub: family.user.id,
+      sid: family.id,
+      iat: family.rotatedAt,
+      // A replayed pair (the predecessor inside the grace window) keeps the pair's `iat`, which may be earlier
+      // than a re-authentication happening now: `auth_time` never follows `iat`, and an older one is the safe side.
+      auth_time: Math.max(family.authTime, Math.min(assurance.authTime, family.rotatedAt)),
+      login_time: family.authTime,
+      amr: [...assurance.amr]
+    }
     const accessClaims: AccessClaims = {
       ...base,
       jti: family.accessJti,

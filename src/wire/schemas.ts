@@ -120,6 +120,14 @@ export const UserSessionParams = Type.Object({
   sessionId: SessionId
 })
 
+/** A code from an authenticator app (TOTP: six digits). */
+export const TotpCode = Type.String({ pattern: '^[0-9]{6}$', description: 'The six-digit code the authenticator app shows now.' })
+
+export const ReauthBody = Type.Object({
+  password: Password,
+  code: Type.Optional({ ...TotpCode, description: 'Required when the user has a second factor: the six-digit code the authenticator app shows now.' })
+}, { additionalProperties: false })
+
 export const NoContent = Type.Null({ description: 'No body.' })
 
 /** The user as the API shows it. */
@@ -138,3 +146,4 @@ export type SignupJson = Static<typeof SignupBody>
 export type AccountJson = Static<typeof AccountBody>
 export type AccountListJson = Static<typeof AccountList>
 export type CreateAccountJson = Static<typeof CreateAccountBody>
+export type ReauthJson = Static<typeof ReauthBody>

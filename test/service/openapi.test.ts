@@ -74,6 +74,7 @@ test('/openapi.json is a valid OpenAPI 3.1 document listing every route', async 
     'POST /auth/logout',
     'POST /auth/logout-all',
     'POST /auth/password',
+    'POST /auth/reauth',
     'POST /auth/refresh',
     'PUT /auth/admin/users/:id/password',
     'PUT /auth/admin/users/:id/roles'
@@ -93,6 +94,7 @@ test('/openapi.json is a valid OpenAPI 3.1 document listing every route', async 
   const security = (method: string, path: string): unknown => doc.paths[path]?.[method]?.security
   t.same(security('post', '/auth/login'), undefined, 'login needs no cookie')
   t.same(security('post', '/auth/refresh'), [{ refreshCookie: [] }])
+  t.same(security('post', '/auth/reauth'), [{ accessCookie: [], refreshCookie: [] }], 'reauth reads both cookies')
   t.same(security('post', '/auth/logout'), [{ accessCookie: [] }, { refreshCookie: [] }, {}])
   for (const [method, path] of [['get', '/auth/session'], ['get', '/auth/sessions'], ['delete', '/auth/sessions/{id}'], ['delete', '/auth/sessions'], ['post', '/auth/password'], ['post', '/auth/logout-all']] as const) {
     t.same(security(method, path), [{ accessCookie: [] }], `${method} ${path} reads the access cookie`)

@@ -9,7 +9,7 @@
  * enabled admin (ERR_LAST_ADMIN, checked atomically with the change), and an admin cannot disable, delete or
  * demote their own account here (ERR_ADMIN_SELF_CHANGE): the users CLI on the server can.
  *
- * preHandlers are arrays, so a stronger check (re-authentication, a second factor) can be added in front.
+ * Every admin route needs a recent authentication (`reauthMaxAgeSeconds`; 401 ERR_REAUTH_REQUIRED otherwise).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
@@ -54,7 +54,7 @@ const REFUSALS = new Set(['ERR_LAST_ADMIN', 'ERR_ADMIN_SELF_CHANGE'])
 
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async function adminRoutes (fastify, options) {
   const { service, accounts, adminRole } = options
-  const { csrfProtection: csrf, requireSession, sessionOf } = fastify.statelessSession
+  const { csrfProtection: csrf, requireSession, requireRecentAuth, sessionOf } = fastify.statelessSession
   const guard = { keepRole: adminRole }
 
   /** preHandler after requireSession: 403 unless the session's user holds the admin role. */
@@ -67,7 +67,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     audit(request.log, 'admin.forbidden', { actorId: session.user.id, actorName: session.user.username, method: request.method, route: request.routeOptions.url })
     done(new ForbiddenError(adminRole))
   }
-  const admin = [requireSession, requireAdmin]
+  // Acting as an admin needs a recent authentication too (reauthMaxAgeSeconds), checked after the role.
+  const admin = [requireSession, requireAdmin, requireRecentAuth()]
   const change = { bodyLimit: BODY_LIMIT, onRequest: csrf, preHandler: admin }
 
   function actor (request: FastifyRequest): { actorId: string, actorName: string } {

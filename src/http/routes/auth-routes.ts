@@ -21,6 +21,8 @@ import type { Accounts } from '../../users/accounts.js'
 import { EndedBody, ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
 import { accountRoutes } from './account-routes.js'
 import { adminRoutes } from './admin-routes.js'
+import { reauthRoutes } from './reauth-routes.js'
+import { guardUnless } from '../recent-auth.js'
 import { BODY_LIMIT, clientInfo, errorResponses as errors, noBody, refuseRateLimited, sessionBody, sessionList, sessionReplies } from './route-kit.js'
 
 export { sessionBody } from './route-kit.js'
@@ -65,7 +67,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   const limits = options.rateLimit === false
     ? NO_RATE_LIMITS
     : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis, keyPrefix: options.redisKeyPrefix })
-  const { csrfProtection: csrf, requireSession, sessionOf, isStale } = fastify.statelessSession
+  const { csrfProtection: csrf, requireSession, requireRecentAuth, sessionOf, isStale } = fastify.statelessSession
+  // The sensitive routes need a recent authentication (reauthMaxAgeSeconds; docs/security.md, "Re-authentication").
+  const recentAuth = requireRecentAuth()
   const replies = sessionReplies(policy)
   const sendSession = replies.send
   const refuseSession = replies.refuse
@@ -176,9 +180,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: requireSession,
+    preHandler: recentAuth,
     schema: {
-      summary: 'End every session of the current user',
+      summary: 'End every session of the current user (needs a recent authentication)',
       response: { 204: NoContent, ...errors }
     }
   }, async function logoutAll (request, reply) {
@@ -215,9 +219,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: [requireSession],
+    preHandler: [recentAuth],
     schema: {
-      summary: 'End every other session of the current user, in one call; the current one lives on',
+      summary: 'End every other session of the current user, in one call; the current one lives on (needs a recent authentication)',
       response: { 200: EndedBody, ...errors }
     }
   }, async function endOtherSessions (request) {
@@ -231,9 +235,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: requireSession,
+    // Ending one's own current session is a logout; ending another one needs a recent authentication.
+    preHandler: guardUnless((request, session) => (request.params as { id: string }).id === session.id, recentAuth, sessionOf),
     schema: {
-      summary: 'End one session of the current user; ending the current one also clears its cookies',
+      summary: 'End one session of the current user; ending the current one also clears its cookies (another one needs a recent authentication)',
       params: SessionIdParams,
       response: { 204: NoContent, 404: ErrorBody, ...errors }
     }
@@ -245,6 +250,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     return reply.code(204).send(null)
   })
 
+  await fastify.register(reauthRoutes, { service, policy, replies, limits, secondFactor: undefined })
   if (options.accounts !== undefined) {
     const shared = { service, replies, limits, accounts: options.accounts }
     await fastify.register(accountRoutes, { ...shared, signup: options.signup })
