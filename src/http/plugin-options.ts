@@ -28,7 +28,10 @@ export const RateLimitSchema = Type.Object({
   refreshIpMax: integer(120, 1, 1_000_000, 'Refresh requests allowed per client IP address (IPv6: per /64) per refresh window.'),
   refreshWindowSeconds: integer(60, 1, 86400, 'Length of the refresh rate-limit window.'),
   signupIpMax: integer(10, 1, 1_000_000, 'Sign-up attempts allowed per client IP address (IPv6: per /64) per sign-up window, successful or not (with sign-up open).'),
-  signupWindowSeconds: integer(3600, 1, 86400, 'Length of the sign-up rate-limit window.')
+  signupWindowSeconds: integer(3600, 1, 86400, 'Length of the sign-up rate-limit window.'),
+  secondFactorAccountMax: integer(5, 1, 1_000_000, 'Wrong second-factor codes (the second step of a login) allowed per account per second-factor window, from all clients together; then 429 with Retry-After until the window ends.'),
+  secondFactorIpMax: integer(50, 1, 1_000_000, 'Wrong second-factor codes allowed per client IP address (IPv6: per /64) per second-factor window, over all accounts.'),
+  secondFactorWindowSeconds: integer(900, 1, 86400, 'Length of the second-factor failure window (starts at the first failure, never extended).')
 }, { additionalProperties: false })
 
 export type RateLimitSettings = Static<typeof RateLimitSchema>

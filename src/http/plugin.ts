@@ -15,7 +15,9 @@ import { authRoutes } from './routes/auth-routes.js'
 import { SessionService, type SessionInfo } from '../session/session-service.js'
 import { registerJws } from '../tokens/jws.js'
 import { KeyRing } from '../tokens/keys.js'
+import type { SecondFactorStore } from '../users/user-store.js'
 import { TokenCodec } from '../tokens/token-codec.js'
+import { TotpService } from '../users/totp.js'
 
 export type { SessionPluginOptions } from './plugin-options.js'
 export type { RecentAuthOptions, RequireRecentAuth } from './recent-auth.js'
@@ -231,9 +233,18 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       redisKeyPrefix: o.redisKeyPrefix,
       accounts: o.accounts,
       adminRole: o.adminRole,
-      signup: o.signup
+      signup: o.signup,
+      accessTtl: o.accessTtlSeconds,
+      secondFactor: secondFactorOf(o)
     })
   }
+}
+
+/** TOTP over the user directory's second-factor storage, when it has one; its secrets sealed under the session secret. */
+function secondFactorOf (o: ReturnType<typeof resolveOptions>): { totp: TotpService, store: SecondFactorStore } | undefined {
+  const store = o.accounts?.secondFactorStore
+  if (store === undefined) return undefined
+  return { store, totp: new TotpService({ store, secret: o.secret, previousSecrets: o.previousSecrets, clock: o.clock, issuer: o.issuer }) }
 }
 
 export default fp(sessionPlugin, { name: 'stateless-session', fastify: '5.x' })

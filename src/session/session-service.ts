@@ -59,6 +59,18 @@ export type LoginResult =
    */
   | { status: 'refused', reason: 'credentials' | 'revoked' | 'too-slow' }
 
+/**
+ * The password was right, but the user has a second factor: no session yet. The caller keeps this (a pending
+ * login) until the second step passes, then calls `finishLogin` with it: the mark still catches a credential
+ * change between the steps.
+ */
+export interface SecondFactorHold {
+  status: 'second-factor'
+  user: SessionUser
+  mark: string
+  startedAt: number
+}
+
 export type RefreshResult =
   | { status: 'issued', session: IssuedSession, replayed: boolean, generation: number }
   | { status: 'invalid', reason: VerifyFailure | 'revoked' | 'user-unavailable' | 'session-expired' | 'rejected', userId?: string, familyId?: string }
@@ -158,12 +170,17 @@ export class SessionService {
    * refuses it. Exact, by order in the store; the "not before" of the subject revocation, in whole seconds,
    * does not cover a session issued in the same second.
    */
-  async login (username: string, password: string, client: ClientInfo): Promise<LoginResult> {
+  async login (username: string, password: string, client: ClientInfo): Promise<LoginResult>
+  /** With `needsSecondFactor`: valid credentials of a user it answers true for give a hold, not a session. */
+  async login (username: string, password: string, client: ClientInfo, needsSecondFactor: ((userId: string) => Promise<boolean>) | undefined): Promise<LoginResult | SecondFactorHold>
+  async login (username: string, password: string, client: ClientInfo, needsSecondFactor?: (userId: string) => Promise<boolean>): Promise<LoginResult | SecondFactorHold> {
     const mark = await fromStore(async () => await this.#o.store.revocationMark())
     const startedAt = seconds(this.#o.clock)
     const found = await fromStore(async () => await this.#o.verifyCredentials(username, password))
     if (found === null) return { status: 'refused', reason: 'credentials' }
-    return await this.#open(sessionUser(found), client, mark, startedAt, PASSWORD_AMR)
+    const user = sessionUser(found)
+    if (needsSecondFactor !== undefined && await fromStore(async () => await needsSecondFactor(user.id))) return { status: 'second-factor', user, mark, startedAt }
+    return await this.#open(user, client, mark, startedAt, PASSWORD_AMR)
   }
 
   /**
@@ -186,16 +203,12 @@ export class SessionService {
   }
 
   /**
-   * The store's revocation mark (see `login`): a login in two steps takes it before the password check and
-   * hands it to `finishLogin`, so a credential change between the steps still refuses the session.
+   * The second step of a login held for a second factor: opens the session, unless a credential change
+   * ended the user's sessions since the password was checked (the hold's mark), or the steps took longer than
+   * an access token lifetime (`too-slow`).
    */
-  async revocationMark (): Promise<string> {
-    return await fromStore(async () => await this.#o.store.revocationMark())
-  }
-
-  /** Opens the session of a login whose credentials were checked after `mark` was taken, at `startedAt`. */
-  async finishLogin (user: SessionUser, client: ClientInfo, mark: string, startedAt: number, amr: readonly string[]): Promise<LoginResult> {
-    return await this.#open(sessionUser(user), client, mark, startedAt, amr)
+  async finishLogin (hold: Omit<SecondFactorHold, 'status'>, client: ClientInfo, amr: readonly string[]): Promise<LoginResult> {
+    return await this.#open(sessionUser(hold.user), client, hold.mark, hold.startedAt, amr)
   }
 
   async #open (user: SessionUser, client: ClientInfo, mark: string, startedAt: number, amr: readonly string[]): Promise<LoginResult> {

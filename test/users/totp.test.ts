@@ -1,16 +1,11 @@
 /** The TOTP factor: enrolment, codes once each with one step of drift, recovery codes, secrets sealed and rotated. */
-import { Secret, TOTP } from 'otpauth'
 import { test } from 'tap'
 import { TotpService } from '../../src/users/totp.js'
 import { MemoryUserStore } from '../../src/users/user-store.js'
 import { ManualClock, TEST_SECRET } from '../helper.js'
+import { appCode } from '../helpers/totp.js'
 
 const OTHER_SECRET = 'another-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
-
-/** What an authenticator app shows at the clock's time. */
-export function appCode (secret: string, ms: number): string {
-  return new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({ timestamp: ms })
-}
 
 async function setup (secret = TEST_SECRET, previous: string[] = []): Promise<{ store: MemoryUserStore, clock: ManualClock, totp: TotpService }> {
   const store = new MemoryUserStore()

@@ -33,6 +33,7 @@ import {
 } from '../../wire/schemas.js'
 import { audit, type AuditEvent } from '../audit.js'
 import type { AuthRateLimits } from '../rate-limits.js'
+import type { TotpService } from '../../users/totp.js'
 import { BODY_LIMIT, errorResponses, iso, noBody, sessionList, type SessionReplies } from './route-kit.js'
 
 export interface AdminRoutesOptions {
@@ -41,6 +42,8 @@ export interface AdminRoutesOptions {
   replies: SessionReplies
   limits: AuthRateLimits
   adminRole: string
+  /** With second factors: `DELETE /users/:id/mfa` resets one. */
+  secondFactor: { totp: TotpService } | undefined
 }
 
 const errors = { ...errorResponses, 404: ErrorBody, 409: ErrorBody }
@@ -197,6 +200,28 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     const user = await act(request, 'admin.password_set', { userId: id }, async () => await accounts.setPassword(id, request.body.password))
     return { user: userView(user) }
   })
+
+  const secondFactor = options.secondFactor
+  if (secondFactor !== undefined) {
+    fastify.delete('/users/:id/mfa', {
+      ...change,
+      preValidation: noBody,
+      schema: {
+        summary: 'Admin: reset the second factor of a user who lost it (recovery codes included); every session of theirs ends',
+        params: UserIdParams,
+        response: { 204: NoContent, ...errors }
+      }
+    }, async function resetSecondFactor (request, reply) {
+      const { id } = request.params
+      await act(request, 'admin.mfa_reset', { userId: id }, async () => {
+        await existing(id)
+        const removed = await secondFactor.totp.remove(id)
+        await service.endUserSessions(id)
+        return removed
+      })
+      return reply.code(204).send(null)
+    })
+  }
 
   fastify.get('/users/:id/sessions', {
     preHandler: admin,

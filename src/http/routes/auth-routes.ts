@@ -18,10 +18,11 @@ import { NO_RATE_LIMITS, registerRateLimits, type RateLimitSettings } from '../r
 import { securityHeaders } from '../security-headers.js'
 import type { LoginResult, SessionInfo, SessionService } from '../../session/session-service.js'
 import type { Accounts } from '../../users/accounts.js'
-import { EndedBody, ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
+import { EndedBody, ErrorBody, LoginAnswer, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
 import { accountRoutes } from './account-routes.js'
 import { adminRoutes } from './admin-routes.js'
 import { reauthRoutes } from './reauth-routes.js'
+import { mfaRoutes, twoStepLogin, type SecondFactorDeps } from './mfa-routes.js'
 import { guardUnless } from '../recent-auth.js'
 import { BODY_LIMIT, clientInfo, errorResponses as errors, noBody, refuseRateLimited, sessionBody, sessionList, sessionReplies } from './route-kit.js'
 
@@ -42,6 +43,9 @@ export interface AuthRoutesOptions {
   accounts: Accounts | undefined
   adminRole: string
   signup: 'closed' | 'open'
+  /** TOTP and where second factors live: adds the two-step login, enrolment and the code at re-authentication. */
+  secondFactor: SecondFactorDeps | undefined
+  accessTtl: number
 }
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
@@ -73,6 +77,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   const replies = sessionReplies(policy)
   const sendSession = replies.send
   const refuseSession = replies.refuse
+  const secondFactor = options.secondFactor
+  const twoStep = secondFactor === undefined ? undefined : twoStepLogin({ ...secondFactor, policy, clock: options.clock, accessTtl: options.accessTtl })
 
   // Bodies are JSON only: text/plain, forms and multipart get 415 (no parser). An empty body is allowed
   // (refresh and logout need none), and Fastify's parser keeps its __proto__/constructor poisoning guards.
@@ -91,17 +97,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     schema: {
-      summary: 'Log in: sets the access and refresh cookies',
+      summary: 'Log in: sets the access and refresh cookies; for a user with a second factor, answers { secondFactorRequired: true } and a pending-login cookie instead',
       body: LoginBody,
-      response: { 200: SessionBody, 413: ErrorBody, ...errors }
+      response: { 200: LoginAnswer, 413: ErrorBody, ...errors }
     }
   }, async function login (request, reply) {
     // Any session cookie sent along is ignored: a login always starts a new family (no session fixation).
     const { username, password } = request.body
     let refusal: LoginResult | undefined
     const outcome = await limits.login(request, async () => {
-      const result = await service.login(username, password, clientInfo(request))
-      if (result.status === 'issued') return result.session
+      const result = await service.login(username, password, clientInfo(request), twoStep?.needsSecondFactor)
+      if (result.status === 'issued' || result.status === 'second-factor') return result
       refusal = result
       return null
     })
@@ -116,8 +122,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
       audit(request.log, 'login.failed', { username, reason: refusal?.status === 'refused' ? refusal.reason : 'credentials' })
       throw new InvalidCredentialsError()
     }
-    audit(request.log, 'login.succeeded', { userId: issued.info.user.id, familyId: issued.info.id })
-    return sendSession(reply, issued)
+    if (issued.status === 'second-factor') return await (twoStep as NonNullable<typeof twoStep>).hold(request, reply, issued)
+    audit(request.log, 'login.succeeded', { userId: issued.session.info.user.id, familyId: issued.session.info.id })
+    return sendSession(reply, issued.session)
   })
 
   fastify.post('/refresh', {
@@ -250,10 +257,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     return reply.code(204).send(null)
   })
 
-  await fastify.register(reauthRoutes, { service, policy, replies, limits, secondFactor: undefined })
+  await fastify.register(reauthRoutes, { service, policy, replies, limits, secondFactor: secondFactor?.totp })
+  if (secondFactor !== undefined) await fastify.register(mfaRoutes, { ...secondFactor, service, policy, replies, limits, clock: options.clock })
   if (options.accounts !== undefined) {
     const shared = { service, replies, limits, accounts: options.accounts }
     await fastify.register(accountRoutes, { ...shared, signup: options.signup })
-    await fastify.register(adminRoutes, { ...shared, prefix: '/admin', adminRole: options.adminRole })
+    await fastify.register(adminRoutes, { ...shared, prefix: '/admin', adminRole: options.adminRole, secondFactor })
   }
 }

@@ -10,6 +10,7 @@
  *   npm run users -- list
  *   npm run users -- sessions list <name>                (the user's live sessions)
  *   npm run users -- sessions end <name> [--session <id>] (all of them, or one)
+ *   npm run users -- mfa reset <name>                    (removes the second factor; ends all of the user's sessions)
  *
  * `sessions end` records the revocation in the store the running service uses: it enforces it within its
  * revocation delay (SQLite: the next poll, REVOCATION_POLL_INTERVAL of about a second; Redis: pushed, a few
@@ -35,7 +36,8 @@ const USAGE = `usage: npm run users -- <command>
   enable <name>
   list
   sessions list <name>
-  sessions end <name> [--session <id>]`
+  sessions end <name> [--session <id>]
+  mfa reset <name>`
 
 export class UsageError extends Error {
   override name = 'UsageError'
@@ -64,8 +66,8 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
     allowPositionals: true,
     options: { role: { type: 'string', multiple: true }, 'password-stdin': { type: 'boolean' }, session: { type: 'string' }, help: { type: 'boolean' } }
   })
-  // `sessions <list|end> <name>`: the sub-command comes before the name.
-  const sub = positionals[0] === 'sessions' ? positionals[1] : undefined
+  // `sessions <list|end> <name>` and `mfa reset <name>`: the sub-command comes before the name.
+  const sub = positionals[0] === 'sessions' || positionals[0] === 'mfa' ? positionals[1] : undefined
   const [command, name, ...extra] = sub === undefined ? positionals : [positionals[0], ...positionals.slice(2)]
   if (values.help === true) {
     io.out(USAGE)
@@ -76,6 +78,7 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
     throw new UsageError(USAGE)
   }
   if (command === 'sessions' && sub !== 'list' && sub !== 'end') throw new UsageError(USAGE)
+  if (command === 'mfa' && sub !== 'reset') throw new UsageError(USAGE)
   if (values.session !== undefined && !(command === 'sessions' && sub === 'end')) throw new UsageError(`--session goes with "sessions end"\n${USAGE}`)
   const needsPassword = command === 'add' || command === 'passwd'
   if (needsPassword && values['password-stdin'] !== true) {
@@ -132,6 +135,15 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
           audit(app.log, 'cli.sessions_ended', { userId: user.id, sessionsEnded: ended })
           io.out(`ended every session of ${user.username} (${ended} live)`)
         }
+        break
+      }
+      case 'mfa': {
+        const user = await users.get(username)
+        const removed = await users.resetSecondFactorOf(username)
+        audit(app.log, 'cli.mfa_reset', { userId: user.id, removed })
+        io.out(removed
+          ? `second factor of ${user.username} removed (recovery codes included); all of their sessions have ended`
+          : `${user.username} had no second factor; all of their sessions have ended`)
         break
       }
       case 'list': {
