@@ -8,7 +8,7 @@ import sessionPlugin from './http/plugin.js'
 export default sessionPlugin
 export { sessionPlugin }
 export type { SessionPluginOptions, RateLimitSettings } from './http/plugin-options.js'
-export type { StatelessSessionNames, StatelessSessionApi, SessionRequestFields, SessionCsrfFields, RequireSession } from './http/plugin.js'
+export type { StatelessSessionNames, StatelessSessionApi, SessionRequestFields, SessionCsrfFields, RequireSession, RequireRecentAuth, RecentAuthOptions } from './http/plugin.js'
 export type { CsrfProtection } from './http/csrf.js'
 export type { CookiePolicy } from './http/cookies.js'
 export type { SessionInfo, FindUser, VerifyCredentials } from './session/session-service.js'

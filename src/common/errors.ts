@@ -58,6 +58,23 @@ export const AdminSelfChangeError = createError('ERR_ADMIN_SELF_CHANGE', 'An adm
 export const ForwardAuthPolicyError = createError('ERR_FORWARD_AUTH_POLICY', 'Invalid forward-auth policy: %s', 400)
 /** A trusted proxy described the original request in a way that cannot be read (a bad `X-Original-URL`, say). */
 export const ForwardAuthRequestError = createError('ERR_FORWARD_AUTH_REQUEST', 'The original request cannot be worked out: %s', 400)
+/**
+ * The session is valid but its user last proved who they are longer ago than the route allows (RFC 9470
+ * `max_age`): re-authenticate with POST <prefix>/reauth, then retry. Sent with `WWW-Authenticate`.
+ */
+export const ReauthRequiredError = createError('ERR_REAUTH_REQUIRED', 'This needs a recent authentication: re-authenticate, then retry', 401)
+/** The session's authentication lacks a method the route requires (RFC 9470 `acr_values`): re-authenticate with a second factor. */
+export const StrongerAuthRequiredError = createError('ERR_STRONGER_AUTH_REQUIRED', 'This needs an authentication with a second factor: re-authenticate with it, then retry', 401)
+/** A re-authentication (or the second step of a login) of a user with a second factor, without its code. */
+export const SecondFactorRequiredError = createError('ERR_SECOND_FACTOR_REQUIRED', 'This account has a second factor: send its code too', 401)
+/** The second step of a login without a live pending-login cookie (missing, expired, already used, or forged). */
+export const PendingLoginInvalidError = createError('ERR_PENDING_LOGIN_INVALID', 'No login is waiting for a second factor; log in again', 401)
+/** A wrong, already used (replayed) or malformed one-time code or recovery code. */
+export const InvalidSecondFactorError = createError('ERR_INVALID_SECOND_FACTOR', 'The code is not valid', 401)
+/** Enrolment while a confirmed factor exists. */
+export const SecondFactorExistsError = createError('ERR_SECOND_FACTOR_EXISTS', 'A second factor is already enrolled; remove it first', 409)
+/** Confirming, regenerating codes or removing without a factor (or an enrolment to confirm). */
+export const NoSecondFactorError = createError('ERR_NO_SECOND_FACTOR', 'There is no %s', 404)
 
 /** All codes an HTTP client can receive, for the docs check. */
 export const httpErrors: readonly FastifyErrorConstructor[] = [
@@ -85,7 +102,14 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   LastAdminError,
   AdminSelfChangeError,
   ForwardAuthPolicyError,
-  ForwardAuthRequestError
+  ForwardAuthRequestError,
+  ReauthRequiredError,
+  StrongerAuthRequiredError,
+  SecondFactorRequiredError,
+  PendingLoginInvalidError,
+  InvalidSecondFactorError,
+  SecondFactorExistsError,
+  NoSecondFactorError
 ]
 
 /** All codes, HTTP and boot-time. */

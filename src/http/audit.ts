@@ -45,10 +45,24 @@ export type AuditEvent =
   | 'admin.session_ended'
   | 'cli.sessions_listed'
   | 'cli.sessions_ended'
+  | 'reauth.succeeded'
+  | 'reauth.failed'
+  | 'reauth.rate_limited'
+  | 'reauth.required'
+  | 'login.second_factor_required'
+  | 'login.second_factor_failed'
+  | 'login.second_factor_rate_limited'
+  | 'mfa.enrolment_started'
+  | 'mfa.enrolled'
+  | 'mfa.removed'
+  | 'mfa.recovery_codes_renewed'
+  | 'admin.mfa_reset'
+  | 'cli.mfa_reset'
 
 const WARNINGS = new Set<AuditEvent>([
   'refresh.reuse_detected', 'csrf.rejected', 'login.rate_limited', 'refresh.rate_limited',
-  'password.rate_limited', 'signup.rate_limited', 'admin.forbidden', 'admin.refused'
+  'password.rate_limited', 'signup.rate_limited', 'admin.forbidden', 'admin.refused', 'reauth.rate_limited',
+  'login.second_factor_failed', 'login.second_factor_rate_limited'
 ])
 
 export function audit (log: FastifyBaseLogger, event: AuditEvent, fields: Record<string, unknown> = {}): void {

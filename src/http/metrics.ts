@@ -76,7 +76,7 @@ export function registerMetrics (registry: Registry, sources: MetricSources): Se
     Object.entries(ACCESS_RESULTS).map(([result, outcomes]) => [{ result }, outcomes.reduce((sum, outcome) => sum + counters.access[outcome], 0)]))
   readCounter(registry, 'access_check_cache_hits_total', 'Access checks answered from the verified-token cache (expiry and revocation still checked).', [], () => [[{}, counters.access.cacheHits]])
   readCounter(registry, 'revocations_total', 'Revocations this instance recorded in the store, by kind: token, family (a session), subject (every session of a user).', ['kind'], () => entries('kind', counters.revocations))
-  readCounter(registry, 'rate_limited_total', 'Requests refused with 429 by a rate limit, by limit (login, refresh, signup) and scope (account, ip).', ['limit', 'scope'], () =>
+  readCounter(registry, 'rate_limited_total', 'Requests refused with 429 by a rate limit, by limit (login, refresh, signup, second_factor) and scope (account, ip).', ['limit', 'scope'], () =>
     Object.entries(counters.rateLimited).flatMap(([limit, scopes]) => Object.entries(scopes).map(([scope, value]): [Record<string, string>, number] => [{ limit, scope }, value])))
   readCounter(registry, 'revocation_log_reloads_total', 'Times the store was found to have lost its revocation log (Redis restarted empty) and the view was reloaded.', [], () => [[{}, sync().status().logReloads]])
 

@@ -30,7 +30,10 @@ export const RateLimitSchema = Type.Object({
   refreshIpMax: integer(120, 1, 1_000_000, 'Refresh requests allowed per client IP address (IPv6: per /64) per refresh window.'),
   refreshWindowSeconds: integer(60, 1, 86400, 'Length of the refresh rate-limit window.'),
   signupIpMax: integer(10, 1, 1_000_000, 'Sign-up attempts allowed per client IP address (IPv6: per /64) per sign-up window, successful or not (with sign-up open).'),
-  signupWindowSeconds: integer(3600, 1, 86400, 'Length of the sign-up rate-limit window.')
+  signupWindowSeconds: integer(3600, 1, 86400, 'Length of the sign-up rate-limit window.'),
+  secondFactorAccountMax: integer(5, 1, 1_000_000, 'Wrong second-factor codes (the second step of a login) allowed per account per second-factor window, from all clients together; then 429 with Retry-After until the window ends.'),
+  secondFactorIpMax: integer(50, 1, 1_000_000, 'Wrong second-factor codes allowed per client IP address (IPv6: per /64) per second-factor window, over all accounts.'),
+  secondFactorWindowSeconds: integer(900, 1, 86400, 'Length of the second-factor failure window (starts at the first failure, never extended).')
 }, { additionalProperties: false })
 
 export type RateLimitSettings = Static<typeof RateLimitSchema>
@@ -65,6 +68,7 @@ export const PluginOptionsSchema = Type.Object({
   requestDecorator: Type.String({ default: 'session', pattern: '^[A-Za-z_$][A-Za-z0-9_$]{0,63}$', description: 'Name of the request decorator holding the session (and of `<name>Stale`). Change it to register the plugin beside @fastify/session or @fastify/secure-session, which use `request.session`; rename it for TypeScript too (StatelessSessionNames).' }),
   csrfDecorator: Type.String({ default: 'csrfProtection', pattern: '^[A-Za-z_$][A-Za-z0-9_$]{0,63}$', description: 'Name of the app decorator holding the cross-site check. Change it to register the plugin beside @fastify/csrf-protection, which uses `app.csrfProtection`.' }),
   redisKeyPrefix: Type.String({ default: 'stateless-session:', pattern: REDIS_KEY_PREFIX_PATTERN, description: 'With `redis`: prefix of the rate-limit counters\' keys (`<prefix>rate-limit:...`).' }),
+  reauthMaxAgeSeconds: integer(300, 1, 31536000, 'How recent an authentication (login or `POST <prefix>/reauth`) must be for the sensitive routes: logout-all, ending other sessions, second-factor changes, the admin routes; also the default of `app.requireRecentAuth()`. Older: 401 ERR_REAUTH_REQUIRED with `WWW-Authenticate` (RFC 9470).'),
   adminRole: Type.String({ default: 'admin', pattern: ROLE_PATTERN, description: 'With `accounts`: the role whose holders may use the admin routes (`<prefix>/admin/...`). At least one enabled user always keeps it.' }),
   signup: Type.Union([Type.Literal('closed'), Type.Literal('open')], { default: 'closed', description: 'With `accounts`: `open` adds `POST <prefix>/signup`, where anyone can create an account (rate-limited per IP). It tells whether a username is taken: see docs/security.md, "Sign-up".' }),
   ...ForwardAuthOptionsSchema,
@@ -355,6 +359,7 @@ export function resolveOptions (options: SessionPluginOptions, naming: OptionNam
     redisKeyPrefix: r.value(given, 'redisKeyPrefix'),
     accounts,
     adminRole: r.value(given, 'adminRole'),
+    reauthMaxAgeSeconds: r.value(given, 'reauthMaxAgeSeconds'),
     signup,
     requestDecorator: r.value(given, 'requestDecorator'),
     csrfDecorator: r.value(given, 'csrfDecorator'),

@@ -10,6 +10,7 @@ import { csrfProtection, type CsrfProtection } from './csrf.js'
 import { Denylist } from '../session/denylist.js'
 import { InvalidOptionError, SESSION_INVALID_BODY, SessionStoreStaleError, errorBody } from '../common/errors.js'
 import { resolveOptions, type SessionPluginOptions } from './plugin-options.js'
+import { recentAuthGuard, type RequireRecentAuth } from './recent-auth.js'
 import { RevocationSync } from '../session/revocation-sync.js'
 import { authRoutes } from './routes/auth-routes.js'
 import { forwardAuthRoutes } from './routes/forward-auth-routes.js'
@@ -23,9 +24,12 @@ import type { SessionStore } from '../stores/session-store.js'
 import type { SessionMetrics } from './metrics.js'
 import { registerJws } from '../tokens/jws.js'
 import { KeyRing } from '../tokens/keys.js'
+import type { SecondFactorStore } from '../users/user-store.js'
 import { TokenCodec } from '../tokens/token-codec.js'
+import { TotpService } from '../users/totp.js'
 
 export type { SessionPluginOptions } from './plugin-options.js'
+export type { RecentAuthOptions, RequireRecentAuth } from './recent-auth.js'
 
 /**
  * Names of the decorators that could collide with other plugins (`request.session` with @fastify/session and
@@ -75,6 +79,8 @@ export interface StatelessSessionApi {
   readonly revocations: RevocationSync
   readonly csrfProtection: CsrfProtection
   readonly requireSession: RequireSession
+  /** preHandler factory: a session whose user authenticated at most N seconds ago (docs/plugin.md, "Recent authentication"). */
+  readonly requireRecentAuth: RequireRecentAuth
   /** The session of a request, whatever the request decorator is called. */
   sessionOf: (request: FastifyRequest) => SessionInfo | null
   /** True when the request's valid token cannot be vouched for (see `request.sessionStale`). */
@@ -96,6 +102,11 @@ declare module 'fastify' {
     sessions: SessionService
     /** preHandler that answers 401 (the standard body) unless the request carries a valid session. */
     requireSession: RequireSession
+    /**
+     * `app.requireRecentAuth(maxAgeSeconds?, { amr? })`: a preHandler answering 401 ERR_REAUTH_REQUIRED (RFC 9470
+     * challenge) unless the session's user authenticated at most `maxAgeSeconds` ago (default `reauthMaxAgeSeconds`).
+     */
+    requireRecentAuth: RequireRecentAuth
     /** Cookie names and attributes in use. */
     sessionCookies: CookiePolicy
     /** The revocation sync, for readiness checks. */
@@ -239,6 +250,8 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       .send(check === 'stale' ? SESSION_STALE_JSON : SESSION_INVALID_JSON)
   }
   fastify.decorate('requireSession', requireSession)
+  const requireRecentAuth = recentAuthGuard({ clock: o.clock, defaultMaxAge: o.reauthMaxAgeSeconds, sessionOf, isStale })
+  fastify.decorate('requireRecentAuth', requireRecentAuth)
   fastify.decorate(o.csrfDecorator, csrf)
   const assertions = new IdentityAssertions({
     keys: new AssertionKeys(o.secret, o.previousSecrets),
@@ -253,7 +266,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     const session = sessionOf(request)
     return session === null ? null : assertions.assertionFor(session, audience)
   }
-  fastify.decorate('statelessSession', Object.freeze({ service, cookies: policy, revocations: sync, csrfProtection: csrf, requireSession, sessionOf, isStale, signedIdentity, jwks: assertions.jwks }))
+  fastify.decorate('statelessSession', Object.freeze({ service, cookies: policy, revocations: sync, csrfProtection: csrf, requireSession, requireRecentAuth, sessionOf, isStale, signedIdentity, jwks: assertions.jwks }))
 
   if (o.routes) {
     await fastify.register(authRoutes, {
@@ -272,7 +285,9 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       adminRole: o.adminRole,
       signup: o.signup,
       counters,
-      onResponse: metrics?.onResponse
+      onResponse: metrics?.onResponse,
+      accessTtl: o.accessTtlSeconds,
+      secondFactor: secondFactorOf(o)
     })
   }
   if (o.routes && o.forwardAuth) {
@@ -287,6 +302,13 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       isStoreUnavailable: service.isStoreUnavailable
     })
   }
+}
+
+/** TOTP over the user directory's second-factor storage, when it has one; its secrets sealed under the session secret. */
+function secondFactorOf (o: ReturnType<typeof resolveOptions>): { totp: TotpService, store: SecondFactorStore } | undefined {
+  const store = o.accounts?.secondFactorStore
+  if (store === undefined) return undefined
+  return { store, totp: new TotpService({ store, secret: o.secret, previousSecrets: o.previousSecrets, clock: o.clock, issuer: o.issuer }) }
 }
 
 export default fp(sessionPlugin, { name: 'stateless-session', fastify: '5.x' })

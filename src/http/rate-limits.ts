@@ -12,6 +12,10 @@
  * - Refresh requests per client IP: bounds store writes per client. Default 120 per minute.
  * - Sign-ups per client IP, every attempt counted: bounds accounts created, and usernames probed, per client.
  *   Default 10 per hour.
+ * - Wrong second-factor codes (the second step of a login) per account and per client IP, in counters of their
+ *   own: 5 per account and 50 per IP per 15 minutes by default. A code has 10^6 values and about three are
+ *   valid at once, so five guesses a window give an attacker who holds the password about 1 chance in 70,000
+ *   per window; every refusal reports Retry-After.
  * - A password change checks the current password: a wrong one counts as a failed login of that account and
  *   client, under the same limits, so a stolen session cannot be used to guess the password.
  *
@@ -57,6 +61,11 @@ export interface AuthRateLimits {
    * the account `request.body.username` names and of the client.
    */
   login: <T>(request: FastifyRequest, attempt: () => Promise<T | null>, account?: string) => Promise<LoginOutcome<T>>
+  /**
+   * Runs a second-factor check unless a limit is reached; a null result (a wrong or replayed code) counts as a
+   * failure of `account` (the pending login's user) and of the client.
+   */
+  secondFactor: <T>(request: FastifyRequest, attempt: () => Promise<T | null>, account: string) => Promise<LoginOutcome<T>>
   /** Counts a refresh request; the block when over the limit. */
   refresh: (request: FastifyRequest) => Promise<RateLimitBlock | undefined>
   /** Counts a sign-up attempt; the block when over the limit. */
@@ -66,6 +75,9 @@ export interface AuthRateLimits {
 /** Limits turned off (`rateLimit: false`): for apps that limit these routes themselves. */
 export const NO_RATE_LIMITS: AuthRateLimits = {
   async login (_request, attempt) {
+    return { result: await attempt() }
+  },
+  async secondFactor (_request, attempt) {
     return { result: await attempt() }
   },
   async refresh () {
@@ -82,6 +94,11 @@ export function countedLimits (limits: AuthRateLimits, counts: SessionCounters['
     async login (request, attempt, account) {
       const outcome = await limits.login(request, attempt, account)
       if ('blocked' in outcome) counts.login[outcome.blocked.scope]++
+      return outcome
+    },
+    async secondFactor (request, attempt, account) {
+      const outcome = await limits.secondFactor(request, attempt, account)
+      if ('blocked' in outcome) counts.second_factor[outcome.blocked.scope]++
       return outcome
     },
     async refresh (request) {
@@ -215,6 +232,9 @@ export async function registerRateLimits (fastify: FastifyInstance, options: Rat
     timeWindow: settings.refreshWindowSeconds * 1000,
     keyGenerator: (request) => `refresh-ip:${clientKey(request)}`
   })
+  const secondFactorWindow = settings.secondFactorWindowSeconds * 1000
+  const secondFactorAccountLimiter = fastify.createRateLimit({ max: settings.secondFactorAccountMax, timeWindow: secondFactorWindow, keyGenerator: (request) => `second-factor-account:${accountKey(accounts.get(request) ?? '')}` })
+  const secondFactorIpLimiter = fastify.createRateLimit({ max: settings.secondFactorIpMax, timeWindow: secondFactorWindow, keyGenerator: (request) => `second-factor-ip:${clientKey(request)}` })
   const signupLimiter = fastify.createRateLimit({
     max: settings.signupIpMax,
     timeWindow: settings.signupWindowSeconds * 1000,
@@ -232,22 +252,31 @@ export async function registerRateLimits (fastify: FastifyInstance, options: Rat
     }
   }
 
+  /** A check counted as a failure of its account and client when it answers null; refused over either limit. */
+  async function limited<T> (limiters: readonly [Limiter, Limiter], request: FastifyRequest, attempt: () => Promise<T | null>, accountName: string | undefined): Promise<LoginOutcome<T>> {
+    const [byAccount, byIp] = limiters
+    if (accountName !== undefined) accounts.set(request, accountName)
+    const [account, ip] = await Promise.all([count(byAccount, request, false), count(byIp, request, false)])
+    if (account.remaining <= running(account.key)) return { blocked: block('account', account) }
+    if (ip.remaining <= running(ip.key)) return { blocked: block('ip', ip) }
+    const keys = [account.key, ip.key]
+    track(keys, 1)
+    let result
+    try {
+      result = await attempt()
+    } finally {
+      track(keys, -1)
+    }
+    if (result === null) await Promise.all([count(byAccount, request, true), count(byIp, request, true)])
+    return { result }
+  }
+
   return {
     async login (request, attempt, accountName) {
-      if (accountName !== undefined) accounts.set(request, accountName)
-      const [account, ip] = await Promise.all([count(accountLimiter, request, false), count(ipLimiter, request, false)])
-      if (account.remaining <= running(account.key)) return { blocked: block('account', account) }
-      if (ip.remaining <= running(ip.key)) return { blocked: block('ip', ip) }
-      const keys = [account.key, ip.key]
-      track(keys, 1)
-      let result
-      try {
-        result = await attempt()
-      } finally {
-        track(keys, -1)
-      }
-      if (result === null) await Promise.all([count(accountLimiter, request, true), count(ipLimiter, request, true)])
-      return { result }
+      return await limited([accountLimiter, ipLimiter], request, attempt, accountName)
+    },
+    async secondFactor (request, attempt, accountName) {
+      return await limited([secondFactorAccountLimiter, secondFactorIpLimiter], request, attempt, accountName)
     },
     async refresh (request) {
       const state = await count(refreshLimiter, request, true)

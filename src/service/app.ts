@@ -88,7 +88,10 @@ function pluginSettings (config: EnvConfig, options: BuildAppOptions): Omit<Sess
       refreshIpMax: config.RATE_LIMIT_REFRESH_IP_MAX,
       refreshWindowSeconds: config.RATE_LIMIT_REFRESH_WINDOW_SECONDS,
       signupIpMax: config.RATE_LIMIT_SIGNUP_IP_MAX,
-      signupWindowSeconds: config.RATE_LIMIT_SIGNUP_WINDOW_SECONDS
+      signupWindowSeconds: config.RATE_LIMIT_SIGNUP_WINDOW_SECONDS,
+      secondFactorAccountMax: config.RATE_LIMIT_SECOND_FACTOR_ACCOUNT_MAX,
+      secondFactorIpMax: config.RATE_LIMIT_SECOND_FACTOR_IP_MAX,
+      secondFactorWindowSeconds: config.RATE_LIMIT_SECOND_FACTOR_WINDOW_SECONDS
     },
     adminRole: config.ADMIN_ROLE,
     signup: config.SIGNUP,
@@ -101,6 +104,7 @@ function pluginSettings (config: EnvConfig, options: BuildAppOptions): Omit<Sess
     cookieDomain: config.COOKIE_DOMAIN,
     tracing: config.TRACING,
     traceAccessCheckRatio: config.TRACE_ACCESS_CHECK_RATIO,
+    reauthMaxAgeSeconds: config.REAUTH_MAX_AGE_SECONDS,
     ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
     ...(config.STORE === 'redis' ? { maxStalenessSeconds: config.REDIS_MAX_STALENESS_SECONDS, redisKeyPrefix: config.REDIS_KEY_PREFIX } : {})
   }

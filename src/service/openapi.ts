@@ -28,6 +28,14 @@ const COOKIES_READ: Record<string, Array<Record<string, string[]>>> = {
   'POST /password': [{ accessCookie: [] }],
   'POST /logout-all': [{ accessCookie: [] }],
   'POST /refresh': [{ refreshCookie: [] }],
+  // Both: the access cookie names the session, its refresh token is rotated with the renewed auth_time.
+  'POST /reauth': [{ accessCookie: [], refreshCookie: [] }],
+  'GET /mfa': [{ accessCookie: [] }],
+  'POST /mfa/totp': [{ accessCookie: [] }],
+  'POST /mfa/totp/confirm': [{ accessCookie: [] }],
+  'DELETE /mfa/totp': [{ accessCookie: [] }],
+  'POST /mfa/recovery-codes': [{ accessCookie: [] }],
+  'POST /login/second-factor': [{ pendingLoginCookie: [] }],
   // Either cookie names the session to end; without one, logout still answers 204.
   'POST /logout': [{ accessCookie: [] }, { refreshCookie: [] }, {}]
 }
@@ -50,7 +58,7 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
           'never in a body. Every error body is `{ statusCode, code, error, message }`; the codes are listed in docs/errors.md.'
       },
       tags: [
-        { name: 'auth', description: 'Sessions: log in, refresh, log out, list and end sessions; change the password; sign up (SIGNUP=open)' },
+        { name: 'auth', description: 'Sessions: log in (in two steps with a second factor), refresh, re-authenticate, log out, list and end sessions; change the password; enrol a TOTP second factor; sign up (SIGNUP=open)' },
         { name: 'admin', description: 'For users with the admin role (ADMIN_ROLE): users and their sessions' },
         { name: 'forward-auth', description: 'For reverse proxies (nginx, Traefik, Caddy, Envoy) and the services behind them: the session check with identity headers, and the public keys of the signed identity (docs/proxies.md, docs/upstreams.md)' },
         { name: 'health', description: 'Liveness and readiness' }
@@ -58,7 +66,8 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
       components: {
         securitySchemes: {
           accessCookie: { type: 'apiKey', in: 'cookie', name: cookies.access.name, description: 'Access token (HttpOnly), sent with every request to the site.' },
-          refreshCookie: { type: 'apiKey', in: 'cookie', name: cookies.refresh.name, description: `Refresh token (HttpOnly), sent only to ${authPrefix}.` }
+          refreshCookie: { type: 'apiKey', in: 'cookie', name: cookies.refresh.name, description: `Refresh token (HttpOnly), sent only to ${authPrefix}.` },
+          pendingLoginCookie: { type: 'apiKey', in: 'cookie', name: cookies.refresh.secure ? '__Secure-pending-login' : 'pending-login', description: `A login waiting for its second factor (HttpOnly, single use, five minutes), sent only to ${authPrefix}/login.` }
         }
       }
     },

@@ -6,7 +6,7 @@
  */
 import { SpanStatusCode, type Attributes, type Tracer } from '@opentelemetry/api'
 import type { SessionCounters } from './session-counters.js'
-import { SessionService, type ClientInfo, type LoginResult, type RefreshResult, type SessionServiceOptions } from './session-service.js'
+import { SessionService, type ClientInfo, type LoginResult, type RefreshResult, type SecondFactorHold, type SessionServiceOptions } from './session-service.js'
 
 export interface SessionTelemetry {
   counters: SessionCounters
@@ -42,7 +42,8 @@ export async function inSpan<T> (tracer: Tracer | undefined, name: string, work:
 
 const LOGIN_OUTCOMES = { credentials: 'invalid_credentials', revoked: 'credentials_changed', 'too-slow': 'too_slow' } as const
 
-function loginOutcome (result: LoginResult): keyof SessionCounters['logins'] {
+function loginOutcome (result: LoginResult | SecondFactorHold): keyof SessionCounters['logins'] {
+  if (result.status === 'second-factor') return 'second_factor_required'
   return result.status === 'issued' ? 'succeeded' : LOGIN_OUTCOMES[result.reason]
 }
 
@@ -64,9 +65,24 @@ export class ObservedSessionService extends SessionService {
     this.#tracer = telemetry.tracer
   }
 
-  override async login (username: string, password: string, client: ClientInfo): Promise<LoginResult> {
+  override async login (username: string, password: string, client: ClientInfo): Promise<LoginResult>
+  override async login (username: string, password: string, client: ClientInfo, needsSecondFactor: ((userId: string) => Promise<boolean>) | undefined): Promise<LoginResult | SecondFactorHold>
+  override async login (username: string, password: string, client: ClientInfo, needsSecondFactor?: (userId: string) => Promise<boolean>): Promise<LoginResult | SecondFactorHold> {
     try {
-      const result = await inSpan(this.#tracer, 'session.login', async () => await super.login(username, password, client),
+      const result = await inSpan(this.#tracer, 'session.login', async () => await super.login(username, password, client, needsSecondFactor),
+        (r) => ({ 'session.outcome': loginOutcome(r) }))
+      this.#counters.logins[loginOutcome(result)]++
+      return result
+    } catch (error) {
+      this.#counters.logins.error++
+      throw error
+    }
+  }
+
+  /** The second step of a two-step login: counted like a login (the first step was `second_factor_required`). */
+  override async finishLogin (hold: Omit<SecondFactorHold, 'status'>, client: ClientInfo, amr: readonly string[]): Promise<LoginResult> {
+    try {
+      const result = await inSpan(this.#tracer, 'session.login', async () => await super.finishLogin(hold, client, amr),
         (r) => ({ 'session.outcome': loginOutcome(r) }))
       this.#counters.logins[loginOutcome(result)]++
       return result

@@ -30,11 +30,11 @@ export function accessCounts (): AccessCounts {
 export class SessionCounters {
   readonly access: AccessCounts = accessCounts()
   /** Logins by outcome (a login stopped by a rate limit is in `rateLimited`, a store failure in `error`). */
-  readonly logins = { succeeded: 0, invalid_credentials: 0, credentials_changed: 0, too_slow: 0, error: 0 }
+  readonly logins = { succeeded: 0, second_factor_required: 0, invalid_credentials: 0, credentials_changed: 0, too_slow: 0, error: 0 }
   /** Refreshes by outcome (a refresh request without a refresh cookie never reaches the service). */
   readonly refreshes = { rotated: 0, replayed: 0, reuse_detected: 0, invalid: 0, error: 0 }
   /** Revocations this instance recorded in the store, by kind (a subject revocation also revokes its families). */
   readonly revocations = { token: 0, family: 0, subject: 0 }
   /** Requests refused by a rate limit, by limit and by what it counts (a password change shares the login limits). */
-  readonly rateLimited = { login: { account: 0, ip: 0 }, refresh: { account: 0, ip: 0 }, signup: { account: 0, ip: 0 } }
+  readonly rateLimited = { login: { account: 0, ip: 0 }, refresh: { account: 0, ip: 0 }, signup: { account: 0, ip: 0 }, second_factor: { account: 0, ip: 0 } }
 }

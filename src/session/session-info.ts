@@ -13,6 +13,10 @@ export interface SessionInfo {
   readonly accessExpiresAt: number
   readonly refreshExpiresAt: number
   readonly absoluteExpiresAt: number
+  /** When the user last proved who they are (login or re-authentication): the token's `auth_time`. */
+  readonly authTime: number
+  /** How they proved it (RFC 8176: `pwd`, `otp`): the token's `amr`. */
+  readonly amr: readonly string[]
 }
 
 /** The session lifetimes a SessionInfo is worked out with, in seconds. */
@@ -22,7 +26,7 @@ export interface InfoLifetimes {
 }
 
 export function sessionInfo (claims: AccessClaims, lifetimes: InfoLifetimes): SessionInfo {
-  const absoluteExpiresAt = claims.auth_time + lifetimes.maxAge
+  const absoluteExpiresAt = claims.login_time + lifetimes.maxAge
   return Object.freeze({
     id: claims.sid,
     user: Object.freeze({ id: claims.sub, username: claims.username, roles: Object.freeze([...claims.roles]) as string[] }),
@@ -31,6 +35,8 @@ export function sessionInfo (claims: AccessClaims, lifetimes: InfoLifetimes): Se
     accessExpiresAt: claims.exp,
     // Refresh and access tokens of one pair share `iat`, so the refresh expiry follows from it.
     refreshExpiresAt: Math.min(claims.iat + lifetimes.refreshIdleTtl, absoluteExpiresAt),
-    absoluteExpiresAt
+    absoluteExpiresAt,
+    authTime: claims.auth_time,
+    amr: Object.freeze([...claims.amr])
   })
 }

@@ -32,6 +32,19 @@ export interface IssuedToken {
   expiresIn: number
 }
 
+/**
+ * How and when the user last proved who they are: `auth_time` and `amr` of the tokens (RFC 8176 method names:
+ * `pwd` a password, `otp` a one-time code). A login sets them, a re-authentication renews them, a refresh
+ * carries them over.
+ */
+export interface Assurance {
+  authTime: number
+  amr: readonly string[]
+}
+
+/** Methods of a password login. */
+export const PASSWORD_AMR: readonly string[] = Object.freeze(['pwd'])
+
 export interface IssuedSession {
   info: SessionInfo
   access: IssuedToken
@@ -47,6 +60,18 @@ export type LoginResult =
    * is guaranteed to be remembered (the access token lifetime), so that cannot be ruled out.
    */
   | { status: 'refused', reason: 'credentials' | 'revoked' | 'too-slow' }
+
+/**
+ * The password was right, but the user has a second factor: no session yet. The caller keeps this (a pending
+ * login) until the second step passes, then calls `finishLogin` with it: the mark still catches a credential
+ * change between the steps.
+ */
+export interface SecondFactorHold {
+  status: 'second-factor'
+  user: SessionUser
+  mark: string
+  startedAt: number
+}
 
 export type RefreshResult =
   | { status: 'issued', session: IssuedSession, replayed: boolean, generation: number }
@@ -150,12 +175,26 @@ export class SessionService {
    * refuses it. Exact, by order in the store; the "not before" of the subject revocation, in whole seconds,
    * does not cover a session issued in the same second.
    */
-  async login (username: string, password: string, client: ClientInfo): Promise<LoginResult> {
+  async login (username: string, password: string, client: ClientInfo): Promise<LoginResult>
+  /** With `needsSecondFactor`: valid credentials of a user it answers true for give a hold, not a session. */
+  async login (username: string, password: string, client: ClientInfo, needsSecondFactor: ((userId: string) => Promise<boolean>) | undefined): Promise<LoginResult | SecondFactorHold>
+  async login (username: string, password: string, client: ClientInfo, needsSecondFactor?: (userId: string) => Promise<boolean>): Promise<LoginResult | SecondFactorHold> {
     const mark = await fromStore(async () => await this.#o.store.revocationMark())
     const startedAt = seconds(this.#o.clock)
     const found = await fromStore(async () => await this.#o.verifyCredentials(username, password))
     if (found === null) return { status: 'refused', reason: 'credentials' }
-    return await this.#open(sessionUser(found), client, mark, startedAt)
+    const user = sessionUser(found)
+    if (needsSecondFactor !== undefined && await fromStore(async () => await needsSecondFactor(user.id))) return { status: 'second-factor', user, mark, startedAt }
+    return await this.#open(user, client, mark, startedAt, PASSWORD_AMR)
+  }
+
+  /**
+   * True when `password` is the current password of the session's user (the app's `verifyCredentials`, by
+   * username, must answer that same user): a re-authentication's first proof.
+   */
+  async checkPassword (session: SessionInfo, password: string): Promise<boolean> {
+    const found = await fromStore(async () => await this.#o.verifyCredentials(session.user.username, password))
+    return found !== null && found.id === session.user.id
   }
 
   /**
@@ -163,12 +202,21 @@ export class SessionService {
    * device that changed it keeps a session) or a sign-up. The mark is taken now, so a change of the user
    * that ends their sessions from here on still refuses it.
    */
-  async startSession (user: SessionUser, client: ClientInfo): Promise<LoginResult> {
+  async startSession (user: SessionUser, client: ClientInfo, amr: readonly string[] = PASSWORD_AMR): Promise<LoginResult> {
     const mark = await fromStore(async () => await this.#o.store.revocationMark())
-    return await this.#open(sessionUser(user), client, mark, seconds(this.#o.clock))
+    return await this.#open(sessionUser(user), client, mark, seconds(this.#o.clock), amr)
   }
 
-  async #open (user: SessionUser, client: ClientInfo, mark: string, startedAt: number): Promise<LoginResult> {
+  /**
+   * The second step of a login held for a second factor: opens the session, unless a credential change
+   * ended the user's sessions since the password was checked (the hold's mark), or the steps took longer than
+   * an access token lifetime (`too-slow`).
+   */
+  async finishLogin (hold: Omit<SecondFactorHold, 'status'>, client: ClientInfo, amr: readonly string[]): Promise<LoginResult> {
+    return await this.#open(sessionUser(hold.user), client, hold.mark, hold.startedAt, amr)
+  }
+
+  async #open (user: SessionUser, client: ClientInfo, mark: string, startedAt: number, amr: readonly string[]): Promise<LoginResult> {
     const now = seconds(this.#o.clock)
     const { accessTtl, refreshIdleTtl, maxAge } = this.#o.lifetimes
     // Stores keep the record of a subject revocation until it expires, at least an access token lifetime after
@@ -190,7 +238,7 @@ export class SessionService {
       revokedAt: null
     }
     // Tokens are minted (and their size checked) before anything is recorded.
-    const issued = this.#issue(family, now)
+    const issued = this.#issue(family, now, { authTime: now, amr })
     const created = await fromStore(async () => await this.#o.store.createFamily(family, mark))
     return created ? { status: 'issued', session: issued } : { status: 'refused', reason: 'revoked' }
   }
@@ -201,13 +249,27 @@ export class SessionService {
    * of the family is reuse, which revokes the whole family at once.
    */
   async refresh (token: string, clientAddress?: string): Promise<RefreshResult> {
+    return await this.#rotate(token, clientAddress, undefined)
+  }
+
+  /**
+   * Re-authentication (POST <prefix>/reauth): the caller has just checked the user's proofs (`amr`); the
+   * session's refresh token is rotated as by a refresh, and the new pair carries `auth_time` = now and `amr`.
+   * Same session (family), no new login. The refresh token must belong to `session`.
+   */
+  async reauthenticate (session: SessionInfo, refreshToken: string, amr: readonly string[], clientAddress?: string): Promise<RefreshResult> {
+    return await this.#rotate(refreshToken, clientAddress, { session, amr })
+  }
+
+  async #rotate (token: string, clientAddress: string | undefined, reauth: { session: SessionInfo, amr: readonly string[] } | undefined): Promise<RefreshResult> {
     const now = seconds(this.#o.clock)
     const verified = this.#o.codec.verify('refresh', token, now)
     if (!verified.ok) return { status: 'invalid', reason: verified.reason }
     const claims = verified.claims
     const who = { userId: claims.sub, familyId: claims.sid }
+    if (reauth !== undefined && (claims.sid !== reauth.session.id || claims.sub !== reauth.session.user.id)) return { status: 'invalid', reason: 'rejected', ...who }
     if (this.#isRevoked(claims)) return { status: 'invalid', reason: 'revoked', ...who }
-    const absolute = claims.auth_time + this.#o.lifetimes.maxAge
+    const absolute = claims.login_time + this.#o.lifetimes.maxAge
     if (now >= absolute) return { status: 'invalid', reason: 'session-expired', ...who }
 
     const findUser = this.#o.findUser
@@ -235,7 +297,7 @@ export class SessionService {
       case 'replayed':
         return {
           status: 'issued',
-          session: this.#issue(outcome.family, now),
+          session: this.#issue(outcome.family, now, reauth === undefined ? { authTime: claims.auth_time, amr: claims.amr } : { authTime: now, amr: reauth.amr }),
           replayed: outcome.outcome === 'replayed',
           generation: outcome.family.generation
         }
@@ -340,9 +402,20 @@ export class SessionService {
     return this.#o.denylist.isRevoked(claims.jti, claims.sid, claims.sub, claims.iat)
   }
 
-  #issue (family: FamilyRecord, now: number): IssuedSession {
+  #issue (family: FamilyRecord, now: number, assurance: Assurance): IssuedSession {
     const { issuer: iss, audience: aud } = this.#o.codec.rules
-    const base = { iss, aud, sub: family.user.id, sid: family.id, iat: family.rotatedAt, auth_time: family.authTime }
+    const base = {
+      iss,
+      aud,
+      sub: family.user.id,
+      sid: family.id,
+      iat: family.rotatedAt,
+      // A replayed pair (the predecessor inside the grace window) keeps the pair's `iat`, which may be earlier
+      // than a re-authentication happening now: `auth_time` never follows `iat`, and an older one is the safe side.
+      auth_time: Math.max(family.authTime, Math.min(assurance.authTime, family.rotatedAt)),
+      login_time: family.authTime,
+      amr: [...assurance.amr]
+    }
     const accessClaims: AccessClaims = {
       ...base,
       jti: family.accessJti,

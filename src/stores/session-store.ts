@@ -44,7 +44,7 @@ export interface SessionUser {
 export interface FamilyRecord {
   id: string
   user: SessionUser
-  /** Login time: `auth_time` of every token in the family. */
+  /** Login time: `login_time` of every token in the family (the absolute lifetime counts from it). */
   authTime: number
   /** Id of the current refresh token. */
   refreshJti: string

@@ -47,7 +47,26 @@ const MIGRATIONS: readonly string[] = [
    ) STRICT;`,
   // A login's createFamily looks for a subject revocation of its user recorded after its mark.
   "CREATE INDEX revocations_of_subjects ON revocations (id, seq) WHERE kind = 'subject';",
-  'ALTER TABLE families ADD COLUMN client_address TEXT;'
+  'ALTER TABLE families ADD COLUMN client_address TEXT;',
+  // Second factors (src/users/user-store.ts, SecondFactorStore): the sealed TOTP secret, hashed recovery codes,
+  // and single-use keys (TOTP steps used, pending logins) with their expiry.
+  `CREATE TABLE second_factors (
+     user_id TEXT PRIMARY KEY,
+     sealed_secret TEXT NOT NULL,
+     confirmed INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE recovery_codes (
+     user_id TEXT NOT NULL,
+     code_hash TEXT NOT NULL,
+     PRIMARY KEY (user_id, code_hash)
+   ) STRICT;
+   CREATE TABLE once_keys (
+     key TEXT PRIMARY KEY,
+     value TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX once_keys_by_expiry ON once_keys (expires_at);`
 ]
 
 export interface OpenSqliteOptions {

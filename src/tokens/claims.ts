@@ -18,8 +18,15 @@ export interface BaseClaims {
   sid: string
   iat: number
   exp: number
-  /** Login time; the absolute session lifetime counts from it. */
+  /**
+   * When the user last proved who they are (OpenID Connect's `auth_time`): the login, or a later
+   * re-authentication (POST <prefix>/reauth). RFC 9470's `max_age` is measured against it.
+   */
   auth_time: number
+  /** Login time; the absolute session lifetime counts from it. Tokens without it (before 0.2) use `auth_time`. */
+  login_time: number
+  /** How the user proved it at `auth_time` (RFC 8176 values: `pwd`, `otp`). Tokens without it: `["pwd"]`. */
+  amr: string[]
 }
 
 export interface AccessClaims extends BaseClaims {
@@ -34,7 +41,7 @@ export interface ClaimRules {
   audience: string
   /** Longest allowed `exp - iat` per kind, in seconds. */
   lifetime: Record<TokenKind, number>
-  /** Absolute session lifetime: no token outlives `auth_time + maxAge`. */
+  /** Absolute session lifetime: no token outlives `login_time + maxAge`. */
   maxAge: number
   leeway: number
 }
@@ -45,6 +52,10 @@ const ID = /^[A-Za-z0-9_-]{16,64}$/
 export const MAX_ROLES = 32
 export const MAX_NAME_LENGTH = 128
 export const MAX_ROLE_LENGTH = 64
+/** Authentication methods (RFC 8176) a token may carry: a short list of short lower-case names. */
+export const MAX_AMR = 8
+const AMR_VALUE = /^[a-z]{2,16}$/
+const DEFAULT_AMR: readonly string[] = ['pwd']
 
 function isTime (value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0
@@ -60,6 +71,12 @@ function isRoles (value: unknown): value is string[] {
   return true
 }
 
+function isAmr (value: unknown): value is string[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_AMR) return false
+  for (const method of value) if (typeof method !== 'string' || !AMR_VALUE.test(method)) return false
+  return true
+}
+
 const INVALID = { ok: false, reason: 'claims' } as const
 
 /** Checks a verified payload of `kind` at `now` (seconds) and returns a clean copy of its claims. */
@@ -69,15 +86,18 @@ export function checkClaims (kind: TokenKind, payload: Record<string, unknown>, 
 export function checkClaims (kind: TokenKind, payload: Record<string, unknown>, rules: ClaimRules, now: number): ClaimsResult<BaseClaims> {
   const { iss, aud, sub, jti, sid, iat, exp, nbf } = payload
   const authTime = payload['auth_time']
+  const loginTime = payload['login_time'] ?? authTime
+  const amr = payload['amr'] ?? DEFAULT_AMR
   if (iss !== rules.issuer || aud !== rules.audience) return INVALID
   if (!isText(sub, MAX_NAME_LENGTH) || typeof jti !== 'string' || !ID.test(jti) || typeof sid !== 'string' || !ID.test(sid)) return INVALID
-  if (!isTime(iat) || !isTime(exp) || !isTime(authTime) || (nbf !== undefined && !isTime(nbf))) return INVALID
-  if (exp <= iat || exp - iat > rules.lifetime[kind] || authTime > iat || exp > authTime + rules.maxAge) return INVALID
+  if (!isTime(iat) || !isTime(exp) || !isTime(authTime) || !isTime(loginTime) || (nbf !== undefined && !isTime(nbf)) || !isAmr(amr)) return INVALID
+  if (exp <= iat || exp - iat > rules.lifetime[kind] || loginTime > authTime || authTime > iat || exp > loginTime + rules.maxAge) return INVALID
   if (iat > now + rules.leeway || (nbf !== undefined && nbf > now + rules.leeway)) return { ok: false, reason: 'not-yet-valid' }
   if (now >= exp + rules.leeway) return { ok: false, reason: 'expired' }
-  if (kind === 'refresh') return { ok: true, claims: { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime } }
+  const base = { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime, login_time: loginTime, amr: amr.slice() }
+  if (kind === 'refresh') return { ok: true, claims: base }
   const { username, roles } = payload
   if (!isText(username, MAX_NAME_LENGTH) || !isRoles(roles)) return INVALID
-  const claims: AccessClaims = { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime, username, roles: roles.slice() }
+  const claims: AccessClaims = { ...base, username, roles: roles.slice() }
   return { ok: true, claims }
 }

@@ -12,7 +12,7 @@
  * InvalidUserInputError, UserExistsError, UserNotFoundError, LastAdminError); the routes answer with them.
  */
 import type { SessionUser } from '../stores/session-store.js'
-import type { RoleGuard } from './user-store.js'
+import type { RoleGuard, SecondFactorStore } from './user-store.js'
 
 /** A user as the admin routes show it: never a password hash. Times are Unix seconds. */
 export interface AccountView {
@@ -61,4 +61,9 @@ export interface Accounts {
   setRoles: (id: string, roles: readonly string[], guard?: RoleGuard) => Promise<AccountView>
   /** An admin sets a user's password: ends every session of the user. */
   setPassword: (id: string, password: string) => Promise<AccountView>
+  /**
+   * Optional: where second factors live (the built-in directory's user store). With it, the plugin adds TOTP
+   * enrolment, the two-step login and the second factor at re-authentication (docs/http-api.md, "Second factor").
+   */
+  readonly secondFactorStore?: SecondFactorStore
 }

@@ -6,7 +6,7 @@
  */
 import { UserExistsError } from '../common/errors.js'
 import { LuaScript, type RedisConnection } from '../stores/redis-client.js'
-import { byCreation, type ChangeOutcome, type RoleGuard, type UserPatch, type UserPage, type UserQuery, type UserRecord, type UserStore } from './user-store.js'
+import { byCreation, type ChangeOutcome, type RoleGuard, type SecondFactorRecord, type UserPatch, type UserPage, type UserQuery, type UserRecord, type UserStore } from './user-store.js'
 
 const findByUsername = new LuaScript(`
 local id = redis.call('GET', ARGV[1] .. 'username:' .. string.lower(ARGV[2]))
@@ -76,9 +76,27 @@ local u = redis.call('HMGET', key, 'disabled', 'roles', 'username')
 if not u[2] then return 'not-found' end
 if ARGV[3] ~= '' and holds(u[1], u[2], ARGV[3]) and not other_holder(ARGV[1], ARGV[2], ARGV[3]) then return 'last-holder' end
 redis.call('DEL', key)
+redis.call('DEL', ARGV[1] .. 'mfa:' .. ARGV[2], ARGV[1] .. 'mfa-recovery:' .. ARGV[2])
 redis.call('DEL', ARGV[1] .. 'username:' .. string.lower(u[3]))
 redis.call('ZREM', ARGV[1] .. 'users', ARGV[2])
 return 'done'
+`)
+
+/** ARGV[2]: id, then the factor's field, value pairs. 0 when there is no such user. */
+const setFactor = new LuaScript(`
+if redis.call('EXISTS', ARGV[1] .. 'user:' .. ARGV[2]) == 0 then return 0 end
+local key = ARGV[1] .. 'mfa:' .. ARGV[2]
+redis.call('DEL', key)
+redis.call('HSET', key, unpack(ARGV, 3))
+return 1
+`)
+
+/** ARGV[2]: id, then the hashes: replaces the set in one step. */
+const setCodes = new LuaScript(`
+local key = ARGV[1] .. 'mfa-recovery:' .. ARGV[2]
+redis.call('DEL', key)
+if #ARGV > 2 then redis.call('SADD', key, unpack(ARGV, 3)) end
+return 1
 `)
 
 /** Every user, in one atomic read. */
@@ -162,6 +180,50 @@ export class RedisUserStore implements UserStore {
   async list (): Promise<UserRecord[]> {
     const users = await list.run(this.#client, [this.#prefix]) as string[][]
     return users.map((flat) => toUser(toRecord(flat))).sort(byCreation)
+  }
+
+  async getSecondFactor (userId: string): Promise<SecondFactorRecord | undefined> {
+    const h = await this.#client.hgetall(this.#prefix + 'mfa:' + userId)
+    if (h['sealedSecret'] === undefined) return undefined
+    return { sealedSecret: h['sealedSecret'], confirmed: h['confirmed'] === '1', createdAt: Number(h['createdAt']) }
+  }
+
+  async setSecondFactor (userId: string, factor: SecondFactorRecord): Promise<boolean> {
+    return await setFactor.run(this.#client, [this.#prefix, userId, 'sealedSecret', factor.sealedSecret, 'confirmed', factor.confirmed ? '1' : '0', 'createdAt', factor.createdAt]) === 1
+  }
+
+  async removeSecondFactor (userId: string): Promise<boolean> {
+    const [[, removed] = []] = await this.#client.multi().del(this.#prefix + 'mfa:' + userId).del(this.#prefix + 'mfa-recovery:' + userId).exec() ?? []
+    return removed === 1
+  }
+
+  async setRecoveryCodes (userId: string, hashes: readonly string[]): Promise<void> {
+    await setCodes.run(this.#client, [this.#prefix, userId, ...hashes])
+  }
+
+  async useRecoveryCode (userId: string, hash: string): Promise<boolean> {
+    return await this.#client.srem(this.#prefix + 'mfa-recovery:' + userId, hash) === 1
+  }
+
+  async recoveryCodesLeft (userId: string): Promise<number> {
+    return await this.#client.scard(this.#prefix + 'mfa-recovery:' + userId)
+  }
+
+  // Expiries are relative (EX), so the server's clock and ours need not agree.
+  async claimOnce (key: string, expiresAt: number, now: number): Promise<boolean> {
+    return await this.#client.set(this.#prefix + 'once:' + key, '1', 'EX', Math.max(1, expiresAt - now), 'NX') === 'OK'
+  }
+
+  async putPending (key: string, value: string, expiresAt: number, now: number): Promise<void> {
+    await this.#client.set(this.#prefix + 'pending:' + key, value, 'EX', Math.max(1, expiresAt - now))
+  }
+
+  async getPending (key: string): Promise<string | undefined> {
+    return await this.#client.get(this.#prefix + 'pending:' + key) ?? undefined
+  }
+
+  async takePending (key: string): Promise<string | undefined> {
+    return await this.#client.getdel(this.#prefix + 'pending:' + key) ?? undefined
   }
 
   /** Filtered and sliced here, over one atomic read of every user: fine for the sizes a built-in directory has. */

@@ -116,6 +116,23 @@ export class UserDirectory implements Accounts {
     return await this.#options.users.list()
   }
 
+  /** Second factors live beside the users (Accounts.secondFactorStore). */
+  get secondFactorStore (): UserStore {
+    return this.#options.users
+  }
+
+  /**
+   * Removes the second factor of a user (recovery codes included) and ends every session of theirs: the users
+   * CLI's `mfa reset`, for a user who lost their device and their codes. False when they had none (sessions
+   * are ended all the same).
+   */
+  async resetSecondFactorOf (username: string): Promise<boolean> {
+    const user = await this.get(username)
+    const removed = await this.#options.users.removeSecondFactor(user.id)
+    await this.#options.endSessions(user.id)
+    return removed
+  }
+
   // --- Accounts: by id, for the account and admin routes ---
 
   async changePassword (userId: string, currentPassword: string, newPassword: string): Promise<PasswordChange> {

@@ -41,7 +41,46 @@ export interface UserPage {
   total: number
 }
 
-export interface UserStore {
+/**
+ * A user's TOTP second factor as stored: the secret sealed (AES-256-GCM under a key derived from the session
+ * secret, see totp.ts), never in clear. `confirmed` once the user proved their app has it.
+ */
+export interface SecondFactorRecord {
+  sealedSecret: string
+  confirmed: boolean
+  createdAt: number
+}
+
+/**
+ * Second-factor storage, part of every user store (the contract suite runs on each backend). Each write that
+ * must happen once is atomic, across instances sharing the store:
+ * - `useRecoveryCode` removes the code's hash and answers true for exactly one of any number of concurrent
+ *   calls;
+ * - `claimOnce` records a key unless it is already there (unexpired): a TOTP time step used by a user, a
+ *   pending login consumed; true for exactly one caller;
+ * - `takePending` reads and deletes a pending login in one step.
+ * A user's deletion deletes their factor and recovery codes.
+ */
+export interface SecondFactorStore {
+  getSecondFactor: (userId: string) => Promise<SecondFactorRecord | undefined>
+  /** Stores (replacing) the factor of an existing user; false when there is no such user. */
+  setSecondFactor: (userId: string, factor: SecondFactorRecord) => Promise<boolean>
+  /** Removes the factor and every recovery code; false when there was no factor. */
+  removeSecondFactor: (userId: string) => Promise<boolean>
+  /** Replaces every recovery code of the user with these hashes. */
+  setRecoveryCodes: (userId: string, hashes: readonly string[]) => Promise<void>
+  useRecoveryCode: (userId: string, hash: string) => Promise<boolean>
+  recoveryCodesLeft: (userId: string) => Promise<number>
+  /** Records `key` until `expiresAt` (seconds); false when it is already recorded and not expired at `now`. */
+  claimOnce: (key: string, expiresAt: number, now: number) => Promise<boolean>
+  /** A pending login (first step passed) under `key` until `expiresAt`. */
+  putPending: (key: string, value: string, expiresAt: number, now: number) => Promise<void>
+  getPending: (key: string, now: number) => Promise<string | undefined>
+  /** The pending login's value, deleted in the same step; undefined when absent, expired or already taken. */
+  takePending: (key: string, now: number) => Promise<string | undefined>
+}
+
+export interface UserStore extends SecondFactorStore {
   findByUsername: (username: string) => Promise<UserRecord | undefined>
   findById: (id: string) => Promise<UserRecord | undefined>
   /** Throws UserExistsError when the username is taken. */
@@ -72,6 +111,9 @@ export function byCreation (a: UserRecord, b: UserRecord): number {
 
 export class MemoryUserStore implements UserStore {
   readonly #byId = new Map<string, UserRecord>()
+  readonly #factors = new Map<string, SecondFactorRecord>()
+  readonly #codes = new Map<string, Set<string>>()
+  readonly #once = new Map<string, { value: string, expiresAt: number }>()
 
   async findByUsername (username: string): Promise<UserRecord | undefined> {
     const wanted = username.toLowerCase()
@@ -104,7 +146,64 @@ export class MemoryUserStore implements UserStore {
     if (user === undefined) return 'not-found'
     if (removesLastHolder(user, undefined, guard, () => this.#otherHolders(id, guard))) return 'last-holder'
     this.#byId.delete(id)
+    this.#factors.delete(id)
+    this.#codes.delete(id)
     return 'done'
+  }
+
+  async getSecondFactor (userId: string): Promise<SecondFactorRecord | undefined> {
+    const factor = this.#factors.get(userId)
+    return factor === undefined ? undefined : { ...factor }
+  }
+
+  async setSecondFactor (userId: string, factor: SecondFactorRecord): Promise<boolean> {
+    if (!this.#byId.has(userId)) return false
+    this.#factors.set(userId, { ...factor })
+    return true
+  }
+
+  async removeSecondFactor (userId: string): Promise<boolean> {
+    this.#codes.delete(userId)
+    return this.#factors.delete(userId)
+  }
+
+  async setRecoveryCodes (userId: string, hashes: readonly string[]): Promise<void> {
+    this.#codes.set(userId, new Set(hashes))
+  }
+
+  async useRecoveryCode (userId: string, hash: string): Promise<boolean> {
+    return this.#codes.get(userId)?.delete(hash) ?? false
+  }
+
+  async recoveryCodesLeft (userId: string): Promise<number> {
+    return this.#codes.get(userId)?.size ?? 0
+  }
+
+  async claimOnce (key: string, expiresAt: number, now: number): Promise<boolean> {
+    this.#purge(now)
+    if (this.#once.has(`once:${key}`)) return false
+    this.#once.set(`once:${key}`, { value: '', expiresAt })
+    return true
+  }
+
+  async putPending (key: string, value: string, expiresAt: number, _now: number): Promise<void> {
+    this.#once.set(`pending:${key}`, { value, expiresAt })
+  }
+
+  async getPending (key: string, now: number): Promise<string | undefined> {
+    this.#purge(now)
+    return this.#once.get(`pending:${key}`)?.value
+  }
+
+  async takePending (key: string, now: number): Promise<string | undefined> {
+    this.#purge(now)
+    const value = this.#once.get(`pending:${key}`)?.value
+    this.#once.delete(`pending:${key}`)
+    return value
+  }
+
+  #purge (now: number): void {
+    for (const [key, entry] of this.#once) if (entry.expiresAt <= now) this.#once.delete(key)
   }
 
   async list (): Promise<UserRecord[]> {

@@ -120,6 +120,46 @@ export const UserSessionParams = Type.Object({
   sessionId: SessionId
 })
 
+/** A code from an authenticator app (TOTP: six digits). */
+export const TotpCode = Type.String({ pattern: '^[0-9]{6}$', description: 'The six-digit code the authenticator app shows now.' })
+
+export const ReauthBody = Type.Object({
+  password: Password,
+  code: Type.Optional({ ...TotpCode, description: 'Required when the user has a second factor: the six-digit code the authenticator app shows now.' })
+}, { additionalProperties: false })
+
+/** The password step's answer for a user with a second factor: no session yet. */
+export const SecondFactorRequiredBody = Type.Object({
+  secondFactorRequired: Type.Literal(true, { description: 'Send the code to POST <prefix>/login/second-factor; a pending-login cookie (HttpOnly, a few minutes) holds this attempt.' })
+})
+
+export const LoginAnswer = Type.Union([SessionBody, SecondFactorRequiredBody], { description: 'The session object, or `{ "secondFactorRequired": true }` for a user with a second factor.' })
+
+const RecoveryCode = Type.String({ minLength: 1, maxLength: 64, description: 'One of the recovery codes (case, spaces and dashes ignored); each works once.' })
+
+/** Exactly one of the two (checked by the route: 400 otherwise). */
+export const SecondFactorBody = Type.Object({
+  code: Type.Optional(TotpCode),
+  recoveryCode: Type.Optional(RecoveryCode)
+}, { additionalProperties: false })
+
+export const TotpEnrolmentBody = Type.Object({
+  secret: Type.String({ description: 'Base32 secret, for typing into an authenticator app.' }),
+  uri: Type.String({ description: 'The otpauth://totp/ URI (SHA-1, 6 digits, 30 s).' }),
+  qrSvg: Type.String({ description: 'The URI as an SVG QR code.' })
+})
+
+export const ConfirmTotpBody = Type.Object({ code: TotpCode }, { additionalProperties: false })
+
+export const RecoveryCodesBody = Type.Object({
+  recoveryCodes: Type.Array(Type.String(), { description: 'Ten single-use codes, shown this once: only their hashes are kept.' })
+})
+
+export const SecondFactorStatus = Type.Object({
+  totp: Type.Boolean({ description: 'True once a TOTP factor is confirmed.' }),
+  recoveryCodesLeft: Type.Integer({ minimum: 0 })
+})
+
 export const NoContent = Type.Null({ description: 'No body.' })
 
 /** The user as the API shows it. */
@@ -138,3 +178,9 @@ export type SignupJson = Static<typeof SignupBody>
 export type AccountJson = Static<typeof AccountBody>
 export type AccountListJson = Static<typeof AccountList>
 export type CreateAccountJson = Static<typeof CreateAccountBody>
+export type ReauthJson = Static<typeof ReauthBody>
+export type LoginAnswerJson = Static<typeof LoginAnswer>
+export type SecondFactorJson = Static<typeof SecondFactorBody>
+export type TotpEnrolmentJson = Static<typeof TotpEnrolmentBody>
+export type RecoveryCodesJson = Static<typeof RecoveryCodesBody>
+export type SecondFactorStatusJson = Static<typeof SecondFactorStatus>

@@ -23,7 +23,9 @@ interface Browser {
 
 async function browser (t: Test, env: Record<string, string> = {}): Promise<Browser> {
   const clock = new ManualClock()
-  const app = await buildTestApp(t, { clock: clock.now, env: { CLOCK_LEEWAY_SECONDS: '0', ...env } })
+  // These tests move the clock past access lifetimes and then end sessions: they are about refresh, not about
+  // how recent the authentication is, so the freshness guard is set wide (test/http/routes/reauth.test.ts).
+  const app = await buildTestApp(t, { clock: clock.now, env: { CLOCK_LEEWAY_SECONDS: '0', REAUTH_MAX_AGE_SECONDS: '86400', ...env } })
   await addUser(app)
   const jar = newJar(clock)
   const fetch = injectFetch(app, jar, clock.now)

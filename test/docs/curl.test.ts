@@ -45,7 +45,7 @@ export function stepsOf (markdown: string): { steps: Step[], setup: string[] } {
 
 export function normalize (text: string): string {
   return text
-    .replace(/(__Host-session|__Secure-refresh)=[^;\s]+/g, '$1=<token>')
+    .replace(/(__Host-session|__Secure-refresh|__Secure-pending-login)=[^;\s]+/g, '$1=<token>')
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>')
     .replace(/curl\/[\d.]+/g, 'curl/<version>')
     .replace(/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{22}(?![A-Za-z0-9_-])/g, '<id>')

@@ -203,11 +203,15 @@ const cases: Case[] = [
   { name: 'exp - iat over the lifetime of the kind', reason: 'claims', build: (k, c) => withClaims(k, c, { exp: c.now + LIFETIME[k] + 1 }) },
   { name: 'exp equal to iat', reason: 'claims', build: (k, c) => withClaims(k, c, { exp: c.now }) },
   { name: 'auth_time after iat', reason: 'claims', build: (k, c) => withClaims(k, c, { auth_time: c.now + 1 }) },
-  { name: 'exp beyond the absolute session lifetime', reason: 'claims', build: (k, c) => withClaims(k, c, { auth_time: c.now - 2592000 + 10 }) },
+  { name: 'exp beyond the absolute session lifetime', reason: 'claims', build: (k, c) => withClaims(k, c, { auth_time: c.now - 2592000 + 10, login_time: c.now - 2592000 + 10 }) },
+  { name: 'exp beyond the absolute session lifetime though auth_time was renewed', reason: 'claims', build: (k, c) => withClaims(k, c, { auth_time: c.now, login_time: c.now - 2592000 + 10 }) },
+  { name: 'login_time after auth_time', reason: 'claims', build: (k, c) => withClaims(k, c, { login_time: c.now, auth_time: c.now - 1 }) },
+  { name: 'amr a string', reason: 'claims', build: (k, c) => withClaims(k, c, { amr: 'otp' }) },
+  { name: 'amr with an object', reason: 'claims', build: (k, c) => withClaims(k, c, { amr: [{ toString: 'otp' }] }) },
   { name: 'nbf in the future beyond the leeway', reason: 'not-yet-valid', build: (k, c) => withClaims(k, c, { nbf: c.now + LEEWAY + 1 }) },
   { name: 'nbf a string', reason: 'claims', build: (k, c) => withClaims(k, c, { nbf: String(c.now) }) },
-  { name: 'expired beyond the leeway', reason: 'expired', kinds: ['access'], build: (k, c) => withClaims(k, c, { iat: c.now - LEEWAY - 900, exp: c.now - LEEWAY, auth_time: c.now - LEEWAY - 900 }) },
-  { name: 'control: expired within the leeway is accepted', reason: 'ok', kinds: ['access'], build: (k, c) => withClaims(k, c, { iat: c.now - 900, exp: c.now - LEEWAY + 1, auth_time: c.now - 900 }) },
+  { name: 'expired beyond the leeway', reason: 'expired', kinds: ['access'], build: (k, c) => withClaims(k, c, { iat: c.now - LEEWAY - 900, exp: c.now - LEEWAY, auth_time: c.now - LEEWAY - 900, login_time: c.now - LEEWAY - 900 }) },
+  { name: 'control: expired within the leeway is accepted', reason: 'ok', kinds: ['access'], build: (k, c) => withClaims(k, c, { iat: c.now - 900, exp: c.now - LEEWAY + 1, auth_time: c.now - 900, login_time: c.now - 900 }) },
 
   // Prototype keys are inert (rule 6): accepted tokens, nothing beyond the known claims comes through.
   { name: '__proto__ member in the payload', reason: 'ok', kinds: ['access'], build: (k, c) => rawClaims(k, c, (json) => json.replace(/^\{/, '{"__proto__":{"roles":["root"],"polluted":true},')) },

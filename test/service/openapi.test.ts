@@ -67,13 +67,16 @@ test('/openapi.json is a valid OpenAPI 3.1 document listing every route', async 
     'PATCH /auth/envoy/*',
     'POST /auth/envoy/*',
     'PUT /auth/envoy/*',
+    'DELETE /auth/admin/users/:id/mfa',
     'DELETE /auth/admin/users/:id/sessions',
     'DELETE /auth/admin/users/:id/sessions/:sessionId',
+    'DELETE /auth/mfa/totp',
     'DELETE /auth/sessions',
     'DELETE /auth/sessions/:id',
     'GET /auth/admin/users',
     'GET /auth/admin/users/:id',
     'GET /auth/admin/users/:id/sessions',
+    'GET /auth/mfa',
     'GET /auth/session',
     'GET /auth/sessions',
     'GET /healthz',
@@ -82,9 +85,14 @@ test('/openapi.json is a valid OpenAPI 3.1 document listing every route', async 
     'POST /auth/admin/users/:id/disable',
     'POST /auth/admin/users/:id/enable',
     'POST /auth/login',
+    'POST /auth/login/second-factor',
     'POST /auth/logout',
     'POST /auth/logout-all',
+    'POST /auth/mfa/recovery-codes',
+    'POST /auth/mfa/totp',
+    'POST /auth/mfa/totp/confirm',
     'POST /auth/password',
+    'POST /auth/reauth',
     'POST /auth/refresh',
     'PUT /auth/admin/users/:id/password',
     'PUT /auth/admin/users/:id/roles'
@@ -99,11 +107,14 @@ test('/openapi.json is a valid OpenAPI 3.1 document listing every route', async 
   }
   t.same(doc.components.securitySchemes, {
     accessCookie: { type: 'apiKey', in: 'cookie', name: '__Host-session', description: 'Access token (HttpOnly), sent with every request to the site.' },
-    refreshCookie: { type: 'apiKey', in: 'cookie', name: '__Secure-refresh', description: 'Refresh token (HttpOnly), sent only to /auth.' }
+    refreshCookie: { type: 'apiKey', in: 'cookie', name: '__Secure-refresh', description: 'Refresh token (HttpOnly), sent only to /auth.' },
+    pendingLoginCookie: { type: 'apiKey', in: 'cookie', name: '__Secure-pending-login', description: 'A login waiting for its second factor (HttpOnly, single use, five minutes), sent only to /auth/login.' }
   })
   const security = (method: string, path: string): unknown => doc.paths[path]?.[method]?.security
   t.same(security('post', '/auth/login'), undefined, 'login needs no cookie')
   t.same(security('post', '/auth/refresh'), [{ refreshCookie: [] }])
+  t.same(security('post', '/auth/login/second-factor'), [{ pendingLoginCookie: [] }], 'the second step reads the pending-login cookie')
+  t.same(security('post', '/auth/reauth'), [{ accessCookie: [], refreshCookie: [] }], 'reauth reads both cookies')
   t.same(security('post', '/auth/logout'), [{ accessCookie: [] }, { refreshCookie: [] }, {}])
   for (const [method, path] of [['get', '/auth/session'], ['get', '/auth/sessions'], ['delete', '/auth/sessions/{id}'], ['delete', '/auth/sessions'], ['post', '/auth/password'], ['post', '/auth/logout-all']] as const) {
     t.same(security(method, path), [{ accessCookie: [] }], `${method} ${path} reads the access cookie`)

@@ -45,6 +45,15 @@ test('a jose token with the header members in another order is accepted (members
   t.same(codec.verify('access', withKid, NOW), { ok: false, reason: 'signature' }, 'we accept exactly alg and typ')
 })
 
+test('auth_time, login_time and amr of a real session survive both directions', async (t) => {
+  const codec = await makeCodec(t)
+  const claims = accessClaims({ auth_time: NOW - 30, login_time: NOW - 3000, amr: ['pwd', 'otp'] })
+  t.same((await joseOpen(codec.mint('access', claims as unknown as AccessClaims), 'access', undefined, NOW)).claims, claims)
+  t.same(codec.verify('access', await joseToken({ kind: 'access', claims }), NOW), { ok: true, claims })
+  const refresh = refreshClaims({ auth_time: NOW - 30, login_time: NOW - 3000, amr: ['pwd'] })
+  t.same(codec.verify('refresh', await joseToken({ kind: 'refresh', claims: refresh }), NOW), { ok: true, claims: refresh })
+})
+
 test('a non-ASCII claim (UTF-8 in the payload) survives both directions', async (t) => {
   const codec = await makeCodec(t)
   const claims = accessClaims({ username: 'zoë 🐝', roles: ['rédacteur'] })
@@ -61,7 +70,8 @@ test('the jose example in docs/token-format.md runs as written and opens a real 
   const file = join(dir, `token-format-${process.pid}.mjs`)
   writeFileSync(file, `${example as string}\nexport { openAccessToken }\n`)
   const codec = await makeCodec(t)
-  const token = codec.mint('access', accessClaims({ iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 900, auth_time: Math.floor(Date.now() / 1000) }) as unknown as AccessClaims)
+  const now = Math.floor(Date.now() / 1000)
+  const token = codec.mint('access', accessClaims({ iat: now, exp: now + 900, auth_time: now - 5, login_time: now - 60, amr: ['pwd', 'otp'] }) as unknown as AccessClaims)
   const previous = process.env['SESSION_SECRET']
   process.env['SESSION_SECRET'] = TEST_SECRET
   // The example reads the secret the way a third party would, from its environment.
@@ -71,5 +81,5 @@ test('the jose example in docs/token-format.md runs as written and opens a real 
   })
   const { openAccessToken } = await import(pathToFileURL(file).href) as { openAccessToken: (token: string) => Promise<Record<string, unknown>> }
   const payload = await openAccessToken(token)
-  t.match(payload, { sub: 'user-1', username: 'alice', roles: ['admin'] })
+  t.match(payload, { sub: 'user-1', username: 'alice', roles: ['admin'], auth_time: now - 5, login_time: now - 60, amr: ['pwd', 'otp'] })
 })

@@ -105,7 +105,15 @@ test('claims: required, typed, bounded', async (t) => {
     ['exp before iat', { exp: NOW - 1 }],
     ['lifetime longer than an access token may have', { exp: NOW + 901 }],
     ['auth_time after iat', { auth_time: NOW + 1 }],
-    ['outlives the absolute session', { iat: NOW, auth_time: NOW - RULES.maxAge + 10 }],
+    ['outlives the absolute session', { iat: NOW, auth_time: NOW - RULES.maxAge + 10, login_time: NOW - RULES.maxAge + 10 }],
+    ['outlives the absolute session from login_time, auth_time renewed', { iat: NOW, auth_time: NOW, login_time: NOW - RULES.maxAge + 10 }],
+    ['login_time after auth_time', { login_time: NOW + 1, auth_time: NOW }],
+    ['string login_time', { login_time: String(NOW) }],
+    ['amr not an array', { amr: 'pwd' }],
+    ['amr empty', { amr: [] }],
+    ['amr with a number', { amr: ['pwd', 1] }],
+    ['amr with an odd value', { amr: ['PWD'] }],
+    ['amr too long', { amr: Array.from({ length: 9 }, () => 'otp') }],
     ['username missing', { username: undefined }],
     ['roles not an array', { roles: 'admin' }],
     ['a role not a string', { roles: [1] }],
@@ -119,6 +127,16 @@ test('claims: required, typed, bounded', async (t) => {
   }
   const exp1e400 = (await joseToken({ kind: 'access', claims: accessClaims() }))
   t.equal(codec.verify('access', exp1e400, NOW).ok, true, 'control: the unbent token passes')
+})
+
+test('a token from before auth_time was renewable (no login_time, no amr) is read as a password login at auth_time', async (t) => {
+  const codec = await makeCodec(t)
+  const claims = accessClaims({ iat: NOW, auth_time: NOW - 100 })
+  delete claims['login_time']
+  delete claims['amr']
+  t.same(codec.verify('access', await joseToken({ kind: 'access', claims }), NOW), { ok: true, claims: { ...claims, login_time: NOW - 100, amr: ['pwd'] } })
+  const renewed = accessClaims({ iat: NOW, auth_time: NOW - 10, login_time: NOW - 100, amr: ['pwd', 'otp'] })
+  t.same(codec.verify('access', await joseToken({ kind: 'access', claims: renewed }), NOW), { ok: true, claims: renewed }, 'auth_time after login_time')
 })
 
 test('a payload with prototype keys yields only the known claims', async (t) => {

@@ -83,7 +83,7 @@ export async function joseOpen (token: string, kind: TokenKind, secret = TEST_SE
     typ: TYP[kind],
     issuer: RULES.issuer,
     audience: RULES.audience,
-    requiredClaims: ['sub', 'jti', 'sid', 'iat', 'exp', 'auth_time'],
+    requiredClaims: ['sub', 'jti', 'sid', 'iat', 'exp', 'auth_time', 'login_time', 'amr'],
     ...(now === undefined ? {} : { currentDate: new Date(now * 1000) })
   })
   return { header: protectedHeader, outer, claims: payload }
@@ -101,6 +101,8 @@ export function accessClaims (overrides: Record<string, unknown> = {}): Record<s
     iat: NOW,
     exp: NOW + 900,
     auth_time: NOW,
+    login_time: NOW,
+    amr: ['pwd'],
     username: 'alice',
     roles: ['admin'],
     ...overrides

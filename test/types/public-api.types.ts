@@ -4,7 +4,7 @@
  */
 import { expectTypeOf } from 'expect-type'
 import Fastify, { type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
-import sessionPlugin, { MemorySessionStore, type SessionInfo, type SessionPluginOptions, type SessionUser, type StatelessSessionApi } from '../../src/index.js'
+import sessionPlugin, { MemorySessionStore, type RequireRecentAuth, type SessionInfo, type SessionPluginOptions, type SessionUser, type StatelessSessionApi } from '../../src/index.js'
 import { createSessionClient, type LiveSession, type SessionClient, type SessionState } from '../../src/client/session-client.js'
 import type { LiveSessionJson, SessionJson } from '../../src/wire/schemas.js'
 
@@ -20,6 +20,16 @@ expectTypeOf(app.requireSession).returns.toEqualTypeOf<void>()
 expectTypeOf(app.csrfProtection).parameters.toEqualTypeOf<[FastifyRequest, FastifyReply, HookHandlerDoneFunction]>()
 expectTypeOf(app.statelessSession).toEqualTypeOf<StatelessSessionApi>()
 expectTypeOf(app.statelessSession.sessionOf).returns.toEqualTypeOf<SessionInfo | null>()
+expectTypeOf(app.requireRecentAuth).toEqualTypeOf<RequireRecentAuth>()
+expectTypeOf(app.statelessSession.requireRecentAuth).toEqualTypeOf<RequireRecentAuth>()
+expectTypeOf(app.requireRecentAuth(300, { amr: ['otp'] })).parameters.toEqualTypeOf<[FastifyRequest, FastifyReply, HookHandlerDoneFunction]>()
+// @ts-expect-error the age is a number of seconds
+app.requireRecentAuth('5m')
+app.post('/transfer', { preHandler: app.requireRecentAuth(120) }, async (req) => {
+  expectTypeOf(req.session?.authTime).toEqualTypeOf<number | undefined>()
+  expectTypeOf(req.session?.amr).toEqualTypeOf<readonly string[] | undefined>()
+  return null
+})
 app.get('/orders', { preHandler: app.requireSession }, async (req) => {
   expectTypeOf(req.session?.user).toEqualTypeOf<Readonly<SessionUser> | undefined>()
   return null

@@ -113,6 +113,58 @@ function userStoreContract (t: Test, open: (t: Test) => Promise<UserStore>): voi
     const racing = await Promise.all([store.update(a.id, { roles: [] }, 7, guard), store.update(b.id, { disabled: true }, 7, guard)])
     t.same([...racing].sort(), ['done', 'last-holder'], 'two admins demoting each other at once: one is refused')
   })
+
+  t.test('second factor: stored, replaced, removed with its recovery codes; only for a user that exists', async (t) => {
+    const store = await open(t)
+    const ivy = user({ username: 'ivy' })
+    await store.insert(ivy)
+    t.equal(await store.getSecondFactor(ivy.id), undefined)
+    t.equal(await store.setSecondFactor('nobody', { sealedSecret: 's', confirmed: false, createdAt: 1 }), false, 'no such user')
+    t.equal(await store.getSecondFactor('nobody'), undefined, 'nothing written')
+    t.equal(await store.setSecondFactor(ivy.id, { sealedSecret: 'sealed-1', confirmed: false, createdAt: 10 }), true)
+    t.same(await store.getSecondFactor(ivy.id), { sealedSecret: 'sealed-1', confirmed: false, createdAt: 10 })
+    t.equal(await store.setSecondFactor(ivy.id, { sealedSecret: 'sealed-2', confirmed: true, createdAt: 11 }), true)
+    t.same(await store.getSecondFactor(ivy.id), { sealedSecret: 'sealed-2', confirmed: true, createdAt: 11 })
+    await store.setRecoveryCodes(ivy.id, ['h1', 'h2', 'h3'])
+    t.equal(await store.recoveryCodesLeft(ivy.id), 3)
+    await store.setRecoveryCodes(ivy.id, ['h4', 'h5'])
+    t.equal(await store.recoveryCodesLeft(ivy.id), 2, 'replaced, not added')
+    t.equal(await store.useRecoveryCode(ivy.id, 'h1'), false, 'an old code is gone')
+    t.equal(await store.useRecoveryCode(ivy.id, 'h4'), true)
+    t.equal(await store.useRecoveryCode(ivy.id, 'h4'), false, 'used once')
+    t.equal(await store.useRecoveryCode('nobody', 'h5'), false, 'another user\'s code is not found')
+    t.equal(await store.removeSecondFactor(ivy.id), true)
+    t.equal(await store.removeSecondFactor(ivy.id), false)
+    t.equal(await store.getSecondFactor(ivy.id), undefined)
+    t.equal(await store.recoveryCodesLeft(ivy.id), 0, 'codes removed with the factor')
+    await store.setSecondFactor(ivy.id, { sealedSecret: 'sealed-3', confirmed: true, createdAt: 12 })
+    await store.setRecoveryCodes(ivy.id, ['h6'])
+    await store.setRecoveryCodes(ivy.id, [])
+    t.equal(await store.recoveryCodesLeft(ivy.id), 0, 'an empty set of codes')
+    await store.setRecoveryCodes(ivy.id, ['h7'])
+    t.equal(await store.delete(ivy.id), 'done')
+    t.equal(await store.getSecondFactor(ivy.id), undefined, 'a deleted user\'s factor goes with them')
+    t.equal(await store.recoveryCodesLeft(ivy.id), 0)
+  })
+
+  t.test('claimOnce: one caller wins, even at once; the claim ends at its expiry', async (t) => {
+    const store = await open(t)
+    const claims = await Promise.all(Array.from({ length: 8 }, async () => await store.claimOnce('totp:u1:100', 1_800_000_100, 1_800_000_000)))
+    t.equal(claims.filter(Boolean).length, 1, 'exactly one of eight concurrent claims')
+    t.equal(await store.claimOnce('totp:u1:101', 1_800_000_100, 1_800_000_000), true, 'another key')
+    t.equal(await store.claimOnce('totp:u1:100', 1_800_000_200, 1_800_000_050), false, 'still claimed before its expiry')
+  })
+
+  t.test('pending logins: read while live, taken once', async (t) => {
+    const store = await open(t)
+    const now = 1_800_000_000
+    await store.putPending('p1', '{"a":1}', now + 300, now)
+    t.equal(await store.getPending('p1', now), '{"a":1}')
+    t.equal(await store.getPending('p2', now), undefined)
+    const takes = await Promise.all([store.takePending('p1', now), store.takePending('p1', now), store.takePending('p1', now)])
+    t.same(takes.filter((v) => v !== undefined), ['{"a":1}'], 'taken exactly once')
+    t.equal(await store.getPending('p1', now), undefined, 'gone')
+  })
 }
 
 test('memory user store', async (t) => {
@@ -125,6 +177,29 @@ test('SQLite user store', async (t) => {
     t.teardown(() => { db.close() })
     return new SqliteUserStore(db)
   })
+  t.test('pending logins expire (the memory and Redis stores too: by time, or by the key\'s TTL)', async (t) => {
+    const db = openSqliteDatabase({ path: join(tempDir(t), 'users.db') })
+    t.teardown(() => { db.close() })
+    const store = new SqliteUserStore(db)
+    await store.putPending('p', 'v', 1_800_000_300, 1_800_000_000)
+    t.equal(await store.getPending('p', 1_800_000_300), undefined)
+    t.equal(await store.takePending('p', 1_800_000_300), undefined)
+    t.equal(await store.claimOnce('k', 1_800_000_030, 1_800_000_000), true)
+    t.equal(await store.claimOnce('k', 1_800_000_060, 1_800_000_030), true, 'claimable again once expired')
+  })
+  t.test('two connections to one file: a code, a step and a pending login are used once', async (t) => {
+    const path = join(tempDir(t), 'users.db')
+    const [one, two] = [openSqliteDatabase({ path }), openSqliteDatabase({ path })]
+    t.teardown(() => { one.close(); two.close() })
+    const [a, b] = [new SqliteUserStore(one), new SqliteUserStore(two)]
+    const kim = user({ username: 'kim' })
+    await a.insert(kim)
+    await a.setRecoveryCodes(kim.id, ['h'])
+    t.same([await a.useRecoveryCode(kim.id, 'h'), await b.useRecoveryCode(kim.id, 'h')], [true, false])
+    t.same([await a.claimOnce('s', 1_800_000_100, 1_800_000_000), await b.claimOnce('s', 1_800_000_100, 1_800_000_000)], [true, false])
+    await a.putPending('p', 'v', 1_800_000_100, 1_800_000_000)
+    t.same([await b.takePending('p', 1_800_000_000), await a.takePending('p', 1_800_000_000)], ['v', undefined])
+  })
 })
 
 test('Redis user store', async (t) => {
@@ -136,6 +211,18 @@ test('Redis user store', async (t) => {
     const erin = user({ username: 'erin' })
     await store.insert(erin)
     t.equal(await client.get('session:username:erin'), erin.id)
+  })
+  t.test('two instances on one Redis: a recovery code, a TOTP step and a pending login are used once', async (t) => {
+    const prefix = uniquePrefix()
+    const a = new RedisUserStore(await redisClient(t, redis.url), prefix)
+    const b = new RedisUserStore(await redisClient(t, redis.url), prefix)
+    const kim = user({ username: 'kim' })
+    await a.insert(kim)
+    await a.setRecoveryCodes(kim.id, ['h'])
+    t.same((await Promise.all([a.useRecoveryCode(kim.id, 'h'), b.useRecoveryCode(kim.id, 'h')])).sort(), [false, true])
+    t.same((await Promise.all([a.claimOnce('s', 1_800_000_100, 1_800_000_000), b.claimOnce('s', 1_800_000_100, 1_800_000_000)])).sort(), [false, true])
+    await a.putPending('p', 'v', 1_800_000_100, 1_800_000_000)
+    t.same((await Promise.all([a.takePending('p'), b.takePending('p')])).filter((v) => v !== undefined), ['v'])
   })
   t.test('list: users created in the same second come by name, as in SQLite', async (t) => {
     const store = new RedisUserStore(await redisClient(t, redis.url), uniquePrefix())

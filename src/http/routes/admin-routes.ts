@@ -9,7 +9,7 @@
  * enabled admin (ERR_LAST_ADMIN, checked atomically with the change), and an admin cannot disable, delete or
  * demote their own account here (ERR_ADMIN_SELF_CHANGE): the users CLI on the server can.
  *
- * preHandlers are arrays, so a stronger check (re-authentication, a second factor) can be added in front.
+ * Every admin route needs a recent authentication (`reauthMaxAgeSeconds`; 401 ERR_REAUTH_REQUIRED otherwise).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
@@ -33,6 +33,7 @@ import {
 } from '../../wire/schemas.js'
 import { audit, type AuditEvent } from '../audit.js'
 import type { AuthRateLimits } from '../rate-limits.js'
+import type { TotpService } from '../../users/totp.js'
 import { BODY_LIMIT, errorResponses, iso, noBody, sessionList, type SessionReplies } from './route-kit.js'
 
 export interface AdminRoutesOptions {
@@ -41,6 +42,8 @@ export interface AdminRoutesOptions {
   replies: SessionReplies
   limits: AuthRateLimits
   adminRole: string
+  /** With second factors: `DELETE /users/:id/mfa` resets one. */
+  secondFactor: { totp: TotpService } | undefined
 }
 
 const errors = { ...errorResponses, 404: ErrorBody, 409: ErrorBody }
@@ -54,7 +57,7 @@ const REFUSALS = new Set(['ERR_LAST_ADMIN', 'ERR_ADMIN_SELF_CHANGE'])
 
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async function adminRoutes (fastify, options) {
   const { service, accounts, adminRole } = options
-  const { csrfProtection: csrf, requireSession, sessionOf } = fastify.statelessSession
+  const { csrfProtection: csrf, requireSession, requireRecentAuth, sessionOf } = fastify.statelessSession
   const guard = { keepRole: adminRole }
 
   /** preHandler after requireSession: 403 unless the session's user holds the admin role. */
@@ -67,7 +70,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     audit(request.log, 'admin.forbidden', { actorId: session.user.id, actorName: session.user.username, method: request.method, route: request.routeOptions.url })
     done(new ForbiddenError(adminRole))
   }
-  const admin = [requireSession, requireAdmin]
+  // Acting as an admin needs a recent authentication too (reauthMaxAgeSeconds), checked after the role.
+  const admin = [requireSession, requireAdmin, requireRecentAuth()]
   const change = { bodyLimit: BODY_LIMIT, onRequest: csrf, preHandler: admin }
 
   function actor (request: FastifyRequest): { actorId: string, actorName: string } {
@@ -196,6 +200,28 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     const user = await act(request, 'admin.password_set', { userId: id }, async () => await accounts.setPassword(id, request.body.password))
     return { user: userView(user) }
   })
+
+  const secondFactor = options.secondFactor
+  if (secondFactor !== undefined) {
+    fastify.delete('/users/:id/mfa', {
+      ...change,
+      preValidation: noBody,
+      schema: {
+        summary: 'Admin: reset the second factor of a user who lost it (recovery codes included); every session of theirs ends',
+        params: UserIdParams,
+        response: { 204: NoContent, ...errors }
+      }
+    }, async function resetSecondFactor (request, reply) {
+      const { id } = request.params
+      await act(request, 'admin.mfa_reset', { userId: id }, async () => {
+        await existing(id)
+        const removed = await secondFactor.totp.remove(id)
+        await service.endUserSessions(id)
+        return removed
+      })
+      return reply.code(204).send(null)
+    })
+  }
 
   fastify.get('/users/:id/sessions', {
     preHandler: admin,

@@ -22,9 +22,12 @@ import { securityHeaders } from '../security-headers.js'
 import type { LoginResult, SessionInfo, SessionService } from '../../session/session-service.js'
 import type { SessionCounters } from '../../session/session-counters.js'
 import type { Accounts } from '../../users/accounts.js'
-import { EndedBody, ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
+import { EndedBody, ErrorBody, LoginAnswer, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
 import { accountRoutes } from './account-routes.js'
 import { adminRoutes } from './admin-routes.js'
+import { reauthRoutes } from './reauth-routes.js'
+import { mfaRoutes, twoStepLogin, type SecondFactorDeps } from './mfa-routes.js'
+import { guardUnless } from '../recent-auth.js'
 import { BODY_LIMIT, clientInfo, errorResponses as errors, noBody, refuseRateLimited, sessionBody, sessionList, sessionReplies } from './route-kit.js'
 
 export { sessionBody } from './route-kit.js'
@@ -48,6 +51,9 @@ export interface AuthRoutesOptions {
   counters: SessionCounters
   /** With metrics on: counts the answers of these routes (in their scope only, so the app's routes pay nothing). */
   onResponse?: ((request: FastifyRequest, reply: FastifyReply, done: () => void) => void) | undefined
+  /** TOTP and where second factors live: adds the two-step login, enrolment and the code at re-authentication. */
+  secondFactor: SecondFactorDeps | undefined
+  accessTtl: number
 }
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async function authRoutes (fastify, options) {
@@ -75,10 +81,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   const limits = countedLimits(options.rateLimit === false
     ? NO_RATE_LIMITS
     : await registerRateLimits(fastify, { settings: options.rateLimit, clock: options.clock, redis: options.redis, keyPrefix: options.redisKeyPrefix }), options.counters.rateLimited)
-  const { csrfProtection: csrf, requireSession, sessionOf, isStale } = fastify.statelessSession
+  const { csrfProtection: csrf, requireSession, requireRecentAuth, sessionOf, isStale } = fastify.statelessSession
+  // The sensitive routes need a recent authentication (reauthMaxAgeSeconds; docs/security.md, "Re-authentication").
+  const recentAuth = requireRecentAuth()
   const replies = sessionReplies(policy)
   const sendSession = replies.send
   const refuseSession = replies.refuse
+  const secondFactor = options.secondFactor
+  const twoStep = secondFactor === undefined ? undefined : twoStepLogin({ ...secondFactor, policy, clock: options.clock, accessTtl: options.accessTtl })
 
   // Bodies are JSON only: text/plain, forms and multipart get 415 (no parser). An empty body is allowed
   // (refresh and logout need none), and Fastify's parser keeps its __proto__/constructor poisoning guards.
@@ -97,17 +107,17 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     schema: {
-      summary: 'Log in: sets the access and refresh cookies',
+      summary: 'Log in: sets the access and refresh cookies; for a user with a second factor, answers { secondFactorRequired: true } and a pending-login cookie instead',
       body: LoginBody,
-      response: { 200: SessionBody, 413: ErrorBody, ...errors }
+      response: { 200: LoginAnswer, 413: ErrorBody, ...errors }
     }
   }, async function login (request, reply) {
     // Any session cookie sent along is ignored: a login always starts a new family (no session fixation).
     const { username, password } = request.body
     let refusal: LoginResult | undefined
     const outcome = await limits.login(request, async () => {
-      const result = await service.login(username, password, clientInfo(request))
-      if (result.status === 'issued') return result.session
+      const result = await service.login(username, password, clientInfo(request), twoStep?.needsSecondFactor)
+      if (result.status === 'issued' || result.status === 'second-factor') return result
       refusal = result
       return null
     })
@@ -122,8 +132,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
       audit(request.log, 'login.failed', { username, reason: refusal?.status === 'refused' ? refusal.reason : 'credentials' })
       throw new InvalidCredentialsError()
     }
-    audit(request.log, 'login.succeeded', { userId: issued.info.user.id, familyId: issued.info.id })
-    return sendSession(reply, issued)
+    if (issued.status === 'second-factor') return await (twoStep as NonNullable<typeof twoStep>).hold(request, reply, issued)
+    audit(request.log, 'login.succeeded', { userId: issued.session.info.user.id, familyId: issued.session.info.id })
+    return sendSession(reply, issued.session)
   })
 
   fastify.post('/refresh', {
@@ -186,9 +197,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: requireSession,
+    preHandler: recentAuth,
     schema: {
-      summary: 'End every session of the current user',
+      summary: 'End every session of the current user (needs a recent authentication)',
       response: { 204: NoContent, ...errors }
     }
   }, async function logoutAll (request, reply) {
@@ -225,9 +236,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: [requireSession],
+    preHandler: [recentAuth],
     schema: {
-      summary: 'End every other session of the current user, in one call; the current one lives on',
+      summary: 'End every other session of the current user, in one call; the current one lives on (needs a recent authentication)',
       response: { 200: EndedBody, ...errors }
     }
   }, async function endOtherSessions (request) {
@@ -241,9 +252,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     bodyLimit: BODY_LIMIT,
     onRequest: csrf,
     preValidation: noBody,
-    preHandler: requireSession,
+    // Ending one's own current session is a logout; ending another one needs a recent authentication.
+    preHandler: guardUnless((request, session) => (request.params as { id: string }).id === session.id, recentAuth, sessionOf),
     schema: {
-      summary: 'End one session of the current user; ending the current one also clears its cookies',
+      summary: 'End one session of the current user; ending the current one also clears its cookies (another one needs a recent authentication)',
       params: SessionIdParams,
       response: { 204: NoContent, 404: ErrorBody, ...errors }
     }
@@ -255,9 +267,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     return reply.code(204).send(null)
   })
 
+  await fastify.register(reauthRoutes, { service, policy, replies, limits, secondFactor: secondFactor?.totp })
+  if (secondFactor !== undefined) await fastify.register(mfaRoutes, { ...secondFactor, service, policy, replies, limits, clock: options.clock })
   if (options.accounts !== undefined) {
     const shared = { service, replies, limits, accounts: options.accounts }
     await fastify.register(accountRoutes, { ...shared, signup: options.signup })
-    await fastify.register(adminRoutes, { ...shared, prefix: '/admin', adminRole: options.adminRole })
+    await fastify.register(adminRoutes, { ...shared, prefix: '/admin', adminRole: options.adminRole, secondFactor })
   }
 }

@@ -11,6 +11,7 @@
  *   npm run users -- list
  *   npm run users -- sessions list <name>                 (the user's live sessions)
  *   npm run users -- sessions end <name> [--session <id>] (all of them, or one)
+ *   npm run users -- mfa reset <name>                    (removes the second factor; ends all of the user's sessions)
  *
  * It opens only the user store and the session store, never the HTTP app: no keys, no revocation list to load
  * (docs/benchmarks.md, "The users CLI"). What it records reaches a running service through its revocation
@@ -45,6 +46,7 @@ const USAGE = `usage: npm run users -- <command>
   list
   sessions list <name>
   sessions end <name> [--session <id>]
+  mfa reset <name>
 On a terminal, add and passwd prompt for the password; elsewhere pipe it in with --password-stdin.`
 
 export class UsageError extends Error {
@@ -112,8 +114,8 @@ async function readPassword (command: string, name: string, usesStdin: boolean, 
 /** Runs one CLI command; returns the exit code. */
 export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArguments(argv)
-  // `sessions <list|end> <name>`: the sub-command comes before the name.
-  const sub = positionals[0] === 'sessions' ? positionals[1] : undefined
+  // `sessions <list|end> <name>` and `mfa reset <name>`: the sub-command comes before the name.
+  const sub = positionals[0] === 'sessions' || positionals[0] === 'mfa' ? positionals[1] : undefined
   const [command, name, ...extra] = sub === undefined ? positionals : [positionals[0], ...positionals.slice(2)]
   if (values.help === true) {
     io.out(USAGE)
@@ -124,10 +126,11 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
     throw new UsageError(USAGE)
   }
   if (command === 'sessions' && sub !== 'list' && sub !== 'end') throw new UsageError(USAGE)
+  if (command === 'mfa' && sub !== 'reset') throw new UsageError(USAGE)
   if (values.session !== undefined && !(command === 'sessions' && sub === 'end')) throw new UsageError(`--session goes with "sessions end"\n${USAGE}`)
   const needsPassword = command === 'add' || command === 'passwd'
   if (values['password-stdin'] === true && !needsPassword) throw new UsageError(`--password-stdin goes with add and passwd\n${USAGE}`)
-  const known = ['add', 'passwd', 'roles', 'disable', 'enable', 'delete', 'list', 'sessions']
+  const known = ['add', 'passwd', 'roles', 'disable', 'enable', 'delete', 'list', 'sessions', 'mfa']
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"\n${USAGE}`)
   const username = name as string
   const password = needsPassword ? await readPassword(command, username, values['password-stdin'] === true, io) : ''
@@ -198,6 +201,15 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
           audit(log, 'cli.sessions_ended', { userId: user.id, sessionsEnded: ended })
           io.out(`ended every session of ${user.username} (${ended} live)`)
         }
+        break
+      }
+      case 'mfa': {
+        const user = await users.get(username)
+        const removed = await users.resetSecondFactorOf(username)
+        audit(log, 'cli.mfa_reset', { userId: user.id, removed })
+        io.out(removed
+          ? `second factor of ${user.username} removed (recovery codes included); all of their sessions have ended`
+          : `${user.username} had no second factor; all of their sessions have ended`)
         break
       }
       default: {
