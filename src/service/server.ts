@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import { loadConfig } from './config.js'
 import { loggerOptions } from './logger.js'
 import { startupFailure } from './startup-errors.js'
+import { prettyLogStream, startupBanner, wantsTerminalOutput } from './terminal.js'
 
 let app: FastifyInstance | undefined
 try {
@@ -14,7 +15,10 @@ try {
   const config = loadConfig({ env: process.env, dotenv: true })
   // Loaded once the settings are known good: a wrong one is reported without loading the whole service.
   const { buildApp } = await import('./app.js')
-  app = await buildApp({ env: process.env, dotenv: true, logger: loggerOptions(config.LOG_LEVEL) })
+  // Development on a terminal: readable logs and a banner. Anywhere else: JSON lines (terminal.ts says why).
+  const terminal = wantsTerminalOutput(config, process.stdout)
+  const pretty = terminal ? await prettyLogStream() : undefined
+  app = await buildApp({ env: process.env, dotenv: true, logger: { ...loggerOptions(config.LOG_LEVEL), ...(pretty === undefined ? {} : { stream: pretty }) } })
   const running = app
   closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
     if (err !== undefined) running.log.error({ err }, 'shutting down after an error')
@@ -22,6 +26,7 @@ try {
     await running.close()
   })
   await app.listen({ host: config.HOST, port: config.PORT })
+  if (terminal) process.stdout.write(await startupBanner(app, config))
 } catch (error) {
   const message = startupFailure(error, process.env)
   if (message === undefined) throw error
