@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify'
 import { loadConfig } from './config.js'
 import { loggerOptions } from './logger.js'
 import { startupFailure } from './startup-errors.js'
+import { prettyLogStream, startupBanner, wantsTerminalOutput } from './terminal.js'
 import { clusterSettings, runPrimary, workerCount } from './workers.js'
 
 function fail (error: unknown): never {
@@ -49,7 +50,10 @@ if (cluster.isPrimary && workers > 1) {
     // Loaded once the settings are known good.
     const { buildApp } = await import('./app.js')
     const { listenMetrics } = await import('./metrics-server.js')
-    app = await buildApp({ env: process.env, dotenv: true, logger: loggerOptions(config.LOG_LEVEL) })
+    // Development on a terminal: readable logs and a banner. Anywhere else: JSON lines (terminal.ts says why).
+    const terminal = wantsTerminalOutput(config, process.stdout)
+    const pretty = terminal ? await prettyLogStream() : undefined
+    app = await buildApp({ env: process.env, dotenv: true, logger: { ...loggerOptions(config.LOG_LEVEL), ...(pretty === undefined ? {} : { stream: pretty }) } })
     const running = app
     closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
       if (err !== undefined) running.log.error({ err }, 'shutting down after an error')
@@ -62,6 +66,8 @@ if (cluster.isPrimary && workers > 1) {
     // With WORKERS above 1 the workers share the metrics port as they share the public one (node:cluster), so
     // each scrape reads one worker: see docs/operations.md.
     await listenMetrics(app)
+    // One banner, not one per worker.
+    if (terminal && cluster.isPrimary) process.stdout.write(await startupBanner(app, config))
   } catch (error) {
     await app?.close().catch(() => {})
     fail(error)

@@ -138,8 +138,8 @@ test('log out in one tab: the other shows it at once, without asking the server'
 
   const since = two.requests.length
   await one.page.click('#logout-button')
-  await one.page.locator('#status').filter({ hasText: 'Logged out (logout)' }).waitFor()
-  await two.page.locator('#status').filter({ hasText: 'Logged out (logged-out-elsewhere)' }).waitFor({ timeout: 2000 })
+  await one.page.locator('#status[data-reason="logout"]').waitFor()
+  await two.page.locator('#status[data-reason="logged-out-elsewhere"]').waitFor({ timeout: 2000 })
   t.same(two.requests.slice(since), [], 'the other tab heard it from the first, not from the server')
   t.ok(await two.page.locator('#login-section').isVisible(), 'and shows the log-in form')
   t.same(await context.cookies(), [], 'the cookies are gone')
@@ -171,13 +171,13 @@ test('end another session from the list, then log out everywhere', async (t) => 
   await phoneRow.locator('button').click()
   await a.page.locator('#sessions tr', { hasText: 'Phone/1.0' }).waitFor({ state: 'detached' })
   await b.page.click('#whoami-button')
-  await b.page.locator('#status').filter({ hasText: 'Logged out (revoked)' }).waitFor()
+  await b.page.locator('#status[data-reason="revoked"]').waitFor()
 
   await loginThroughForm(b)
   await a.page.click('#logout-all-button')
-  await a.page.locator('#status').filter({ hasText: 'Logged out (logout)' }).waitFor()
+  await a.page.locator('#status[data-reason="logout"]').waitFor()
   await b.page.click('#whoami-button')
-  await b.page.locator('#status').filter({ hasText: 'Logged out (revoked)' }).waitFor()
+  await b.page.locator('#status[data-reason="revoked"]').waitFor()
   t.equal(service.audits('logout_all').length, 1)
   t.same([...a.problems, ...b.problems], [])
   await screenshot(t, b.page, 'logout-everywhere')
@@ -207,7 +207,7 @@ test('change the password on the demo page: every other device is logged out at 
   t.equal(await laptop.page.locator('#sessions tr').count(), 1, 'its list shows one session: this one')
 
   await phone.page.click('#whoami-button')
-  await phone.page.locator('#status').filter({ hasText: 'Logged out (revoked)' }).waitFor()
+  await phone.page.locator('#status[data-reason="revoked"]').waitFor()
   t.pass('the other device is logged out at its next call')
   await laptop.page.click('#whoami-button')
   await laptop.page.locator('#who-result').filter({ hasText: /^200 demo/ }).waitFor()
@@ -234,7 +234,51 @@ test('the admin view lists the users and ends another browser\'s session', async
   await admin.page.click(`#admin-sessions tr[data-session-id="${otherSession}"] button`)
   await admin.page.locator('#admin-sessions tr').nth(1).waitFor({ state: 'detached' })
   await other.page.click('#whoami-button')
-  await other.page.locator('#status').filter({ hasText: 'Logged out (revoked)' }).waitFor()
+  await other.page.locator('#status[data-reason="revoked"]').waitFor()
   t.match(service.audits('admin.session_ended'), [{ actorName: 'demo', familyId: otherSession }])
   await screenshot(t, admin.page, 'admin-view')
+})
+
+test('on a phone (390 px wide): nothing overflows sideways, counters start again at a new login, ending this browser\'s session asks first, states read as words', async (t) => {
+  const service = await startService(t)
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    userAgent: 'Mozilla/5.0 (Linux; Android 14; Pixel 8 Pro Build/AP2A.240905.003) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.200 Mobile Safari/537.36'
+  })
+  t.teardown(async () => await context.close())
+  const tab = await openTab(context, service.origin + '/')
+  const overflow = async (): Promise<number> => await tab.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+  await tab.page.locator('#login-form').waitFor({ state: 'visible' })
+  t.equal(await overflow(), 0, 'the login form fits')
+  await loginThroughForm(tab)
+  await tab.page.locator('#sessions tr.current').waitFor()
+  // The demo user is an admin: the admin tables are on the page too.
+  await tab.page.locator('#admin-users tr').first().waitFor()
+  t.equal(await text(tab.page, '#admin-users tr td:nth-child(3)'), 'Active', 'a user\'s state in words')
+  await tab.page.click('#admin-users tr button:text("Sessions")')
+  await tab.page.locator('#admin-sessions tr').first().waitFor()
+  t.equal(await overflow(), 0, 'logged in, sessions and admin tables shown: no horizontal overflow')
+  await screenshot(t, tab.page, 'phone')
+
+  await tab.page.click('#refresh-button')
+  await tab.page.locator('#refresh-count').filter({ hasText: '1' }).waitFor()
+  await tab.page.click('#whoami-button')
+  await tab.page.locator('#who-result').filter({ hasText: /^200 demo/ }).waitFor()
+
+  tab.acceptDialogs = false
+  await tab.page.click('#sessions tr.current button')
+  await tab.page.waitForTimeout(300)
+  t.same(tab.dialogs, ['End the session of this browser? You will be logged out here.'], 'ending this browser\'s own session asks first')
+  t.match(await text(tab.page, '#status'), /^Logged in as demo$/, 'cancelled: still logged in')
+  tab.acceptDialogs = true
+  await tab.page.click('#sessions tr.current button')
+  await tab.page.locator('#login-section').waitFor({ state: 'visible' })
+  t.notMatch(await text(tab.page, '#status'), /\(|revoked|logout/, `the reason in words: ${await text(tab.page, '#status')}`)
+
+  await loginThroughForm(tab)
+  await tab.page.locator('#sessions tr.current').waitFor()
+  t.equal(await text(tab.page, '#refresh-count'), '0', 'a new login starts its own count')
+  t.equal(await text(tab.page, '#who-result'), 'none yet')
+  t.equal(await overflow(), 0)
+  t.same(tab.problems, [])
 })

@@ -129,6 +129,10 @@ export interface Tab {
   problems: string[]
   /** Requests the page sent, as "METHOD path STATUS". */
   requests: string[]
+  /** The confirmations the page asked for, in order. */
+  dialogs: string[]
+  /** How they are answered (OK by default). */
+  acceptDialogs: boolean
 }
 
 export async function openTab (context: BrowserContext, url: string): Promise<Tab> {
@@ -139,12 +143,17 @@ export async function openTab (context: BrowserContext, url: string): Promise<Ta
   page.on('console', (message) => {
     if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`)
   })
+  const tab: Tab = { page, problems, requests, dialogs: [], acceptDialogs: true }
+  page.on('dialog', (dialog) => {
+    tab.dialogs.push(dialog.message())
+    ;(tab.acceptDialogs ? dialog.accept() : dialog.dismiss()).catch(() => {})
+  })
   page.on('response', (response) => {
     const request = response.request()
     requests.push(`${request.method()} ${new URL(request.url()).pathname} ${response.status()}`)
   })
   await page.goto(url)
-  return { page, problems, requests }
+  return tab
 }
 
 export async function loginThroughForm (tab: Tab, username = 'demo', password = 'e2e-passphrase'): Promise<void> {

@@ -129,21 +129,38 @@ ${hint}
 }
 
 export const DEMO_CSS = `:root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f6f8fa; }
+*, *::before, *::after { box-sizing: border-box; }
+body { margin: 0; }
 main { max-width: 52rem; margin: 2rem auto; padding: 0 1rem; }
 section { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: 1rem 1.25rem; margin: 1rem 0; }
 h1 { font-size: 1.6rem; }
 h2 { font-size: 1.1rem; margin-top: 1.25rem; }
 label { display: block; margin: .5rem 0; }
-input { margin-left: .5rem; padding: .25rem .4rem; }
+input { margin-left: .5rem; padding: .25rem .4rem; max-width: 100%; }
 button { margin: .25rem .5rem .25rem 0; padding: .35rem .8rem; cursor: pointer; }
-dl { display: grid; grid-template-columns: 14rem 1fr; gap: .25rem 1rem; }
+dl { display: grid; grid-template-columns: 14rem minmax(0, 1fr); gap: .25rem 1rem; }
 dt { color: #57606a; }
-dd { margin: 0; font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+/* Whole values move to the next line; only a value longer than the line itself is broken. */
+dd { margin: 0; font-family: ui-monospace, monospace; overflow-wrap: break-word; min-width: 0; }
+code { overflow-wrap: break-word; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
-th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #d0d7de; }
+th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #d0d7de; overflow-wrap: break-word; }
 tr.current td:first-child::after { content: " (this browser)"; color: #1a7f37; }
 #status { font-weight: 600; }
 .error { color: #cf222e; }
 .hint { color: #57606a; }
-#events { font-family: ui-monospace, monospace; font-size: .85rem; max-height: 14rem; overflow: auto; }
+#events { font-family: ui-monospace, monospace; font-size: .85rem; max-height: 14rem; overflow: auto; padding-left: 1.5rem; }
+/* Phones: one column, and tables stacked as cards, each value under its column's name. */
+@media (max-width: 40rem) {
+  main { margin: 1rem auto; padding: 0 .5rem; }
+  section { padding: .75rem; }
+  dl { grid-template-columns: minmax(0, 1fr); gap: 0; }
+  dd { margin-bottom: .5rem; }
+  label input { display: block; width: 100%; margin: .25rem 0 0; }
+  table, tbody, tr, td { display: block; width: 100%; }
+  thead { display: none; }
+  tr { border-bottom: 1px solid #d0d7de; padding: .4rem 0; }
+  td { border: 0; padding: .1rem 0; }
+  td[data-label]::before { content: attr(data-label) ": "; color: #57606a; font-size: .8rem; }
+}
 `

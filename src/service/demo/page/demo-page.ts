@@ -3,7 +3,7 @@
  * Text only ever enters the page through textContent (a session's user agent is whatever a client sent).
  * Browser code: no Node.js imports.
  */
-import { createSessionClient, SessionClientError, type Account, type LiveSession, type SessionState } from '../../../client/session-client.js'
+import { createSessionClient, SessionClientError, type Account, type LiveSession, type LogoutReason, type SessionState } from '../../../client/session-client.js'
 
 const authPrefix = document.body.dataset['authPrefix'] ?? '/auth'
 const adminRole = document.body.dataset['adminRole'] ?? 'admin'
@@ -17,6 +17,17 @@ function $<T extends HTMLElement = HTMLElement> (id: string): T {
 
 let refreshes = 0
 let lastSessionId: string | null = null
+
+/** What a logout reason means, for people. */
+const LOGOUT_TEXT: Readonly<Record<LogoutReason, string>> = {
+  logout: 'Logged out',
+  'logged-out-elsewhere': 'Logged out in another tab',
+  expired: 'Logged out: the session expired',
+  revoked: 'Logged out: this session was ended (another device, an admin, or a password change)'
+}
+
+const SESSION_COLUMNS = ['Session', 'Logged in', 'Last seen', 'Address', 'Browser']
+const USER_COLUMNS = ['User', 'Roles', 'State']
 
 function time (ms: number): string {
   return new Date(ms).toLocaleTimeString()
@@ -38,6 +49,7 @@ function render (state: SessionState | null): void {
   $('session-section').hidden = state === null
   if (state === null) return
   $('status').textContent = `Logged in as ${state.user.username}`
+  delete $('status').dataset['reason']
   $('who-user').textContent = `${state.user.username} (${state.user.id})`
   $('who-roles').textContent = state.user.roles.join(', ') || '(none)'
   $('who-session').textContent = state.sessionId
@@ -58,13 +70,15 @@ function button (text: string, onClick: () => Promise<unknown>): HTMLButtonEleme
   return element
 }
 
-function row (texts: string[], ...buttons: HTMLButtonElement[]): HTMLTableRowElement {
+/** A table row; each cell carries its column's name, shown before it when the table is stacked (narrow screens). */
+function row (labels: string[], texts: string[], ...buttons: HTMLButtonElement[]): HTMLTableRowElement {
   const tr = document.createElement('tr')
-  for (const text of texts) {
+  texts.forEach((text, i) => {
     const cell = document.createElement('td')
     cell.textContent = text
+    if (text !== '') cell.dataset['label'] = labels[i] ?? ''
     tr.append(cell)
-  }
+  })
   const cell = document.createElement('td')
   cell.append(...buttons)
   tr.append(cell)
@@ -76,7 +90,9 @@ function sessionTexts (session: LiveSession): string[] {
 }
 
 function sessionRow (session: LiveSession): HTMLTableRowElement {
-  const tr = row(sessionTexts(session), button('End', async () => {
+  const tr = row(SESSION_COLUMNS, sessionTexts(session), button(session.current ? 'End (log out)' : 'End', async () => {
+    // Ending this browser's own session logs it out: ask first.
+    if (session.current && !window.confirm('End the session of this browser? You will be logged out here.')) return
     await client.endSession(session.id)
     logEvent(`ended session ${session.id.slice(0, 8)}`)
     if (client.state !== null) await loadSessions()
@@ -106,7 +122,7 @@ async function loadUsers (): Promise<void> {
   const search = String(new FormData($<HTMLFormElement>('admin-search-form')).get('search') ?? '')
   const page = await client.admin.listUsers(search === '' ? {} : { search })
   $('admin-users').replaceChildren(...page.users.map((user) => {
-    const tr = row([user.username, user.roles.join(', ') || '(none)', user.disabled ? 'disabled' : 'enabled'],
+    const tr = row(USER_COLUMNS, [user.username, user.roles.join(', ') || '(none)', user.disabled ? 'Disabled: cannot log in' : 'Active'],
       button('Sessions', async () => { await adminCall(async () => { await showUserSessions(user) }) }),
       button(user.disabled ? 'Enable' : 'Disable', async () => {
         await adminCall(async () => {
@@ -126,7 +142,7 @@ async function showUserSessions (user: Account): Promise<void> {
   $<HTMLButtonElement>('admin-end-all-button').disabled = false
   const sessions = await client.admin.listSessions(user.id)
   $('admin-sessions').replaceChildren(...sessions.map((session) => {
-    const tr = row(sessionTexts(session), button('End', async () => {
+    const tr = row(SESSION_COLUMNS, sessionTexts(session), button('End', async () => {
       await adminCall(async () => {
         await client.admin.endSession(user.id, session.id)
         logEvent(`admin ended session ${session.id.slice(0, 8)} of ${user.username}`)
@@ -161,7 +177,10 @@ client.on('change', (state) => {
     refreshes++
     $('refresh-count').textContent = String(refreshes)
   } else if (state !== null) {
-    // A new session (here or in another tab): its list is another one.
+    // A new session (here or in another tab): its list and its counters are another one's.
+    refreshes = 0
+    $('refresh-count').textContent = '0'
+    $('who-result').textContent = 'none yet'
     loadSessions().catch(showError)
   } else {
     $('sessions').replaceChildren()
@@ -174,11 +193,12 @@ client.on('change', (state) => {
 })
 
 client.on('logout', ({ reason }) => {
-  $('status').textContent = `Logged out (${reason})`
+  $('status').textContent = LOGOUT_TEXT[reason]
+  $('status').dataset['reason'] = reason
   $('login-section').hidden = false
   $('session-section').hidden = true
   $('admin-section').hidden = true
-  logEvent(`logged out: ${reason}`)
+  logEvent(LOGOUT_TEXT[reason])
 })
 
 $<HTMLFormElement>('login-form').addEventListener('submit', (event) => {
@@ -229,7 +249,10 @@ $('whoami-button').addEventListener('click', () => { whoAmI().catch(showError) }
 $('refresh-button').addEventListener('click', () => { client.refresh().catch(showError) })
 $('sessions-button').addEventListener('click', () => { loadSessions().catch(showError) })
 $('logout-button').addEventListener('click', () => { client.logout().catch(showError) })
-$('logout-all-button').addEventListener('click', () => { client.logoutAll().catch(showError) })
+$('logout-all-button').addEventListener('click', () => {
+  if (!window.confirm('Log out everywhere? Every session of this account ends, this one included.')) return
+  client.logoutAll().catch(showError)
+})
 setInterval(tick, 250)
 
 client.session().then((state) => {
