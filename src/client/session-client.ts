@@ -77,7 +77,16 @@ export interface SessionClientEvents {
   change: SessionState | null
   /** The session ended. */
   logout: { reason: LogoutReason }
+  /**
+   * A sensitive call was refused because the user's authentication is too old (`ERR_REAUTH_REQUIRED`) or lacks
+   * a second factor (`secondFactor: true`, `ERR_STRONGER_AUTH_REQUIRED`): the session is fine. Ask for the
+   * password (and code), call `reauth()`, then retry. `maxAge`: the route's limit in seconds, when known.
+   */
+  reauthRequired: { maxAge: number | null, secondFactor: boolean }
 }
+
+/** Codes of a 401 that mean "authenticate again", not "no session": never answered with a refresh. */
+const REAUTH_CODES = new Set(['ERR_REAUTH_REQUIRED', 'ERR_STRONGER_AUTH_REQUIRED'])
 
 /** An error answer of the service: `status` and `code` as documented in docs/errors.md. */
 export class SessionClientError extends Error {
@@ -205,7 +214,7 @@ export class SessionClient {
   readonly #clearTimeout: (handle: unknown) => void
   readonly #channel: ChannelLike | undefined
   readonly #lock: ReturnType<typeof createTabLock>
-  readonly #listeners: { [K in keyof SessionClientEvents]: Set<Listener<K>> } = { change: new Set(), logout: new Set() }
+  readonly #listeners: { [K in keyof SessionClientEvents]: Set<Listener<K>> } = { change: new Set(), logout: new Set(), reauthRequired: new Set() }
 
   #state: SessionState | null = null
   /** True once the service said there is no session (until the next login or adopted session). */
@@ -288,13 +297,50 @@ export class SessionClient {
     return () => { listeners.delete(listener) }
   }
 
-  /** Logs in (a new session, whatever this browser had before) and tells the other tabs. */
+  /**
+   * Logs in (a new session, whatever this browser had before) and tells the other tabs. For a user with a
+   * second factor the password is only the first step: this rejects with code ERR_SECOND_FACTOR_REQUIRED
+   * (status 200, no session yet); then call `verifySecondFactor()` with the app's code or a recovery code.
+   */
   async login (username: string, password: string): Promise<SessionState> {
     return await this.#lock.run(async () => {
       const response = await this.#send('POST', '/login', { username, password })
       if (!response.ok) throw await errorOf(response)
+      const body = await jsonOf(response.clone())
+      if (isObject(body) && body['secondFactorRequired'] === true) {
+        throw new SessionClientError(response.status, 'ERR_SECOND_FACTOR_REQUIRED', 'This account has a second factor: call verifySecondFactor() with its code')
+      }
       return await this.#adopt(response, { announce: true, fresh: true })
     })
+  }
+
+  /**
+   * The second step of a login after ERR_SECOND_FACTOR_REQUIRED: `{ code }` from the authenticator app, or a
+   * `{ recoveryCode }`. Rejects with ERR_INVALID_SECOND_FACTOR (try the next code), ERR_PENDING_LOGIN_INVALID
+   * (log in again) or ERR_RATE_LIMITED.
+   */
+  async verifySecondFactor (proof: { code: string } | { recoveryCode: string }): Promise<SessionState> {
+    return await this.#lock.run(async () => {
+      const response = await this.#send('POST', '/login/second-factor', proof)
+      if (!response.ok) throw await errorOf(response)
+      return await this.#adopt(response, { announce: true, fresh: true })
+    })
+  }
+
+  /**
+   * Re-authenticates the current session (after a `reauthRequired` event): the password, and the code for a
+   * user with a second factor. Same session, renewed authentication time, announced to the other tabs. A wrong
+   * password or code rejects with 403 ERR_WRONG_PASSWORD; a missing code with 401 ERR_SECOND_FACTOR_REQUIRED.
+   */
+  async reauth (password: string, code?: string): Promise<SessionState> {
+    let state: SessionState | undefined
+    const response = await this.#authed(async () => await this.#lock.run(async () => {
+      const answer = await this.#send('POST', '/reauth', code === undefined ? { password } : { password, code })
+      if (answer.ok) state = await this.#adopt(answer, { announce: true, fresh: true })
+      return answer
+    }))
+    if (!response.ok || state === undefined) throw await errorOf(response)
+    return state
   }
 
   /** Logs out this browser's session (all its tabs). */
@@ -454,11 +500,22 @@ export class SessionClient {
     if (this.#due()) await this.refresh().catch(() => null)
     const seen = this.#version
     const first = await send()
-    if (first.status !== 401 || this.#none || !replayable) return first
+    if (first.status !== 401) return first
+    if (await this.#reauthChallenge(first)) return first
+    if (this.#none || !replayable) return first
     // Another call or tab may have refreshed while this one was out (the session changed, and is not over:
     // #none says so): then just try again.
     const recovered = this.#version !== seen || await this.refresh().then((state) => state !== null, () => false)
     return recovered ? await send() : first
+  }
+
+  /** A 401 asking to authenticate again (RFC 9470): the event, and no refresh (the session is fine). */
+  async #reauthChallenge (response: Response): Promise<boolean> {
+    const body = await jsonOf(response.clone())
+    if (!isObject(body) || !REAUTH_CODES.has(body['code'] as string)) return false
+    const maxAge = /max_age=(\d+)/.exec(response.headers.get('www-authenticate') ?? '')?.[1]
+    this.#emit('reauthRequired', { maxAge: maxAge === undefined ? null : Number(maxAge), secondFactor: body['code'] === 'ERR_STRONGER_AUTH_REQUIRED' })
+    return true
   }
 
   async #refreshUnderLock (seen: number): Promise<SessionState | null> {

@@ -13,6 +13,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import { seconds, type Clock } from '../common/clock.js'
 import { ReauthRequiredError, SESSION_INVALID_BODY, SessionStoreStaleError, StrongerAuthRequiredError } from '../common/errors.js'
 import type { SessionInfo } from '../session/session-service.js'
+import { audit } from './audit.js'
 
 export type SessionPreHandler = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
@@ -59,12 +60,17 @@ export function recentAuthGuard (deps: RecentAuthDeps): RequireRecentAuth {
         reply.code(401).header('cache-control', 'no-store').header('content-type', 'application/json; charset=utf-8').send(SESSION_INVALID_BODY)
         return
       }
+      const refused = (reason: string): void => {
+        audit(request.log, 'reauth.required', { userId: session.user.id, familyId: session.id, reason, method: request.method, route: request.routeOptions.url })
+      }
       if (!required.every((method) => session.amr.includes(method))) {
+        refused('second-factor')
         challenge(reply, 'An authentication with a second factor is required', `acr_values="${MFA_ACR}", max_age=${maxAgeSeconds}`)
         done(new StrongerAuthRequiredError())
         return
       }
       if (seconds(deps.clock) - session.authTime > maxAgeSeconds) {
+        refused('max-age')
         challenge(reply, 'A more recent authentication is required', `max_age=${maxAgeSeconds}`)
         done(new ReauthRequiredError())
         return

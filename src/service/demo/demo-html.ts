@@ -55,7 +55,22 @@ export function demoHtml ({ authPrefix, adminRole, demoUser }: DemoPageOptions):
 <button type="submit">Log in</button>
 </form>
 ${hint}
+<form id="second-factor-form" hidden>
+<label>Code from your authenticator app, or a recovery code <input name="code" autocomplete="one-time-code" required></label>
+<button type="submit">Verify</button>
+</form>
 <p id="login-error" class="error" role="alert"></p>
+</section>
+
+<section id="reauth-section" hidden>
+<h2>Confirm it is you</h2>
+<p class="hint">This action needs a recent authentication.</p>
+<form id="reauth-form">
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<label>Code (with a second factor) <input name="code" autocomplete="one-time-code" inputmode="numeric"></label>
+<button type="submit">Confirm</button>
+</form>
+<p id="reauth-error" class="error" role="alert"></p>
 </section>
 
 <section id="session-section" hidden>
@@ -93,6 +108,20 @@ ${hint}
 </form>
 <p class="hint">Every other device is logged out at once; this browser gets a new session.</p>
 <p id="password-result" role="status"></p>
+
+<h2>Second factor</h2>
+<p id="mfa-status" role="status"></p>
+<button type="button" id="mfa-enrol-button">Set up an authenticator app</button>
+<div id="mfa-enrolment" hidden>
+<img id="mfa-qr" alt="QR code of the authenticator secret" width="200" height="200">
+<p>Secret: <code id="mfa-secret"></code></p>
+<form id="mfa-confirm-form">
+<label>Code shown by the app <input name="code" autocomplete="one-time-code" inputmode="numeric" required></label>
+<button type="submit">Confirm</button>
+</form>
+</div>
+<pre id="recovery-codes" hidden></pre>
+<button type="button" id="mfa-remove-button">Remove the second factor</button>
 
 <h2>Leave</h2>
 <button type="button" id="logout-button">Log out</button>

@@ -182,6 +182,7 @@ client.on('change', (state) => {
     $('refresh-count').textContent = '0'
     $('who-result').textContent = 'none yet'
     loadSessions().catch(showError)
+    mfaStatus().catch(showError)
   } else {
     $('sessions').replaceChildren()
   }
@@ -208,8 +209,103 @@ $<HTMLFormElement>('login-form').addEventListener('submit', (event) => {
   client.login(String(form.get('username')), String(form.get('password'))).then(() => {
     $<HTMLFormElement>('login-form').reset()
   }).catch((error: unknown) => {
+    if (error instanceof SessionClientError && error.code === 'ERR_SECOND_FACTOR_REQUIRED') {
+      // The password was right; no session until the second step.
+      $('login-form').hidden = true
+      $('second-factor-form').hidden = false
+      logEvent('password accepted: second factor required')
+      return
+    }
     $('login-error').textContent = error instanceof SessionClientError ? error.message : String(error)
   })
+})
+
+$<HTMLFormElement>('second-factor-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const value = String(new FormData(event.target as HTMLFormElement).get('code')).trim()
+  $('login-error').textContent = ''
+  client.verifySecondFactor(/^[0-9]{6}$/.test(value) ? { code: value } : { recoveryCode: value }).then(() => {
+    $<HTMLFormElement>('second-factor-form').reset()
+    $<HTMLFormElement>('login-form').reset()
+    $('second-factor-form').hidden = true
+    $('login-form').hidden = false
+  }).catch((error: unknown) => {
+    $('login-error').textContent = error instanceof SessionClientError ? `${error.code}: ${error.message}` : String(error)
+    if (error instanceof SessionClientError && error.code === 'ERR_PENDING_LOGIN_INVALID') {
+      $('second-factor-form').hidden = true
+      $('login-form').hidden = false
+    }
+  })
+})
+
+client.on('reauthRequired', ({ secondFactor }) => {
+  $('reauth-section').hidden = false
+  logEvent(`re-authentication required${secondFactor ? ' (with a second factor)' : ''}`)
+})
+
+$<HTMLFormElement>('reauth-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const form = new FormData(event.target as HTMLFormElement)
+  const code = String(form.get('code')).trim()
+  $('reauth-error').textContent = ''
+  client.reauth(String(form.get('password')), code === '' ? undefined : code).then(() => {
+    $<HTMLFormElement>('reauth-form').reset()
+    $('reauth-section').hidden = true
+    logEvent('re-authenticated: try the action again')
+  }).catch((error: unknown) => {
+    $('reauth-error').textContent = error instanceof SessionClientError ? `${error.code}: ${error.message}` : String(error)
+  })
+})
+
+async function mfaStatus (): Promise<void> {
+  const response = await client.fetch(`${authPrefix}/mfa`)
+  if (!response.ok) return
+  const status = await response.json() as { totp: boolean, recoveryCodesLeft: number }
+  $('mfa-status').textContent = status.totp ? `Authenticator app set up; ${status.recoveryCodesLeft} recovery codes left` : 'No second factor'
+}
+
+async function mfaCall (method: string, path: string, body?: unknown): Promise<Response> {
+  const response = await client.fetch(`${authPrefix}${path}`, {
+    method,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  })
+  if (!response.ok) {
+    const error = await response.json() as { code?: string, message?: string }
+    $('mfa-status').textContent = `${error.code ?? response.status}: ${error.message ?? ''}`
+  }
+  return response
+}
+
+$('mfa-enrol-button').addEventListener('click', () => {
+  mfaCall('POST', '/mfa/totp').then(async (response) => {
+    if (!response.ok) return
+    const enrolment = await response.json() as { secret: string, qrSvg: string }
+    $<HTMLImageElement>('mfa-qr').src = `data:image/svg+xml;base64,${btoa(enrolment.qrSvg)}`
+    $('mfa-secret').textContent = enrolment.secret
+    $('mfa-enrolment').hidden = false
+  }).catch(showError)
+})
+
+$<HTMLFormElement>('mfa-confirm-form').addEventListener('submit', (event) => {
+  event.preventDefault()
+  const code = String(new FormData(event.target as HTMLFormElement).get('code')).trim()
+  mfaCall('POST', '/mfa/totp/confirm', { code }).then(async (response) => {
+    if (!response.ok) return
+    const { recoveryCodes } = await response.json() as { recoveryCodes: string[] }
+    $<HTMLFormElement>('mfa-confirm-form').reset()
+    $('mfa-enrolment').hidden = true
+    $('recovery-codes').textContent = `Recovery codes (shown once; each works once):\n${recoveryCodes.join('\n')}`
+    $('recovery-codes').hidden = false
+    logEvent('second factor set up')
+    await mfaStatus()
+  }).catch(showError)
+})
+
+$('mfa-remove-button').addEventListener('click', () => {
+  mfaCall('DELETE', '/mfa/totp').then(async (response) => {
+    if (response.ok) logEvent('second factor removed; other sessions ended')
+    await mfaStatus()
+  }).catch(showError)
 })
 
 $<HTMLFormElement>('password-form').addEventListener('submit', (event) => {
