@@ -92,7 +92,9 @@ export class SessionClientError extends Error {
   }
 }
 
-export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>
+/** What `fetch` takes: the DOM library's `RequestInfo | URL`, spelled out so that programs without the DOM library (Node.js) compile too. */
+export type FetchInput = string | URL | Request
+export type FetchLike = (input: FetchInput, init?: RequestInit) => Promise<Response>
 
 export interface SessionClientOptions {
   /** Origin (and path, if any) where the service is mounted; default `''`: the page's own origin. */
@@ -391,11 +393,11 @@ export class SessionClient {
    * refreshes first when the access token is about to expire, and on a 401 refreshes once and retries. A body
    * given as a ReadableStream cannot be sent twice, so such a call is not retried.
    */
-  async fetch (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+  async fetch (input: FetchInput, init: RequestInit = {}): Promise<Response> {
     const options: RequestInit = { ...init, credentials: init.credentials ?? 'include' }
     const attempts = [input instanceof Request ? input.clone() : input, input]
     const replayable = !(init.body instanceof ReadableStream)
-    return await this.#authed(async () => await this.#fetch(attempts.pop() as RequestInfo | URL, options), replayable)
+    return await this.#authed(async () => await this.#fetch(attempts.pop() as FetchInput, options), replayable)
   }
 
   /** Stops the refresh timer and leaves the tabs' channel. */
