@@ -101,7 +101,9 @@ export class SessionClientError extends Error {
   }
 }
 
-export type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>
+/** What `fetch` takes: the DOM library's `RequestInfo | URL`, spelled out so that programs without the DOM library (Node.js) compile too. */
+export type FetchInput = string | URL | Request
+export type FetchLike = (input: FetchInput, init?: RequestInit) => Promise<Response>
 
 export interface SessionClientOptions {
   /** Origin (and path, if any) where the service is mounted; default `''`: the page's own origin. */
@@ -206,6 +208,9 @@ function defaultLocks (): LockManagerLike | undefined {
 }
 
 export class SessionClient {
+  /** baseUrl without its trailing slashes ('' for the page's own origin). */
+  readonly #origin: string
+  /** Where the auth routes are: #origin + authPrefix. */
   readonly #base: string
   readonly #marginMs: number
   readonly #fetch: FetchLike
@@ -254,7 +259,8 @@ export class SessionClient {
   }
 
   constructor (options: SessionClientOptions = {}) {
-    this.#base = (options.baseUrl ?? '').replace(/\/+$/, '') + (options.authPrefix ?? '/auth')
+    this.#origin = (options.baseUrl ?? '').replace(/\/+$/, '')
+    this.#base = this.#origin + (options.authPrefix ?? '/auth')
     this.#marginMs = (options.refreshMarginSeconds ?? 30) * 1000
     const fetchImpl = options.fetch ?? globalThis.fetch
     // Wrapped: a browser's fetch or setTimeout called as a method of another object throws "Illegal invocation".
@@ -435,13 +441,22 @@ export class SessionClient {
   /**
    * `fetch` for the app's own API: sends the cookies (`credentials: 'include'` unless `init` says otherwise),
    * refreshes first when the access token is about to expire, and on a 401 refreshes once and retries. A body
-   * given as a ReadableStream cannot be sent twice, so such a call is not retried.
+   * given as a ReadableStream cannot be sent twice, so such a call is not retried. A path (`/api/orders`,
+   * `api/orders?page=2`) goes to `baseUrl` (appended to it, as the auth routes are); an absolute URL, a `URL`
+   * or a `Request` goes where it says.
    */
-  async fetch (input: RequestInfo | URL, init: RequestInit = {}): Promise<Response> {
+  async fetch (input: FetchInput, init: RequestInit = {}): Promise<Response> {
+    const target = this.#resolve(input)
     const options: RequestInit = { ...init, credentials: init.credentials ?? 'include' }
-    const attempts = [input instanceof Request ? input.clone() : input, input]
+    const attempts = [target instanceof Request ? target.clone() : target, target]
     const replayable = !(init.body instanceof ReadableStream)
-    return await this.#authed(async () => await this.#fetch(attempts.pop() as RequestInfo | URL, options), replayable)
+    return await this.#authed(async () => await this.#fetch(attempts.pop() as FetchInput, options), replayable)
+  }
+
+  /** A path resolved against baseUrl; anything with a scheme (or `//host`) left as it is. */
+  #resolve (input: FetchInput): FetchInput {
+    if (typeof input !== 'string' || this.#origin === '' || /^([a-z][a-z\d+.-]*:|\/\/)/i.test(input)) return input
+    return this.#origin + (input.startsWith('/') ? input : `/${input}`)
   }
 
   /** Stops the refresh timer and leaves the tabs' channel. */

@@ -2,12 +2,13 @@
  * The standalone service: configuration from the environment (config.ts), the configured store, the
  * built-in user directory and the session plugin. Builds the instance and never listens (server.ts does).
  */
+import fastifyEnv from '@fastify/env'
 import { randomBytes } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Registry } from 'prom-client'
 import { systemClock, type Clock } from '../common/clock.js'
-import { ENV_OPTIONS, type EnvConfig } from './env-schema.js'
+import { ENV_OPTIONS, envSchema, type EnvConfig } from './env-schema.js'
 import { loadConfig } from './config.js'
 import { prepareDataDir } from './data-dir.js'
 import { resolveSecret } from './secrets.js'
@@ -139,8 +140,11 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
       .send(errorBody(404, 'ERR_ROUTE_NOT_FOUND', `Route ${request.method}:${request.url.split('?')[0] ?? ''} not found`))
   })
 
-  const config = loadConfig({ env: options.env ?? {}, dotenv: options.dotenv ?? false })
-  app.decorate('config', config)
+  // Checked first by loadConfig, for one clear line per wrong variable; then @fastify/env (the same env-schema
+  // engine) reads the same data into app.config, as every Fastify app built on it does.
+  loadConfig({ env: options.env ?? {}, dotenv: options.dotenv ?? false })
+  await app.register(fastifyEnv, { schema: structuredClone(envSchema), data: { ...options.env }, env: false, dotenv: options.dotenv ?? false })
+  const config = app.config
   trustProxy = compileTrustProxy(config.TRUST_PROXY)
   if (options.logger !== undefined && options.logger !== false) app.log.level = config.LOG_LEVEL
   const production = config.NODE_ENV === 'production'
