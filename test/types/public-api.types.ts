@@ -20,6 +20,8 @@ expectTypeOf(app.requireSession).returns.toEqualTypeOf<void>()
 expectTypeOf(app.csrfProtection).parameters.toEqualTypeOf<[FastifyRequest, FastifyReply, HookHandlerDoneFunction]>()
 expectTypeOf(app.statelessSession).toEqualTypeOf<StatelessSessionApi>()
 expectTypeOf(app.statelessSession.sessionOf).returns.toEqualTypeOf<SessionInfo | null>()
+expectTypeOf(app.statelessSession.signedIdentity).parameters.toEqualTypeOf<[FastifyRequest, string]>()
+expectTypeOf(app.statelessSession.signedIdentity).returns.toEqualTypeOf<string | null>()
 app.get('/orders', { preHandler: app.requireSession }, async (req) => {
   expectTypeOf(req.session?.user).toEqualTypeOf<Readonly<SessionUser> | undefined>()
   return null
