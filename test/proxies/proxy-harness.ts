@@ -173,11 +173,13 @@ export function copyJar (t: Test, jar: string): string {
 export async function checkProxy (t: Test, stack: Stack): Promise<void> {
   const { origin } = stack
   const spoofed = ['X-Auth-Request-User: mallory', 'X-Auth-Request-Email: mallory@evil.example', 'X-Auth-Request-Groups: admin', 'Remote-User: mallory', 'X-Session-Assertion: forged']
+  // The original request as the client would like the service to see it: the proxy must override these.
+  const spoofedOriginal = ['X-Original-URL: https://evil.example/', 'X-Forwarded-Host: evil.example', 'X-Forwarded-Uri: /evil', 'X-Forwarded-Proto: https']
 
   const none = await curl(t, `${origin}/hello`)
   t.equal(none.status, 401, 'no session: 401')
   t.equal((await curl(t, `${origin}/hello`, { headers: spoofed })).status, 401, 'no session, spoofed identity headers: still 401, the app is never reached')
-  const navigation = await curl(t, `${origin}/hello?x=1`, { headers: ['Accept: text/html,application/xhtml+xml'] })
+  const navigation = await curl(t, `${origin}/hello?x=1`, { headers: ['Accept: text/html,application/xhtml+xml', ...spoofedOriginal] })
   t.equal(navigation.status, 302, 'a browser navigation without a session: redirected')
   // nginx makes the Location absolute (absolute_redirect), Caddy passes ours on: the same place.
   t.equal(new URL(navigation.headers['location'] ?? '', origin).href, `${origin}/login?rd=${encodeURIComponent(`${origin}/hello?x=1`)}`, 'to the login page, with the original URL')
@@ -188,10 +190,10 @@ export async function checkProxy (t: Test, stack: Stack): Promise<void> {
   const login = await curl(t, `${origin}/auth/login`, { method: 'POST', jar, data: JSON.stringify({ username: 'alice', password: TEST_PASSWORD }) })
   t.equal(login.status, 200, 'log in through the proxy')
 
-  const allowed = await curl(t, `${origin}/hello?x=1`, { jar, cookie: 'theme=dark', headers: spoofed })
+  const allowed = await curl(t, `${origin}/hello?x=1`, { jar, cookie: 'theme=dark', headers: [...spoofed, ...spoofedOriginal] })
   t.equal(allowed.status, 200, 'with a session: the app answers', { body: allowed.body })
   const seen = JSON.parse(allowed.body) as { identity: { username: string, roles: string[] }, headers: Record<string, string | null>, url: string }
-  t.match(seen.identity, { username: 'alice', roles: ['ops'] }, 'the app verified the assertion against the JWKS: alice')
+  t.match(seen.identity, { username: 'alice', roles: ['ops'] }, 'the app verified the assertion against the JWKS: alice (audience its own host, whatever the client claimed)')
   t.equal(seen.url, '/hello?x=1')
   t.equal(seen.headers['user'], 'alice', 'X-Auth-Request-User is ours, not the client\'s')
   t.equal(seen.headers['remoteUser'], 'alice', 'Remote-User too')

@@ -207,7 +207,8 @@ test('original-request headers: only from TRUST_PROXY peers; malformed ones from
     ['bad forwarded proto', { 'x-forwarded-proto': 'ftp', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '/' }],
     ['bad forwarded host', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example/evil', 'x-forwarded-uri': '/' }],
     ['uri without slash', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': 'x' }],
-    ['protocol-relative uri', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '//evil.example/' }]
+    ['protocol-relative uri', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '//evil.example/' }],
+    ['both families (a client adding the other proxy\'s header)', { 'x-original-url': 'https://evil.example/', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '/' }]
   ]
   for (const [what, headers] of bad) {
     const response = await verify(app, alice, { headers })
