@@ -270,7 +270,7 @@ test('FORWARD_AUTH=false: no forward-auth routes; bad settings stop the boot nam
     [{ IDENTITY_HEADERS: 'X-User=password' }, /^IDENTITY_HEADERS must be a list of oauth2-proxy, authelia or Header-Name=field/],
     [{ REDIRECT_HOSTS: 'https://app.example.com' }, /^REDIRECT_HOSTS must be a list of lower-case hosts/],
     [{ ASSERTION_TTL_SECONDS: '301' }, /ASSERTION_TTL_SECONDS/],
-    [{ COOKIE_DOMAIN: 'https://example.com' }, /COOKIE_DOMAIN must match pattern/]
+    [{ COOKIE_DOMAIN: 'https://example.com' }, /COOKIE_DOMAIN must (match pattern|be empty or a lower-case domain)/]
   ]
   for (const [env, message] of bad) {
     await t.rejects(buildTestApp(t, { env }), { message }, JSON.stringify(env))
