@@ -30,6 +30,8 @@ app.post('/transfer', { preHandler: app.requireRecentAuth(120) }, async (req) =>
   expectTypeOf(req.session?.amr).toEqualTypeOf<readonly string[] | undefined>()
   return null
 })
+expectTypeOf(app.statelessSession.signedIdentity).parameters.toEqualTypeOf<[FastifyRequest, string]>()
+expectTypeOf(app.statelessSession.signedIdentity).returns.toEqualTypeOf<string | null>()
 app.get('/orders', { preHandler: app.requireSession }, async (req) => {
   expectTypeOf(req.session?.user).toEqualTypeOf<Readonly<SessionUser> | undefined>()
   return null

@@ -16,6 +16,7 @@ const server = createServer((request, response) => {
         user: request.headers['x-auth-request-user'] ?? null,
         groups: request.headers['x-auth-request-groups'] ?? null,
         remoteUser: request.headers['remote-user'] ?? null,
+        email: request.headers['x-auth-request-email'] ?? null,
         cookie: request.headers.cookie ?? null
       },
       method: request.method,

@@ -103,10 +103,13 @@ function forwardedUrl (proto: string | undefined, host: string | undefined, uri:
 function originalOf (request: FastifyRequest, trusted: boolean): OriginalRequest {
   if (!trusted) return { method: undefined, url: undefined, nginx: false }
   const originalUrl = header(request, 'x-original-url')
+  const uri = header(request, 'x-forwarded-uri')
+  // Each proxy sets one family and passes the client's other headers on: a client behind Caddy or Traefik
+  // can add X-Original-URL, one behind nginx X-Forwarded-Uri. Both at once cannot be told apart: refused.
+  if (originalUrl !== undefined && uri !== undefined) throw new ForwardAuthRequestError('both X-Original-URL and X-Forwarded-Uri were sent; the proxy must remove the one it does not set (docs/proxies.md)')
   if (originalUrl !== undefined) {
     return { method: requestMethod(header(request, 'x-original-method')), url: absoluteUrl(originalUrl, 'X-Original-URL'), nginx: true }
   }
-  const uri = header(request, 'x-forwarded-uri')
   const method = requestMethod(header(request, 'x-forwarded-method'))
   if (uri === undefined) return { method, url: undefined, nginx: false }
   return { method, url: forwardedUrl(header(request, 'x-forwarded-proto'), header(request, 'x-forwarded-host'), uri), nginx: false }

@@ -207,7 +207,8 @@ test('original-request headers: only from TRUST_PROXY peers; malformed ones from
     ['bad forwarded proto', { 'x-forwarded-proto': 'ftp', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '/' }],
     ['bad forwarded host', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example/evil', 'x-forwarded-uri': '/' }],
     ['uri without slash', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': 'x' }],
-    ['protocol-relative uri', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '//evil.example/' }]
+    ['protocol-relative uri', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '//evil.example/' }],
+    ['both families (a client adding the other proxy\'s header)', { 'x-original-url': 'https://evil.example/', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '/' }]
   ]
   for (const [what, headers] of bad) {
     const response = await verify(app, alice, { headers })
@@ -269,9 +270,38 @@ test('FORWARD_AUTH=false: no forward-auth routes; bad settings stop the boot nam
     [{ IDENTITY_HEADERS: 'X-User=password' }, /^IDENTITY_HEADERS must be a list of oauth2-proxy, authelia or Header-Name=field/],
     [{ REDIRECT_HOSTS: 'https://app.example.com' }, /^REDIRECT_HOSTS must be a list of lower-case hosts/],
     [{ ASSERTION_TTL_SECONDS: '301' }, /ASSERTION_TTL_SECONDS/],
-    [{ COOKIE_DOMAIN: 'https://example.com' }, /COOKIE_DOMAIN must match pattern/]
+    [{ COOKIE_DOMAIN: 'https://example.com' }, /COOKIE_DOMAIN must (match pattern|be empty or a lower-case domain)/]
   ]
   for (const [env, message] of bad) {
     await t.rejects(buildTestApp(t, { env }), { message }, JSON.stringify(env))
+  }
+})
+
+test('identity header values are printable ASCII whatever the profile holds: percent-encoded, never a 500', async (t) => {
+  const users = {
+    zoe: { id: 'u-zoë\r\nX-Injected: 1', username: 'zoë 100% <script>', roles: ['a,b', 'ops', 'rôle'] },
+    lone: { id: 'u-lone', username: 'bad\ud800surrogate', roles: [] as string[] }
+  }
+  const app = await embeddingApp(t, {
+    identityHeaders: ['oauth2-proxy', 'X-User-Id=id'],
+    verifyCredentials: async (username) => users[username as keyof typeof users] ?? null
+  })
+  for (const name of ['zoe', 'lone'] as const) {
+    const login = await app.inject({ method: 'POST', url: '/auth/login', payload: { username: name, password: 'x' } })
+    t.equal(login.statusCode, 200, `${name} logs in`)
+    const cookie = String(setCookieHeaders(login)[0]).split(';')[0] as string
+    const response = await app.inject({ url: '/auth/verify', headers: { cookie } })
+    t.equal(response.statusCode, 200, `${name}: 200`)
+    for (const header of ['x-auth-request-user', 'x-auth-request-groups', 'x-user-id']) {
+      t.match(response.headers[header], /^[\x20-\x7e]*$/, `${name}: ${header} is printable ASCII`)
+    }
+    t.equal(response.headers['x-injected'], undefined, 'no header injection')
+    if (name === 'zoe') {
+      t.equal(response.headers['x-auth-request-user'], 'zo%C3%AB 100%25 <script>')
+      t.equal(response.headers['x-auth-request-groups'], 'a%2Cb,ops,r%C3%B4le', 'a comma inside a role is encoded, the list separator is not')
+      t.equal(response.headers['x-user-id'], 'u-zo%C3%AB%0D%0AX-Injected: 1')
+    } else {
+      t.equal(response.headers['x-auth-request-user'], 'bad%EF%BF%BDsurrogate', 'a lone surrogate becomes U+FFFD')
+    }
   }
 })

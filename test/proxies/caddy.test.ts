@@ -1,0 +1,9 @@
+/** Real Caddy (forward_auth) from docs/examples/proxies/Caddyfile in front of the upstream, through curl. */
+import { test } from 'tap'
+import { checkProxy, startCaddy, startServiceAndUpstream } from './proxy-harness.js'
+
+test('Caddy forward_auth: allowed, refused, role-refused, redirected, spoofing stripped, revoked at once', async (t) => {
+  const stack = await startServiceAndUpstream(t)
+  await startCaddy(t, stack.ports)
+  await checkProxy(t, stack)
+})

@@ -1,0 +1,9 @@
+/** Real nginx (auth_request) from docs/examples/proxies/nginx.conf in front of the upstream, through curl. */
+import { test } from 'tap'
+import { checkProxy, startNginx, startServiceAndUpstream } from './proxy-harness.js'
+
+test('nginx auth_request: allowed, refused, role-refused, redirected, spoofing stripped, revoked at once', async (t) => {
+  const stack = await startServiceAndUpstream(t)
+  await startNginx(t, stack.ports)
+  await checkProxy(t, stack)
+})
