@@ -50,6 +50,9 @@ const MIGRATIONS: readonly string[] = [
   'ALTER TABLE families ADD COLUMN client_address TEXT;'
 ]
 
+/** The schema version of an up-to-date database (PRAGMA user_version). */
+export const MIGRATIONS_COUNT = MIGRATIONS.length
+
 export interface OpenSqliteOptions {
   /** File path, or ':memory:'. */
   path: string
