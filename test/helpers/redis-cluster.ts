@@ -4,6 +4,7 @@
  * directory removed when the test ends.
  */
 import { spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
@@ -29,11 +30,27 @@ async function clusterState (port: number): Promise<string> {
   }
 }
 
+async function isFree (port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => { resolve(false) })
+    server.listen(port, '127.0.0.1', () => { server.close(() => { resolve(true) }) })
+  })
+}
+
+/** A free port whose cluster bus port (the port + 10000) is free and valid too. */
+export async function freeClusterPort (): Promise<number> {
+  for (;;) {
+    const port = await freePort()
+    if (port <= 55000 && await isFree(port + 10000)) return port
+  }
+}
+
 export async function startRedisCluster (t: Test): Promise<RedisCluster> {
   const ports: number[] = []
   for (let i = 0; i < 3; i++) {
     const dir = testDir(t, 'redis-cluster-')
-    const port = await freePort()
+    const port = await freeClusterPort()
     await spawnRedisProcess(t, [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
       '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000',
