@@ -3,7 +3,7 @@
  * joined with `redis-cli --cluster create ... --cluster-yes`. No replicas. Every process is killed and its
  * directory removed when the test ends.
  */
-import { spawnSync } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
@@ -13,6 +13,8 @@ import { spawnRedisProcess, testDir } from './redis-sentinel.js'
 
 export interface RedisCluster {
   ports: number[]
+  /** The process of each node, in the order of `ports` (to pause or kill one). */
+  processes: ChildProcess[]
   /** `127.0.0.1:port,...`: the value of REDIS_CLUSTER_NODES. */
   nodes: string
 }
@@ -48,14 +50,15 @@ export async function freeClusterPort (): Promise<number> {
 
 export async function startRedisCluster (t: Test): Promise<RedisCluster> {
   const ports: number[] = []
+  const processes: ChildProcess[] = []
   for (let i = 0; i < 3; i++) {
     const dir = testDir(t, 'redis-cluster-')
     const port = await freeClusterPort()
-    await spawnRedisProcess(t, [
+    processes.push(await spawnRedisProcess(t, [
       '--port', String(port), '--bind', '127.0.0.1', '--dir', dir,
       '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000',
       '--save', '', '--appendonly', 'no', '--loglevel', 'warning'
-    ], port, dir)
+    ], port, dir))
     ports.push(port)
   }
   const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 })
@@ -67,5 +70,5 @@ export async function startRedisCluster (t: Test): Promise<RedisCluster> {
     if (Date.now() > deadline) throw new Error('the cluster did not reach cluster_state:ok within 20 s')
     await sleep(100)
   }
-  return { ports, nodes: ports.map((p) => `127.0.0.1:${p}`).join(',') }
+  return { ports, processes, nodes: ports.map((p) => `127.0.0.1:${p}`).join(',') }
 }

@@ -5,7 +5,9 @@
  * are shared.
  */
 import type { FastifyInstance } from 'fastify'
+import type { Cluster } from 'ioredis'
 import { test, type Test } from 'tap'
+import { closeRedis, connectRedis, parseRedisAddress } from '../../src/stores/redis-client.js'
 import { addUser, buildTestApp, client, loggedIn, TEST_PASSWORD } from '../helper.js'
 import { captureLogs } from '../helpers/log-capture.js'
 import { startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.js'
@@ -59,4 +61,40 @@ test('two instances over a Redis Cluster', async (t) => {
   }
   t.same(statuses, [401, 401, 429], 'the failed-login counter is shared through the cluster')
   t.equal((await client(limitedB.app).request('POST', '/auth/login', { username: 'user-4', password: TEST_PASSWORD })).statusCode, 200)
+})
+
+test('the node holding the revocation log stops answering: fail closed past the staleness limit, then catch up', async (t) => {
+  const cluster = await startRedisCluster(t)
+  const admin = await connectRedis({ url: 'redis://', commandTimeoutMs: 1000, clusterNodes: cluster.nodes.split(',').map(parseRedisAddress) }) as Cluster
+  t.teardown(async () => { await closeRedis(admin) })
+  const nodeOf = async (key: string): Promise<string> => admin.slots[await admin.call('CLUSTER', 'KEYSLOT', key) as number]?.[0] ?? ''
+  const logNode = await nodeOf('session:{log}:revocations')
+  const env = { REDIS_MAX_STALENESS_SECONDS: '2' }
+  const a = await instance(t, cluster, env)
+  const b = await instance(t, cluster, env)
+  // A user whose keys live on another node than the log.
+  let username = ''
+  for (let i = 0; username === ''; i++) {
+    const id = await addUser(a.app, `user-${i}`)
+    if (await nodeOf(`session:{${id}}:families`) !== logNode) username = `user-${i}`
+  }
+  const session = await loggedIn(t, a.app, username, TEST_PASSWORD)
+  const access = session.jar.get(ACCESS)
+  const paused = cluster.processes[cluster.ports.indexOf(Number(logNode.split(':')[1]))]
+  const pid = paused?.pid as number
+  process.kill(pid, 'SIGSTOP')
+  t.teardown(() => { try { process.kill(pid, 'SIGCONT') } catch {} })
+
+  const logout = await client(a.app, session.jar.clone()).request('POST', '/auth/logout')
+  t.equal(logout.statusCode, 503, 'logout: revoked in the user\'s slot, but the log cannot take it: not acknowledged')
+  await waitFor('B to refuse sessions once its view is stale', async () => await sessionStatus(b.app, access), (s) => s === 503, 15_000)
+  t.equal((await b.app.inject({ url: '/auth/session', headers: { cookie: `${ACCESS}=${access ?? ''}` } })).json().code, 'ERR_SESSION_STORE_STALE', 'fail closed')
+
+  process.kill(pid, 'SIGCONT')
+  await waitFor('A to answer the retried logout', async () => (await client(a.app, session.jar.clone()).request('POST', '/auth/logout')).statusCode, (s) => s === 204, 20_000)
+  const first = await waitFor('B to serve again', async () => await sessionStatus(b.app, access), (s) => s !== 503, 20_000)
+  t.equal(first, 401, 'B caught up: the retried logout is in the log, and B refuses the token')
+  await waitFor('A to refuse it too', async () => await sessionStatus(a.app, access), (s) => s === 401)
+  const fresh = await instance(t, cluster)
+  t.equal(await sessionStatus(fresh.app, access), 401, 'an instance started afterwards loads it from the log')
 })
