@@ -1,7 +1,10 @@
 /**
  * How long a revocation made on instance A takes to be enforced on instance B, both over one Redis.
  *
- *   npm run bench:propagation -- [--count 1000] [--warmup 50] [--json file]
+ *   npm run bench:propagation -- [--count 1000] [--warmup 50] [--json file] [--topology single|sentinel|cluster]
+ *
+ * `--topology sentinel`: a primary, a replica and three Sentinels (REDIS_SENTINELS); `cluster`: three primaries
+ * (REDIS_CLUSTER_NODES). Default: one server.
  *
  * A private redis-server (AOF, appendfsync everysec) on a free port; instance A in this process, instance B
  * in a child process (bench/propagation-instance.ts), each with its own connections. For each sample:
@@ -21,9 +24,13 @@ import { parseArgs } from 'node:util'
 import { buildApp } from '../src/service/app.js'
 import { closeRedis, connectRedis } from '../src/stores/redis-client.js'
 import { startRedis } from '../test/helpers/redis-server.js'
+import type { Test } from 'tap'
+import { startRedisCluster } from '../test/helpers/redis-cluster.js'
+import { SENTINEL_NAME, startSentinelSet } from '../test/helpers/redis-sentinel.js'
+import { parseRedisAddress } from '../src/stores/redis-client.js'
 import type { ChildMessage, ParentMessage } from './propagation-instance.js'
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, warmup: { type: 'string', default: '50' }, json: { type: 'string' } } })
+const { values } = parseArgs({ options: { count: { type: 'string', default: '1000' }, warmup: { type: 'string', default: '50' }, json: { type: 'string' }, topology: { type: 'string', default: 'single' } } })
 const COUNT = Number(values.count)
 const WARMUP = Number(values.warmup)
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz'
@@ -55,8 +62,26 @@ async function request (child: ChildProcess, message: ParentMessage): Promise<Ch
 }
 
 try {
-  const redis = await startRedis({ teardown: (fn) => { teardowns.push(fn) } }, { aof: true, appendfsync: 'everysec' })
-  const env = { NODE_ENV: 'test', STORE: 'redis', REDIS_URL: redis.url, SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: '/tmp/propagation-bench' }
+  const holder = { teardown: (fn: () => unknown) => { teardowns.push(fn) } }
+  const topology = values.topology
+  let redisEnv: Record<string, string>
+  let admin: Awaited<ReturnType<typeof connectRedis>>
+  if (topology === 'sentinel') {
+    const set = await startSentinelSet(holder as unknown as Test)
+    redisEnv = { REDIS_SENTINELS: set.sentinels, REDIS_SENTINEL_NAME: SENTINEL_NAME }
+    admin = await connectRedis({ url: set.primary.url, commandTimeoutMs: 1000 })
+  } else if (topology === 'cluster') {
+    const cluster = await startRedisCluster(holder as unknown as Test)
+    redisEnv = { REDIS_CLUSTER_NODES: cluster.nodes }
+    admin = await connectRedis({ url: 'redis://', commandTimeoutMs: 1000, clusterNodes: cluster.nodes.split(',').map(parseRedisAddress) })
+  } else {
+    const redis = await startRedis(holder, { aof: true, appendfsync: 'everysec' })
+    redisEnv = { REDIS_URL: redis.url }
+    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 1000 })
+  }
+  teardowns.push(async () => { await closeRedis(admin) })
+  const log = topology === 'cluster' ? 'session:{log}:revocations' : 'session:revocations'
+  const env = { NODE_ENV: 'test', STORE: 'redis', ...redisEnv, SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: '/tmp/propagation-bench' }
   const a = await buildApp({ env, passwordHashCost: CHEAP_HASH })
   teardowns.push(async () => await a.close())
   await a.ready()
@@ -67,8 +92,6 @@ try {
   const ready = await once(b, 'message') as [ChildMessage]
   if (ready[0].type !== 'ready') throw new Error('instance B did not start')
 
-  const admin = await connectRedis({ url: redis.url, commandTimeoutMs: 1000 })
-  teardowns.push(async () => { await closeRedis(admin) })
   const propagation: number[] = []
   const fromRecorded: number[] = []
   const logoutRequest: number[] = []
@@ -87,7 +110,7 @@ try {
     const [message] = await refused
     if (message.type !== 'refused') throw new Error(`unexpected message from B: ${JSON.stringify(message)}`)
     // Logout records one revocation, the session's (it covers the access token): the newest stream entry.
-    const [entry] = await admin.xrevrange('session:revocations', '+', '-', 'COUNT', 1)
+    const [entry] = await admin.xrevrange(log, '+', '-', 'COUNT', 1)
     const earlier = Number(entry?.[0].split('-')[0])
     if (i >= WARMUP) {
       propagation.push(message.at - started)
@@ -102,7 +125,7 @@ try {
   const l = summary(logoutRequest)
   const ms = (n: number): string => n.toFixed(2)
   const lines = [
-    `${COUNT} revocations (after ${WARMUP} warm-up), ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, Redis ${redisVersion}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), loopback, package ${JSON.parse(readFileSync('package.json', 'utf8')).version as string}.`,
+    `${COUNT} revocations (after ${WARMUP} warm-up), Redis ${topology === 'single' ? 'one server' : topology}, ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, Redis ${redisVersion}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), loopback, package ${JSON.parse(readFileSync('package.json', 'utf8')).version as string}.`,
     '',
     '| measure (ms) | p50 | p90 | p99 | max | mean |',
     '|---|---|---|---|---|---|',
