@@ -2,7 +2,10 @@
  * How long a revocation made on instance A takes to be enforced on instance B, both over one Redis, or both
  * over one SQLite file (two processes: what a second worker or the users CLI does).
  *
- *   npm run bench:propagation -- [--store redis|sqlite] [--count 1000] [--warmup 50] [--json file]
+ *   npm run bench:propagation -- [--store redis|sqlite] [--topology single|sentinel|cluster] [--count 1000] [--warmup 50] [--json file]
+ *
+ * `--topology` (Redis only) `sentinel`: a primary, a replica and three Sentinels (REDIS_SENTINELS); `cluster`:
+ * three primaries (REDIS_CLUSTER_NODES). Default: one server.
  *
  * Redis: a private redis-server (AOF, appendfsync everysec) on a free port. SQLite: a file in a temporary
  * directory (WAL, as the service opens it). Instance A in this process, instance B in a child process
@@ -25,9 +28,13 @@ import { parseArgs } from 'node:util'
 import { buildApp } from '../src/service/app.js'
 import { closeRedis, connectRedis } from '../src/stores/redis-client.js'
 import { startRedis } from '../test/helpers/redis-server.js'
+import type { Test } from 'tap'
+import { startRedisCluster } from '../test/helpers/redis-cluster.js'
+import { SENTINEL_NAME, startSentinelSet } from '../test/helpers/redis-sentinel.js'
+import { parseRedisAddress } from '../src/stores/redis-client.js'
 import type { ChildMessage, ParentMessage } from './propagation-instance.js'
 
-const { values } = parseArgs({ options: { store: { type: 'string', default: 'redis' }, count: { type: 'string', default: '1000' }, warmup: { type: 'string', default: '50' }, json: { type: 'string' } } })
+const { values } = parseArgs({ options: { store: { type: 'string', default: 'redis' }, topology: { type: 'string', default: 'single' }, count: { type: 'string', default: '1000' }, warmup: { type: 'string', default: '50' }, json: { type: 'string' } } })
 if (values.store !== 'redis' && values.store !== 'sqlite') throw new Error('--store is redis or sqlite')
 const SQLITE = values.store === 'sqlite'
 const COUNT = Number(values.count)
@@ -63,10 +70,31 @@ async function request (child: ChildProcess, message: ParentMessage): Promise<Ch
 try {
   const dataDir = mkdtempSync(join(tmpdir(), 'propagation-bench-'))
   teardowns.push(() => { rmSync(dataDir, { recursive: true, force: true }) })
-  const redis = SQLITE ? undefined : await startRedis({ teardown: (fn) => { teardowns.push(fn) } }, { aof: true, appendfsync: 'everysec' })
-  const env = redis === undefined
+  const holder = { teardown: (fn: () => unknown) => { teardowns.push(fn) } }
+  const topology = values.topology
+  let redisEnv: Record<string, string> | undefined
+  let admin: Awaited<ReturnType<typeof connectRedis>> | undefined
+  if (SQLITE) {
+    redisEnv = undefined
+  } else if (topology === 'sentinel') {
+    const set = await startSentinelSet(holder as unknown as Test)
+    redisEnv = { REDIS_SENTINELS: set.sentinels, REDIS_SENTINEL_NAME: SENTINEL_NAME }
+    admin = await connectRedis({ url: set.primary.url, commandTimeoutMs: 1000 })
+  } else if (topology === 'cluster') {
+    const cluster = await startRedisCluster(holder as unknown as Test)
+    redisEnv = { REDIS_CLUSTER_NODES: cluster.nodes }
+    admin = await connectRedis({ url: 'redis://', commandTimeoutMs: 1000, clusterNodes: cluster.nodes.split(',').map(parseRedisAddress) })
+  } else {
+    const redis = await startRedis(holder, { aof: true, appendfsync: 'everysec' })
+    redisEnv = { REDIS_URL: redis.url }
+    admin = await connectRedis({ url: redis.url, commandTimeoutMs: 1000 })
+  }
+  const connected = admin
+  if (connected !== undefined) teardowns.push(async () => { await closeRedis(connected) })
+  const log = topology === 'cluster' ? 'session:{log}:revocations' : 'session:revocations'
+  const env = redisEnv === undefined
     ? { NODE_ENV: 'test', STORE: 'sqlite', SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: dataDir }
-    : { NODE_ENV: 'test', STORE: 'redis', REDIS_URL: redis.url, SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: dataDir }
+    : { NODE_ENV: 'test', STORE: 'redis', ...redisEnv, SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: dataDir }
   const a = await buildApp({ env, passwordHashCost: CHEAP_HASH })
   teardowns.push(async () => await a.close())
   await a.ready()
@@ -77,8 +105,6 @@ try {
   const ready = await once(b, 'message') as [ChildMessage]
   if (ready[0].type !== 'ready') throw new Error('instance B did not start')
 
-  const admin = redis === undefined ? undefined : await connectRedis({ url: redis.url, commandTimeoutMs: 1000 })
-  if (admin !== undefined) teardowns.push(async () => { await closeRedis(admin) })
   const propagation: number[] = []
   const fromRecorded: number[] = []
   const logoutRequest: number[] = []
@@ -98,7 +124,7 @@ try {
     if (message.type !== 'refused') throw new Error(`unexpected message from B: ${JSON.stringify(message)}`)
     // Redis: logout records one revocation, the session's (it covers the access token): the newest stream
     // entry. SQLite: the logout's transaction committed before it answered.
-    const [entry] = admin === undefined ? [] : await admin.xrevrange('session:revocations', '+', '-', 'COUNT', 1)
+    const [entry] = admin === undefined ? [] : await admin.xrevrange(log, '+', '-', 'COUNT', 1)
     const earlier = admin === undefined ? answered : Number(entry?.[0].split('-')[0])
     if (i >= WARMUP) {
       propagation.push(message.at - started)
@@ -114,7 +140,7 @@ try {
   const l = summary(logoutRequest)
   const ms = (n: number): string => n.toFixed(2)
   const lines = [
-    `${COUNT} revocations (after ${WARMUP} warm-up), ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${backend}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), loopback, package ${JSON.parse(readFileSync('package.json', 'utf8')).version as string}.`,
+    `${COUNT} revocations (after ${WARMUP} warm-up), ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${backend}${SQLITE ? '' : `, ${topology === 'single' ? 'one server' : topology}`}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), loopback, package ${JSON.parse(readFileSync('package.json', 'utf8')).version as string}.`,
     '',
     '| measure (ms) | p50 | p90 | p99 | max | mean |',
     '|---|---|---|---|---|---|',

@@ -133,9 +133,10 @@ function createClient (config: RedisClientConfig): RedisConnection {
       ...(config.sentinelPassword === undefined || config.sentinelPassword === '' ? {} : { sentinelPassword: config.sentinelPassword }),
       // Each Sentinel is asked in turn; when none answers, the round starts again at most a second later.
       sentinelRetryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 5), 1000),
-      sentinelCommandTimeout: config.commandTimeoutMs,
-      // Sentinels announce a new primary (+switch-master): reconnect to it at once, not at the next error.
-      failoverDetector: true
+      sentinelCommandTimeout: config.commandTimeoutMs
+      // ioredis' failoverDetector is left off: seen here, its disconnect on +switch-master can land while the
+      // client is connecting and leave it closed for good. Without it, a dead primary fails the connection and
+      // a demoted one answers READONLY (reconnectOnError): both reconnect through the Sentinels.
     })
   }
   return new Redis(config.url, redisClientOptions(config))

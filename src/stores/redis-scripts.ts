@@ -13,22 +13,45 @@
  * Family hashes and subject sets also carry a TTL (ARGV[2] seconds after their last token expires) so that
  * nothing outlives its use if no instance purges. The TTL is a duration computed from the caller's clock,
  * so a difference between the service's and Redis's clocks does not matter.
+ *
+ * Redis Cluster layout (`cluster` scripts; the prefix holds no braces): every key of a subject carries the
+ * subject as its hash tag, so whatever one user's session does is one slot, and users spread over the cluster:
+ *   P..'{'..sub..'}:family:'..id    P..'{'..sub..'}:families'    P..'{'..sub..'}:revoked'
+ *   P..'family-owner:'..id          the subject of a family (for a revocation by family id alone)
+ * The revocation log and the epoch share one slot, P..'{log}:revocations' and P..'{log}:epoch': the log is
+ * small (revocations live at most as long as a refresh token) and every instance reads all of it anyway.
+ * No expiry index: families and subject sets go by their TTL, and a family whose tokens all expired counts as
+ * purged. A family revoked in its slot is then appended to
+ * the log by the caller (two steps, never a cross-slot transaction): the family keeps `revokedAt` without
+ * `logged` until its log entry is written, and any later call that finds it so (logout again, a refresh with
+ * one of its tokens, ending the user's sessions) hands it back for logging, so an interrupted step is
+ * finished by the next one.
  */
 import { LuaScript } from './redis-client.js'
 
-const PRELUDE = `
+const prelude = (cluster: boolean): string => `
+local CLUSTER = ${String(cluster)}
 local P = ARGV[1]
 local MARGIN = tonumber(ARGV[2])
-local LOG = P .. 'revocations'
+local LOG = P .. (CLUSTER and '{log}:revocations' or 'revocations')
 local EXPIRY = P .. 'families:by-expiry'
-local EPOCH = P .. 'epoch'
+local EPOCH = P .. (CLUSTER and '{log}:epoch' or 'epoch')
 
-local function family_key (id) return P .. 'family:' .. id end
-local function subject_key (sub) return P .. 'subject-families:' .. sub end
-local function subject_revoked_key (sub) return P .. 'subject-revoked:{' .. sub .. '}' end
+local function family_key (sub, id)
+  if CLUSTER then return P .. '{' .. sub .. '}:family:' .. id end
+  return P .. 'family:' .. id
+end
+local function subject_key (sub)
+  if CLUSTER then return P .. '{' .. sub .. '}:families' end
+  return P .. 'subject-families:' .. sub
+end
+local function subject_revoked_key (sub)
+  if CLUSTER then return P .. '{' .. sub .. '}:revoked' end
+  return P .. 'subject-revoked:{' .. sub .. '}'
+end
 
-local function read_family (id)
-  local flat = redis.call('HGETALL', family_key(id))
+local function read_family (sub, id)
+  local flat = redis.call('HGETALL', family_key(sub, id))
   if #flat == 0 then return nil end
   local h = {}
   for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
@@ -42,14 +65,16 @@ end
 local function index_family (h, now)
   local expires = last_expiry(h)
   local ttl = math.max(expires - now + MARGIN, 1)
-  redis.call('EXPIRE', family_key(h.id), ttl)
-  redis.call('ZADD', EXPIRY, expires, h.id)
+  redis.call('EXPIRE', family_key(h.sub, h.id), ttl)
+  if not CLUSTER then redis.call('ZADD', EXPIRY, expires, h.id) end
   local sk = subject_key(h.sub)
   redis.call('SADD', sk, h.id)
   if redis.call('TTL', sk) < ttl then redis.call('EXPIRE', sk, ttl) end
 end
 
+-- In a cluster the log is in another slot: the caller appends what the script returns.
 local function log_revocation (r)
+  if CLUSTER then return r end
   if r[1] == 'subject' then
     redis.call('XADD', LOG, '*', 'k', r[1], 'i', r[2], 'e', r[3], 'n', r[4])
   else
@@ -63,8 +88,13 @@ local function family_revocation (h)
 end
 
 local function revoke_family (h, now)
-  redis.call('HSET', family_key(h.id), 'revokedAt', now)
+  redis.call('HSET', family_key(h.sub, h.id), 'revokedAt', now)
   return log_revocation(family_revocation(h))
+end
+
+-- Cluster: a family revoked in its slot whose log entry was not confirmed written.
+local function unlogged (h)
+  return CLUSTER and h.revokedAt ~= nil and h.logged == nil
 end
 
 local function parse_id (id)
@@ -104,8 +134,14 @@ local function log_lost (epoch, after)
 end
 `
 
-function script (body: string): LuaScript {
-  return new LuaScript(PRELUDE + body)
+/** A script in its two layouts: one Redis (or Sentinel), and Redis Cluster. */
+export interface LayoutScript {
+  single: LuaScript
+  cluster: LuaScript
+}
+
+function script (body: string): LayoutScript {
+  return { single: new LuaScript(prelude(false) + body), cluster: new LuaScript(prelude(true) + body) }
 }
 
 /**
@@ -131,8 +167,8 @@ for i = 5, #ARGV, 2 do
 end
 local revoked = redis.call('GET', subject_revoked_key(h.sub))
 if revoked and id_after(revoked, ARGV[3]) then return 0 end
-redis.call('DEL', family_key(h.id))
-redis.call('HSET', family_key(h.id), unpack(fields))
+redis.call('DEL', family_key(h.sub, h.id))
+redis.call('HSET', family_key(h.sub, h.id), unpack(fields))
 index_family(h, tonumber(ARGV[4]))
 return 1
 `)
@@ -144,21 +180,24 @@ return 1
  * {'reused', hash, revocation}.
  */
 export const rotate = script(`
-local h = read_family(ARGV[3])
 local subject, presented, now, grace = ARGV[4], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+local h = read_family(subject, ARGV[3])
+if h ~= nil and h.sub == subject and unlogged(h) then return { 'rejected', {}, family_revocation(h) } end
 if h == nil or h.sub ~= subject or h.revokedAt ~= nil then return { 'rejected' } end
-local key = family_key(h.id)
+local key = family_key(h.sub, h.id)
 if h.refreshJti == presented then
   redis.call('HSET', key,
     'previousRefreshJti', h.refreshJti, 'refreshJti', ARGV[8], 'accessJti', ARGV[9], 'rotatedAt', ARGV[6],
     'refreshExpiresAt', ARGV[10], 'accessExpiresAt', ARGV[11],
     'generation', string.format('%d', tonumber(h.generation) + 1))
-  if ARGV[12] ~= '' then
+  -- In a cluster a family's keys stay under the subject it was created for: a profile naming another user id
+  -- is not taken (the family keeps the profile it has).
+  if ARGV[12] ~= '' and not (CLUSTER and ARGV[13] ~= h.sub) then
     if ARGV[13] ~= h.sub then redis.call('SREM', subject_key(h.sub), h.id) end
     redis.call('HSET', key, 'user', ARGV[12], 'sub', ARGV[13])
   end
   if ARGV[14] ~= '' then redis.call('HSET', key, 'clientAddress', ARGV[14]) end
-  index_family(read_family(h.id), now)
+  index_family(read_family(h.sub, h.id), now)
   return { 'rotated', redis.call('HGETALL', key) }
 end
 if h.previousRefreshJti == presented and now - tonumber(h.rotatedAt) <= grace then
@@ -174,22 +213,43 @@ local sk = subject_key(ARGV[3])
 local now = tonumber(ARGV[4])
 local live = {}
 for _, id in ipairs(redis.call('SMEMBERS', sk)) do
-  local h = read_family(id)
+  local h = read_family(ARGV[3], id)
   if h == nil then
     redis.call('SREM', sk, id)
   elseif h.sub == ARGV[3] and h.revokedAt == nil and tonumber(h.refreshExpiresAt) > now then
-    live[#live + 1] = redis.call('HGETALL', family_key(id))
+    live[#live + 1] = redis.call('HGETALL', family_key(ARGV[3], id))
   end
 end
 return live
 `)
 
-/** ARGV[3]: family id, ARGV[4]: now, ARGV[5]: '1' to require ARGV[6] as the owner. {} when there is no such family. */
+/**
+ * ARGV[3]: family id, ARGV[4]: now, ARGV[5]: '1' to require ARGV[6] as the owner (in a cluster ARGV[6] is
+ * always the owner, which locates the keys). {} when there is no such family. In a cluster, a fourth element
+ * 'log' means "append it to the log" (newly revoked, or revoked earlier without its log entry).
+ */
 export const revokeFamily = script(`
-local h = read_family(ARGV[3])
+local h = read_family(ARGV[6], ARGV[3])
 if h == nil or (ARGV[5] == '1' and h.sub ~= ARGV[6]) then return {} end
-if h.revokedAt ~= nil then return family_revocation(h) end
-return revoke_family(h, ARGV[4])
+-- In a cluster nothing purges families (they go by their TTL): one whose tokens all expired is as if purged.
+if CLUSTER and last_expiry(h) < tonumber(ARGV[4]) then return {} end
+if h.revokedAt ~= nil then
+  local r = family_revocation(h)
+  if unlogged(h) then r[4] = 'log' end
+  return r
+end
+local r = revoke_family(h, ARGV[4])
+if CLUSTER then r[4] = 'log' end
+return r
+`)
+
+/** Cluster: ARGV[3]: subject, then the ids of its families whose revocation is now in the log. */
+export const markLogged = script(`
+for i = 4, #ARGV do
+  local key = family_key(ARGV[3], ARGV[i])
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'logged', '1') end
+end
+return 1
 `)
 
 /**
@@ -199,16 +259,19 @@ return revoke_family(h, ARGV[4])
  */
 export const revokeSubject = script(`
 local sub, expires, now = ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[6])
-local log_id = redis.call('XADD', LOG, '*', 'k', 'subject', 'i', sub, 'e', ARGV[5], 'n', ARGV[4])
+-- In a cluster the caller appended the subject revocation to the log first: ARGV[7] is its log id.
+local log_id = CLUSTER and ARGV[7] or redis.call('XADD', LOG, '*', 'k', 'subject', 'i', sub, 'e', ARGV[5], 'n', ARGV[4])
 local rk = subject_revoked_key(sub)
 local ttl = math.max(expires - now + MARGIN, 1)
 redis.call('SET', rk, log_id, 'KEEPTTL')
 if redis.call('TTL', rk) < ttl then redis.call('EXPIRE', rk, ttl) end
 local recorded = { { 'subject', sub, ARGV[5], ARGV[4] } }
 for _, id in ipairs(redis.call('SMEMBERS', subject_key(ARGV[3]))) do
-  local h = read_family(id)
+  local h = read_family(sub, id)
   if h ~= nil and h.sub == ARGV[3] and h.revokedAt == nil then
     recorded[#recorded + 1] = revoke_family(h, ARGV[6])
+  elseif h ~= nil and h.sub == ARGV[3] and unlogged(h) then
+    recorded[#recorded + 1] = family_revocation(h)
   end
 end
 return recorded
@@ -255,11 +318,12 @@ return { 'ok', redis.call('XRANGE', LOG, '(' .. ARGV[4], '+', 'COUNT', ARGV[5]) 
  */
 export const purgeExpired = script(`
 local limit = tonumber(ARGV[4])
-local ids = redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', '(' .. ARGV[3], 'LIMIT', 0, limit)
+-- In a cluster families go by their TTL (no index across slots): only the log is purged here.
+local ids = CLUSTER and {} or redis.call('ZRANGEBYSCORE', EXPIRY, '-inf', '(' .. ARGV[3], 'LIMIT', 0, limit)
 for _, id in ipairs(ids) do
-  local sub = redis.call('HGET', family_key(id), 'sub')
+  local sub = redis.call('HGET', family_key('', id), 'sub')
   if sub then redis.call('SREM', subject_key(sub), id) end
-  redis.call('DEL', family_key(id))
+  redis.call('DEL', family_key('', id))
   redis.call('ZREM', EXPIRY, id)
 end
 local before = tonumber(ARGV[3])

@@ -11,7 +11,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { RevocationLogLostError } from '../common/errors.js'
-import { duplicateConnection, isRedisUnavailableError, type LuaScript, type RedisConnection, type ReplicaWait } from './redis-client.js'
+import { Cluster } from 'ioredis'
+import { duplicateConnection, isRedisUnavailableError, type RedisConnection, type ReplicaWait } from './redis-client.js'
 import * as scripts from './redis-scripts.js'
 import type {
   FamilyRecord,
@@ -25,7 +26,10 @@ import type {
 } from './session-store.js'
 
 export interface RedisSessionStoreOptions {
-  /** A connected client (connectRedis): one Redis, the primary of a Sentinel set; the caller owns and closes it. */
+  /**
+   * A connected client (connectRedis): one Redis, the primary of a Sentinel set, or a Redis Cluster (then the
+   * cluster key layout of redis-scripts.ts is used); the caller owns and closes it.
+   */
   client: RedisConnection
   /** Prefix of every key, so several deployments can share one Redis. Default `session:`. */
   keyPrefix?: string
@@ -126,6 +130,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #prefix: string
   readonly #retention: string
   readonly #log: string
+  readonly #epochKey: string
+  readonly #layout: 'single' | 'cluster'
   /** The connection blocked in XREAD, created on first use; closed with the store. */
   #feed: RedisConnection | undefined
   #closed = false
@@ -135,31 +141,59 @@ export class RedisSessionStore implements SessionStore {
     this.#wait = { replicas: options.waitReplicas ?? 0, timeoutMs: options.waitTimeoutMs ?? 500 }
     this.#prefix = options.keyPrefix ?? 'session:'
     this.#retention = String(options.retentionSeconds ?? 3600)
-    this.#log = this.#prefix + 'revocations'
+    this.#layout = options.client instanceof Cluster ? 'cluster' : 'single'
+    if (this.#layout === 'cluster' && /[{}]/.test(this.#prefix)) {
+      throw new TypeError(`the key prefix "${this.#prefix}" holds a brace: on Redis Cluster the store puts its own hash tags after the prefix (one per user, one for the revocation log), so the prefix must have none`)
+    }
+    this.#log = this.#prefix + (this.#layout === 'cluster' ? '{log}:revocations' : 'revocations')
+    this.#epochKey = this.#prefix + (this.#layout === 'cluster' ? '{log}:epoch' : 'epoch')
   }
 
-  async #run (script: LuaScript, ...args: Array<string | number>): Promise<unknown> {
-    return await script.run(this.#client, [this.#prefix, this.#retention, ...args])
+  /** The keys of a subject's slot that a script declares (in a cluster, they route it). */
+  #subjectKeys (subject: string, familyId?: string): string[] {
+    if (this.#layout === 'cluster') {
+      const tag = `${this.#prefix}{${subject}}:`
+      return [...(familyId === undefined ? [] : [`${tag}family:${familyId}`]), `${tag}families`, `${tag}revoked`]
+    }
+    return [
+      ...(familyId === undefined ? [] : [`${this.#prefix}family:${familyId}`]),
+      `${this.#prefix}families:by-expiry`,
+      `${this.#prefix}subject-families:${subject}`,
+      `${this.#prefix}subject-revoked:{${subject}}`
+    ]
+  }
+
+  async #run (script: scripts.LayoutScript, args: Array<string | number>, keys: string[]): Promise<unknown> {
+    return await script[this.#layout].run(this.#client, [this.#prefix, this.#retention, ...args], keys)
   }
 
   /** A script that writes: acknowledged once on `waitReplicas` replicas. */
-  async #write (script: LuaScript, args: Array<string | number>, keys: string[] = []): Promise<unknown> {
-    return await script.run(this.#client, [this.#prefix, this.#retention, ...args], keys, this.#wait)
+  async #write (script: scripts.LayoutScript, args: Array<string | number>, keys: string[]): Promise<unknown> {
+    return await script[this.#layout].run(this.#client, [this.#prefix, this.#retention, ...args], keys, this.#wait)
+  }
+
+  /**
+   * Cluster: appends family revocations made in a subject's slot to the log, then notes them logged there.
+   * Until both are done the caller gets an error (503), and the next call touching those families logs them.
+   */
+  async #logFamilies (subject: string, revocations: Revocation[]): Promise<void> {
+    if (revocations.length === 0) return
+    await this.#appendToLog(revocations)
+    await this.#write(scripts.markLogged, [subject, ...revocations.map((r) => r.id)], this.#subjectKeys(subject))
   }
 
   async revocationMark (): Promise<string> {
-    return await scripts.revocationMark.run(this.#client, [this.#prefix, this.#retention], [this.#log]) as string
+    return await scripts.revocationMark[this.#layout].run(this.#client, [this.#prefix, this.#retention], [this.#log]) as string
   }
 
   async createFamily (family: FamilyRecord, mark: string): Promise<boolean> {
     if (!/^\d{1,20}-\d{1,20}$/.test(mark)) throw new TypeError(`"${mark}" is not a revocation mark of this store`)
-    const keys = [
-      `${this.#prefix}family:${family.id}`,
-      `${this.#prefix}families:by-expiry`,
-      `${this.#prefix}subject-families:${family.user.id}`,
-      `${this.#prefix}subject-revoked:{${family.user.id}}`
-    ]
-    const created = await this.#write(scripts.createFamily, [mark, family.rotatedAt, ...familyFields(family)], keys)
+    if (this.#layout === 'cluster') {
+      // Lets a family be revoked by its id alone (the contract allows it); it lives as long as the family.
+      const ttl = Math.max(family.refreshExpiresAt, family.accessExpiresAt) - family.rotatedAt + Number(this.#retention)
+      await this.#client.set(`${this.#prefix}family-owner:${family.id}`, family.user.id, 'EX', Math.max(ttl, 1))
+    }
+    const created = await this.#write(scripts.createFamily, [mark, family.rotatedAt, ...familyFields(family)], this.#subjectKeys(family.user.id, family.id))
     return created === 1
   }
 
@@ -168,27 +202,40 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.#write(scripts.rotate, [
       request.familyId, request.subject, request.presentedJti, request.now, request.graceSeconds,
       next.refreshJti, next.accessJti, next.refreshExpiresAt, next.accessExpiresAt,
-      next.user === undefined ? '' : JSON.stringify(next.user), next.user?.id ?? '', next.clientAddress ?? '']) as [string, Flat?, Flat?]
+      next.user === undefined ? '' : JSON.stringify(next.user), next.user?.id ?? '', next.clientAddress ?? ''], this.#subjectKeys(request.subject, request.familyId)) as [string, Flat?, Flat?]
     const [outcome, hash, revocation] = reply
     switch (outcome) {
       case 'rotated':
       case 'replayed':
         return { outcome, family: toFamily(hash as Flat) }
-      case 'reused':
-        return { outcome, family: toFamily(hash as Flat), revocation: toRevocation(revocation as Flat) }
+      case 'reused': {
+        const recorded = toRevocation(revocation as Flat)
+        if (this.#layout === 'cluster') await this.#logFamilies(request.subject, [recorded])
+        return { outcome, family: toFamily(hash as Flat), revocation: recorded }
+      }
       default:
+        // Cluster: a revoked family whose log entry is missing (an interrupted revocation) is logged now.
+        if (revocation !== undefined) await this.#logFamilies(request.subject, [toRevocation(revocation)])
         return { outcome: 'rejected' }
     }
   }
 
   async listFamilies (subject: string, now: number): Promise<FamilyRecord[]> {
-    const hashes = await this.#run(scripts.listFamilies, subject, now) as Flat[]
+    const hashes = await this.#run(scripts.listFamilies, [subject, now], this.#subjectKeys(subject)) as Flat[]
     return hashes.map(toFamily).sort((a, b) => a.authTime - b.authTime || a.id.localeCompare(b.id))
   }
 
   async revokeFamily (familyId: string, now: number, subject?: string): Promise<Revocation | undefined> {
-    const reply = await this.#write(scripts.revokeFamily, [familyId, now, subject === undefined ? '0' : '1', subject ?? '']) as Flat
-    return reply.length === 0 ? undefined : toRevocation(reply)
+    let owner = subject
+    if (this.#layout === 'cluster' && owner === undefined) {
+      owner = await this.#client.get(`${this.#prefix}family-owner:${familyId}`) ?? undefined
+      if (owner === undefined) return undefined
+    }
+    const reply = await this.#write(scripts.revokeFamily, [familyId, now, subject === undefined ? '0' : '1', owner ?? ''], this.#subjectKeys(owner ?? '', familyId)) as Flat
+    if (reply.length === 0) return undefined
+    const revocation = toRevocation(reply)
+    if (reply[3] === 'log') await this.#logFamilies(owner as string, [revocation])
+    return revocation
   }
 
   async revokeToken (revocation: Extract<Revocation, { kind: 'token' }>): Promise<void> {
@@ -207,13 +254,24 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async revokeSubject (revocation: Extract<Revocation, { kind: 'subject' }>, now: number): Promise<Revocation[]> {
-    const reply = await this.#write(scripts.revokeSubject, [revocation.id, revocation.notBefore, revocation.expiresAt, now]) as Flat[]
-    return reply.map(toRevocation)
+    const args = [revocation.id, revocation.notBefore, revocation.expiresAt, now]
+    if (this.#layout === 'single') {
+      const reply = await this.#write(scripts.revokeSubject, args, this.#subjectKeys(revocation.id)) as Flat[]
+      return reply.map(toRevocation)
+    }
+    // Cluster: the subject revocation goes to the log first (logins with an earlier mark are then refused by
+    // the subject's slot, or their family is revoked there), then the subject's slot, then the family
+    // revocations to the log.
+    const [logId] = await this.#appendToLog([revocation]) as [string]
+    const reply = await this.#write(scripts.revokeSubject, [...args, logId], this.#subjectKeys(revocation.id)) as Flat[]
+    const recorded = reply.map(toRevocation)
+    await this.#logFamilies(revocation.id, recorded.slice(1))
+    return recorded
   }
 
   /** The epoch of the data set, created by the first instance to look. */
   async #epoch (): Promise<string> {
-    return await this.#run(scripts.ensureEpoch, randomBytes(16).toString('hex')) as string
+    return await this.#run(scripts.ensureEpoch, [randomBytes(16).toString('hex')], [this.#epochKey]) as string
   }
 
   async loadRevocations (now: number): Promise<RevocationBatch> {
@@ -234,7 +292,7 @@ export class RedisSessionStore implements SessionStore {
 
   async revocationsSince (cursor: string): Promise<RevocationBatch> {
     const { epoch, after } = parseCursor(cursor)
-    const [status, entries] = await this.#run(scripts.revocationsSince, epoch, after, LOG_BATCH) as [string, Array<[string, Flat]>?]
+    const [status, entries] = await this.#run(scripts.revocationsSince, [epoch, after, LOG_BATCH], [this.#epochKey, this.#log]) as [string, Array<[string, Flat]>?]
     if (status === 'lost') throw new RevocationLogLostError('Redis no longer holds the data this instance was following')
     const { revocations, cursor: next } = this.#batch(epoch, after, entries as Array<[string, Flat]>, LOG_BATCH)
     return { revocations, cursor: next }
@@ -264,7 +322,7 @@ export class RedisSessionStore implements SessionStore {
       try {
         replies = await feed.pipeline()
           .xread('COUNT', LOG_BATCH, 'BLOCK', Math.min(Math.max(timeoutMs, 1), MAX_BLOCK_MS), 'STREAMS', this.#log, after)
-          .evalsha(scripts.revocationsSince.sha, 0, ...checkArgs)
+          .evalsha(scripts.revocationsSince[this.#layout].sha, 2, this.#epochKey, this.#log, ...checkArgs)
           .exec() as Array<[Error | null, unknown]>
         const [readError] = replies[0] as [Error | null, unknown]
         if (readError !== null) throw readError
@@ -277,7 +335,7 @@ export class RedisSessionStore implements SessionStore {
       const [, reply] = replies[0] as [null, Array<[string, Array<[string, Flat]>]> | null]
       const [checkError, check] = replies[1] as [Error | null, [string]]
       // The script is not cached (Redis restarted): run the check on its own, which sends it in full.
-      const [status] = checkError === null ? check : await scripts.revocationsSince.run(feed, checkArgs) as [string]
+      const [status] = checkError === null ? check : await scripts.revocationsSince[this.#layout].run(feed, checkArgs, [this.#epochKey, this.#log]) as [string]
       if (status === 'lost') throw new RevocationLogLostError('Redis no longer holds the data this instance was following')
       return this.#batch(epoch, after, reply?.[0]?.[1] ?? [], LOG_BATCH)
     })()
@@ -298,7 +356,7 @@ export class RedisSessionStore implements SessionStore {
 
   async purgeExpired (before: number): Promise<void> {
     for (;;) {
-      const [families, more] = await this.#run(scripts.purgeExpired, before, LOG_BATCH) as [number, number]
+      const [families, more] = await this.#run(scripts.purgeExpired, [before, LOG_BATCH], [this.#log]) as [number, number]
       if (families < LOG_BATCH && more === 0) return
     }
   }

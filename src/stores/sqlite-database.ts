@@ -69,6 +69,9 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX once_keys_by_expiry ON once_keys (expires_at);`
 ]
 
+/** The schema version of an up-to-date database (PRAGMA user_version). */
+export const MIGRATIONS_COUNT = MIGRATIONS.length
+
 export interface OpenSqliteOptions {
   /** File path, or ':memory:'. */
   path: string

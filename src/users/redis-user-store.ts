@@ -3,8 +3,13 @@
  * users. Keys (P = the key prefix): P..'user:'..id (hash), P..'username:'..lowercased name (the id; makes
  * names unique regardless of ASCII case, like the SQLite store), P..'users' (ids by creation time). Writes
  * that touch several keys are Lua scripts, atomic across instances.
+ *
+ * On Redis Cluster every key of the directory carries the hash tag `{users}` after the prefix
+ * (P..'{users}:user:'..id, ...): the scripts touch several users' keys (unique names, the last-admin guard), so
+ * the directory is one slot. It is small: one hash per user.
  */
 import { UserExistsError } from '../common/errors.js'
+import { Cluster } from 'ioredis'
 import { LuaScript, type RedisConnection } from '../stores/redis-client.js'
 import { byCreation, type ChangeOutcome, type RoleGuard, type SecondFactorRecord, type UserPatch, type UserPage, type UserQuery, type UserRecord, type UserStore } from './user-store.js'
 
@@ -142,11 +147,16 @@ export class RedisUserStore implements UserStore {
   /** `client` is connected and owned by the caller; `keyPrefix` as for the session store. */
   constructor (client: RedisConnection, keyPrefix = 'session:') {
     this.#client = client
-    this.#prefix = keyPrefix
+    this.#prefix = client instanceof Cluster ? `${keyPrefix}{users}:` : keyPrefix
+  }
+
+  /** Runs a script with the directory's index as its declared key (on a cluster, that routes it to the slot). */
+  async #run (script: LuaScript, args: Array<string | number>): Promise<unknown> {
+    return await script.run(this.#client, args, [this.#prefix + 'users'])
   }
 
   async findByUsername (username: string): Promise<UserRecord | undefined> {
-    const flat = await findByUsername.run(this.#client, [this.#prefix, username]) as string[]
+    const flat = await this.#run(findByUsername, [this.#prefix, username]) as string[]
     return flat.length === 0 ? undefined : toUser(toRecord(flat))
   }
 
@@ -156,7 +166,7 @@ export class RedisUserStore implements UserStore {
   }
 
   async insert (user: UserRecord): Promise<void> {
-    const inserted = await insert.run(this.#client, [
+    const inserted = await this.#run(insert, [
       this.#prefix, user.username, user.id, user.createdAt,
       'id', user.id,
       'username', user.username,
@@ -170,15 +180,15 @@ export class RedisUserStore implements UserStore {
   }
 
   async update (id: string, patch: UserPatch, now: number, guard?: RoleGuard): Promise<ChangeOutcome> {
-    return await update.run(this.#client, [this.#prefix, id, guard?.keepRole ?? '', ...patchFields(patch), 'updatedAt', now]) as ChangeOutcome
+    return await this.#run(update, [this.#prefix, id, guard?.keepRole ?? '', ...patchFields(patch), 'updatedAt', now]) as ChangeOutcome
   }
 
   async delete (id: string, guard?: RoleGuard): Promise<ChangeOutcome> {
-    return await remove.run(this.#client, [this.#prefix, id, guard?.keepRole ?? '']) as ChangeOutcome
+    return await this.#run(remove, [this.#prefix, id, guard?.keepRole ?? '']) as ChangeOutcome
   }
 
   async list (): Promise<UserRecord[]> {
-    const users = await list.run(this.#client, [this.#prefix]) as string[][]
+    const users = await this.#run(list, [this.#prefix]) as string[][]
     return users.map((flat) => toUser(toRecord(flat))).sort(byCreation)
   }
 

@@ -21,7 +21,9 @@ export const FAILOVER_TIMEOUT_MS = 5000
 
 export interface SentinelSet {
   primary: RedisServer
+  /** The first replica. */
   replica: RedisServer
+  replicas: RedisServer[]
   /** Ports of the three Sentinels. */
   sentinelPorts: number[]
   /** `127.0.0.1:port,...`: the value of REDIS_SENTINELS. */
@@ -83,9 +85,10 @@ async function primaryInfo (port: number): Promise<string> {
   }
 }
 
-export async function startSentinelSet (t: Test, options: { primaryArgs?: string[] } = {}): Promise<SentinelSet> {
-  const primary = await startRedis(t, { args: options.primaryArgs ?? [] })
-  const replica = await startRedis(t, { args: ['--replicaof', '127.0.0.1', String(primary.port)] })
+export async function startSentinelSet (t: Test, options: { replicas?: number } = {}): Promise<SentinelSet> {
+  const primary = await startRedis(t)
+  const replicas: RedisServer[] = []
+  for (let i = 0; i < (options.replicas ?? 1); i++) replicas.push(await startRedis(t, { args: ['--replicaof', '127.0.0.1', String(primary.port)] }))
   const sentinelPorts: number[] = []
   for (let i = 0; i < 3; i++) {
     const dir = testDir(t, 'redis-sentinel-')
@@ -110,21 +113,23 @@ export async function startSentinelSet (t: Test, options: { primaryArgs?: string
   for (;;) {
     const states = await Promise.all(sentinelPorts.map(async (port) => {
       try {
-        const replicas = await sentinelCommand(port, 'REPLICAS', SENTINEL_NAME) as unknown[]
         const sentinels = await sentinelCommand(port, 'SENTINELS', SENTINEL_NAME) as unknown[]
-        return replicas.length === 1 && sentinels.length === 2
+        const known = await sentinelCommand(port, 'REPLICAS', SENTINEL_NAME) as unknown[]
+        return known.length === replicas.length && sentinels.length === 2
       } catch {
         return false
       }
     }))
     const replication = await primaryInfo(primary.port)
-    if (states.every(Boolean) && /slave0:.*state=online/.test(replication)) break
+    const online = replication.split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length
+    if (states.every(Boolean) && online === replicas.length) break
     if (Date.now() > deadline) throw new Error('the Sentinels did not discover the replica and each other within 20 s')
     await sleep(100)
   }
   return {
     primary,
-    replica,
+    replica: replicas[0] as RedisServer,
+    replicas,
     sentinelPorts,
     sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
     async primaryPort () {

@@ -7,6 +7,8 @@ import { MemoryUserStore, type UserRecord, type UserStore } from '../../src/user
 import { SqliteUserStore } from '../../src/users/sqlite-user-store.js'
 import { tempDir } from '../helper.js'
 import { startRedis } from '../helpers/redis-server.js'
+import { startRedisCluster } from '../helpers/redis-cluster.js'
+import { closeRedis, connectRedis, parseRedisAddress } from '../../src/stores/redis-client.js'
 import { redisClient, uniquePrefix } from '../helpers/redis-stores.js'
 
 function user (overrides: Partial<UserRecord> = {}): UserRecord {
@@ -228,5 +230,22 @@ test('Redis user store', async (t) => {
     const store = new RedisUserStore(await redisClient(t, redis.url), uniquePrefix())
     for (const username of ['mia', 'lea', 'noa']) await store.insert(user({ username }))
     t.same((await store.list()).map((u) => u.username), ['lea', 'mia', 'noa'])
+  })
+})
+
+test('Redis user store on a three-primary cluster: the directory is one slot', async (t) => {
+  const cluster = await startRedisCluster(t)
+  const connect = async (t: Test): Promise<Awaited<ReturnType<typeof connectRedis>>> => {
+    const client = await connectRedis({ url: 'redis://', commandTimeoutMs: 1000, clusterNodes: cluster.nodes.split(',').map(parseRedisAddress) })
+    t.teardown(async () => { await closeRedis(client) })
+    return client
+  }
+  userStoreContract(t, async (t) => new RedisUserStore(await connect(t), uniquePrefix()))
+  t.test('its keys carry the {users} hash tag', async (t) => {
+    const client = await connect(t)
+    const prefix = uniquePrefix()
+    const erin = user({ username: 'erin' })
+    await new RedisUserStore(client, prefix).insert(erin)
+    t.equal(await client.get(`${prefix}{users}:username:erin`), erin.id)
   })
 })
