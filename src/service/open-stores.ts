@@ -63,6 +63,10 @@ export function redisClientConfig (config: StoreConfig): RedisClientConfig {
   if (sentinels !== undefined && clusterNodes !== undefined) {
     throw new InvalidOptionError('REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set: a Redis Cluster does its own failover, set only REDIS_CLUSTER_NODES')
   }
+  // Sentinel settings without Sentinels would be ignored in silence: a typo in REDIS_SENTINELS' name, say.
+  if (sentinels === undefined && (config.REDIS_SENTINEL_PASSWORD ?? '') !== '') {
+    throw new InvalidOptionError('REDIS_SENTINEL_PASSWORD is set but REDIS_SENTINELS is not: set REDIS_SENTINELS (host:port,...) or remove REDIS_SENTINEL_PASSWORD')
+  }
   const base = { url: config.REDIS_URL, commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS }
   if (sentinels !== undefined) return { ...base, sentinels, sentinelName: config.REDIS_SENTINEL_NAME ?? 'mymaster', sentinelPassword: config.REDIS_SENTINEL_PASSWORD ?? '' }
   if (clusterNodes !== undefined) return { ...base, clusterNodes }

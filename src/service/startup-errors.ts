@@ -10,7 +10,10 @@ export function startupFailure (error: unknown, env: Record<string, string | und
   const e = (typeof error === 'object' && error !== null ? error : {}) as StartupError
   const message = e.message ?? ''
   if (e.code === 'ERR_INVALID_OPTION') return message
-  if (e.code === 'ERR_STORE_CONNECT') return `${message} (check REDIS_URL)`
+  if (e.code === 'ERR_STORE_CONNECT') {
+    const variable = / at cluster /.test(message) ? 'REDIS_CLUSTER_NODES' : / at sentinel /.test(message) ? 'REDIS_SENTINELS and REDIS_SENTINEL_NAME' : 'REDIS_URL'
+    return `${message} (check ${variable})`
+  }
   const host = env['HOST'] ?? 'localhost'
   const port = env['PORT'] ?? '3000'
   if (e.syscall === 'listen' || e.syscall === 'getaddrinfo') {

@@ -154,11 +154,22 @@ export async function connectRedis (config: RedisClientConfig): Promise<RedisCon
   }
   // ioredis reports connection errors as events too; the state they describe is handled where commands fail.
   client.on('error', () => {})
+  // With Sentinels or a cluster, ioredis keeps trying the list for ever: the first connection gets a deadline,
+  // so a service started against addresses where nothing answers says so instead of waiting silently.
+  const deadlineMs = Math.max(config.commandTimeoutMs * 5, 5000)
+  let timer: NodeJS.Timeout | undefined
   try {
-    await client.connect()
+    await Promise.race([
+      client.connect(),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => { reject(new Error(`nothing answered within ${deadlineMs / 1000} s`)) }, deadlineMs)
+      })
+    ])
   } catch (cause) {
     client.disconnect()
     throw new StoreConnectError(redisConfigLocation(config), (cause as Error).message, { cause })
+  } finally {
+    clearTimeout(timer)
   }
   return client
 }

@@ -65,7 +65,12 @@ function beyondSchema (dir: string): Record<string, Array<Omit<Case, 'name'>>> {
     LOGIN_URL: [{ env: { LOGIN_URL: 'javascript:alert(1)' }, line: 'LOGIN_URL must be an http(s) URL without credentials or a path starting with one / (got "javascript:alert(1)")' }],
     REDIRECT_HOSTS: [{ env: { REDIRECT_HOSTS: 'http://x/' }, line: /^REDIRECT_HOSTS must be a list of lower-case hosts such as app.example.com/ }],
     TRACE_ACCESS_CHECK_RATIO: [{ env: { TRACE_ACCESS_CHECK_RATIO: '2' }, line: 'TRACE_ACCESS_CHECK_RATIO must be a number from 0 to 1 (got "2")' }],
-    REDIS_SENTINELS: [{ env: { STORE: 'redis', REDIS_SENTINELS: 'nohostport' }, line: /^REDIS_SENTINELS: "nohostport" is not host:port/ }],
+    REDIS_SENTINELS: [
+      { env: { STORE: 'redis', REDIS_SENTINELS: 'nohostport' }, line: /^REDIS_SENTINELS: "nohostport" is not host:port/ },
+      // Nothing listens there: a deadline, then one line (not a silent wait for ever).
+      { env: { STORE: 'redis', REDIS_SENTINELS: '127.0.0.1:1', REDIS_COMMAND_TIMEOUT_MS: '1000' }, line: /^Cannot connect to the session store at sentinel mymaster via 127\.0\.0\.1:1: nothing answered within 5 s \(check REDIS_SENTINELS and REDIS_SENTINEL_NAME\)$/ }
+    ],
+    REDIS_SENTINEL_PASSWORD: [{ env: { STORE: 'redis', REDIS_SENTINEL_PASSWORD: 'x' }, line: 'REDIS_SENTINEL_PASSWORD is set but REDIS_SENTINELS is not: set REDIS_SENTINELS (host:port,...) or remove REDIS_SENTINEL_PASSWORD' }],
     REDIS_CLUSTER_NODES: [{ env: { STORE: 'redis', REDIS_CLUSTER_NODES: 'bad' }, line: /^REDIS_CLUSTER_NODES: "bad" is not host:port/ }],
     REDIS_URL: [{ env: { STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:1' }, line: /^Cannot connect to the session store at redis:\/\/127\.0\.0\.1:1: .* \(check REDIS_URL\)$/ }]
   }
