@@ -56,8 +56,10 @@ const outDir = values.out ?? (quick ? mkdtempSync(join(tmpdir(), 'bench-quick-')
 const work = mkdtempSync(join(tmpdir(), 'bench-run-'))
 const teardowns: Array<() => unknown> = []
 
+const began = performance.now()
+/** A progress line with the seconds since the start, so a slow step shows (the smoke test's share of `npm test`). */
 function log (message: string): void {
-  process.stderr.write(`[bench] ${message}\n`)
+  process.stderr.write(`[bench ${((performance.now() - began) / 1000).toFixed(1)}s] ${message}\n`)
 }
 
 interface Contender {
