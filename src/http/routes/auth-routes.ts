@@ -20,6 +20,7 @@ import type { LoginResult, SessionInfo, SessionService } from '../../session/ses
 import type { Accounts } from '../../users/accounts.js'
 import { EndedBody, ErrorBody, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
 import { accountRoutes } from './account-routes.js'
+import { storeFailuresAs503 } from './accounts-guard.js'
 import { adminRoutes } from './admin-routes.js'
 import { BODY_LIMIT, clientInfo, errorResponses as errors, noBody, refuseRateLimited, sessionBody, sessionList, sessionReplies } from './route-kit.js'
 
@@ -246,7 +247,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   })
 
   if (options.accounts !== undefined) {
-    const shared = { service, replies, limits, accounts: options.accounts }
+    const shared = { service, replies, limits, accounts: storeFailuresAs503(options.accounts) }
     await fastify.register(accountRoutes, { ...shared, signup: options.signup })
     await fastify.register(adminRoutes, { ...shared, prefix: '/admin', adminRole: options.adminRole })
   }
