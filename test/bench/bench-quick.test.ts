@@ -9,13 +9,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import t0, { test } from 'tap'
+import { test } from 'tap'
 import { BEGIN, END, renderReport, type Report } from '../../bench/report.js'
 
 const run = promisify(execFile)
-// This file may take up to 10 minutes on a busy machine (two dozen processes, one after the other); tap's
-// per-file limit (180 s in package.json) would end it first: tell the runner.
-t0.setTimeout(600_000)
 
 test('npm run bench -- --quick runs every contender and writes the report and chart', { timeout: 600_000 }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'))
