@@ -24,6 +24,7 @@ import type { SessionCounters } from '../../session/session-counters.js'
 import type { Accounts } from '../../users/accounts.js'
 import { EndedBody, ErrorBody, LoginAnswer, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
 import { accountRoutes } from './account-routes.js'
+import { storeFailuresAs503 } from './accounts-guard.js'
 import { adminRoutes } from './admin-routes.js'
 import { reauthRoutes } from './reauth-routes.js'
 import { mfaRoutes, twoStepLogin, type SecondFactorDeps } from './mfa-routes.js'
@@ -270,7 +271,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   await fastify.register(reauthRoutes, { service, policy, replies, limits, secondFactor: secondFactor?.totp })
   if (secondFactor !== undefined) await fastify.register(mfaRoutes, { ...secondFactor, service, policy, replies, limits, clock: options.clock })
   if (options.accounts !== undefined) {
-    const shared = { service, replies, limits, accounts: options.accounts }
+    const shared = { service, replies, limits, accounts: storeFailuresAs503(options.accounts) }
     await fastify.register(accountRoutes, { ...shared, signup: options.signup })
     await fastify.register(adminRoutes, { ...shared, prefix: '/admin', adminRole: options.adminRole, secondFactor })
   }
