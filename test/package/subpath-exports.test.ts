@@ -16,7 +16,7 @@ test('./redis exports the Redis store and its client helpers', async (t) => {
   t.equal(redisEntry.closeRedis, closeRedis)
 })
 
-test('./service exports the app factory', async (t) => {
-  t.same(Object.keys(serviceEntry), ['buildApp'])
+test('./service exports the app factory and the metrics listener', async (t) => {
+  t.same(Object.keys(serviceEntry).sort(), ['buildApp', 'listenMetrics'])
   t.equal(serviceEntry.buildApp, buildApp)
 })
