@@ -199,7 +199,7 @@ export class RedisUserStore implements UserStore {
   }
 
   async setSecondFactor (userId: string, factor: SecondFactorRecord): Promise<boolean> {
-    return await setFactor.run(this.#client, [this.#prefix, userId, 'sealedSecret', factor.sealedSecret, 'confirmed', factor.confirmed ? '1' : '0', 'createdAt', factor.createdAt]) === 1
+    return await this.#run(setFactor, [this.#prefix, userId, 'sealedSecret', factor.sealedSecret, 'confirmed', factor.confirmed ? '1' : '0', 'createdAt', factor.createdAt]) === 1
   }
 
   async removeSecondFactor (userId: string): Promise<boolean> {
@@ -208,7 +208,7 @@ export class RedisUserStore implements UserStore {
   }
 
   async setRecoveryCodes (userId: string, hashes: readonly string[]): Promise<void> {
-    await setCodes.run(this.#client, [this.#prefix, userId, ...hashes])
+    await this.#run(setCodes, [this.#prefix, userId, ...hashes])
   }
 
   async useRecoveryCode (userId: string, hash: string): Promise<boolean> {
