@@ -33,7 +33,10 @@ export const SessionBody = Type.Object({
     id: Type.String({ description: 'Session (family) id; stays the same across refreshes.' }),
     accessExpiresAt: Timestamp,
     refreshExpiresAt: Timestamp,
-    absoluteExpiresAt: Timestamp
+    absoluteExpiresAt: Timestamp,
+    claims: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+      description: 'The app-defined claims of the session (tenant, locale, ...): flat string, number or boolean values; `{}` when none.'
+    }))
   })
 })
 
