@@ -1,6 +1,9 @@
+import { join } from 'node:path'
 import { test } from 'tap'
 import type { SessionUser } from '../../src/stores/session-store.js'
-import { client } from '../helper.js'
+import { openSqliteDatabase } from '../../src/stores/sqlite-database.js'
+import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js'
+import { client, tempDir } from '../helper.js'
 import { embeddingApp } from './plugin-helper.js'
 
 const ADA: SessionUser = { id: 'u-ada', username: 'ada', roles: [], claims: { tenant: 'acme', seats: 3, trial: false } }
@@ -25,6 +28,17 @@ test('claims from verifyCredentials reach request.session.claims and the session
   const reauth = await c.request('POST', '/auth/reauth', { password: 'analytical engine' })
   t.equal(reauth.statusCode, 200)
   t.same(reauth.json().session.claims, ADA.claims, 'kept by a re-authentication')
+})
+
+test('a SQLite store keeps the claims with the profile: a refresh reads them back from the file', async (t) => {
+  const store = new SqliteSessionStore(openSqliteDatabase({ path: join(tempDir(t), 'sessions.db') }))
+  t.teardown(async () => { await store.close() })
+  const app = await embeddingApp(t, { verifyCredentials: verifyAda, store })
+  const c = client(app)
+  await c.request('POST', '/auth/login', { username: 'ada', password: 'analytical engine' })
+  const refreshed = await c.request('POST', '/auth/refresh')
+  t.equal(refreshed.statusCode, 200)
+  t.same(refreshed.json().session.claims, ADA.claims)
 })
 
 test('findUser at refresh replaces the claims, as it does the rest of the profile', async (t) => {
