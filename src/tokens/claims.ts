@@ -32,7 +32,7 @@ export interface BaseClaims {
 export interface AccessClaims extends BaseClaims {
   username: string
   roles: string[]
-  /** The app's own claims (SessionClaims); absent from tokens without any (and from every token before 0.3). */
+  /** The app's own claims (SessionClaims); absent from tokens without any. */
   claims?: ClaimValues
 }
 
