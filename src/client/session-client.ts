@@ -373,6 +373,15 @@ export class SessionClient {
    * access cookie may simply have expired). Null when there is no session. Call it when the app starts.
    */
   async session (): Promise<SessionState | null> {
+    // Asked first, so an anonymous start sends no request that answers 401 (a red line in the console).
+    // A service before GET <prefix>/session/status answers 404: then as before.
+    const status = await this.#send('GET', '/session/status')
+    if (status.ok) {
+      const body: unknown = await status.json()
+      if (isObject(body) && body['authenticated'] === false) return body['refreshable'] === true ? await this.refresh() : null
+    } else if (status.status !== 404) {
+      throw await errorOf(status)
+    }
     const response = await this.#send('GET', '/session')
     if (response.ok) return await this.#adopt(response, { announce: false, fresh: false })
     if (response.status === 401) return await this.refresh()

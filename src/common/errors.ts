@@ -26,7 +26,7 @@ export const CsrfRejectedError = createError('ERR_CSRF_REJECTED', 'Cross-site re
 /** Too many failed logins for this account or client, or too many refreshes: `Retry-After` says when to retry. */
 export const RateLimitedError = createError('ERR_RATE_LIMITED', 'Too many attempts; retry later', 429)
 /** The session would need a cookie over the 4096-byte browser limit: the user profile is too large. */
-export const CookieTooLargeError = createError('ERR_COOKIE_TOO_LARGE', 'The session does not fit in a cookie (%s bytes, limit 4096); reduce the user profile', 500)
+export const CookieTooLargeError = createError('ERR_COOKIE_TOO_LARGE', 'The session does not fit in a cookie (%s bytes, limit 4096); reduce the user profile (its roles or claims)', 500)
 /** The app's `verifyCredentials` or `findUser` returned a user that cannot go into a token. */
 export const InvalidUserProfileError = createError('ERR_INVALID_USER_PROFILE', 'The user profile cannot be put in a session: %s', 500)
 export const InternalError = createError('ERR_INTERNAL', 'Internal server error', 500)

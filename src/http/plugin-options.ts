@@ -83,8 +83,8 @@ export const OBJECT_OPTIONS: Readonly<Record<string, { type: string, description
   secret: { type: 'string | Buffer', description: 'Required. Master secret, at least 32 bytes of random data (`openssl rand -base64 32`); every token key is derived from it.' },
   previousSecrets: { type: 'Array<string | Buffer>', description: 'Earlier secrets still accepted during a rotation; tokens under them are re-issued under `secret` at their next refresh.' },
   store: { type: 'SessionStore', description: 'Required. Where families and revocations live: `MemorySessionStore`, `SqliteSessionStore` (`/sqlite`) or `RedisSessionStore` (`/redis`).' },
-  verifyCredentials: { type: '(username, password) => Promise<SessionUser | null>', description: 'Required. Your credential check: the user for a correct username and password, else null.' },
-  findUser: { type: '(id) => Promise<SessionUser | null>', description: 'The current profile of a user, read again at every refresh: null (deleted or disabled) ends the session, a changed profile (roles) goes into the new tokens.' },
+  verifyCredentials: { type: '(username, password) => Promise<SessionUser | null>', description: 'Required. Your credential check: the user (with optional app claims, see Session claims) for a correct username and password, else null.' },
+  findUser: { type: '(id) => Promise<SessionUser | null>', description: 'The current profile of a user, read again at every refresh: null (deleted or disabled) ends the session, a changed profile (roles, claims) goes into the new tokens.' },
   clock: { type: '() => number', description: 'Milliseconds since the epoch; tests move time with it. Default `Date.now`.' },
   redis: { type: 'ioredis client', description: 'The rate-limit counters then live in Redis, shared by every instance. Default: process memory.' },
   accounts: { type: 'Accounts', description: 'A user directory (the built-in `UserDirectory`, or yours implementing `Accounts`): adds the password change, sign-up (with `signup`) and admin routes. Without it, only the session routes. Its changes must end sessions after they are stored (docs/plugin.md).' },
@@ -99,7 +99,7 @@ export interface SessionPluginOptions extends Partial<Omit<DataOptions, 'rateLim
   previousSecrets?: ReadonlyArray<string | Buffer>
   /** Where families and revocations live (MemorySessionStore, SqliteSessionStore or RedisSessionStore). */
   store: SessionStore
-  /** Your credential check: the user for a correct username and password, else null. */
+  /** Your credential check: the user (with optional app claims, see Session claims) for a correct username and password, else null. */
   verifyCredentials: VerifyCredentials
   /** Optional: the current profile of a user (null if gone or disabled), re-read at every refresh. */
   findUser?: FindUser

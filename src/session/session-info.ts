@@ -1,6 +1,6 @@
 /** What a verified access token says about its session: the value of `request.session`. */
 import type { SessionUser } from '../stores/session-store.js'
-import type { AccessClaims } from '../tokens/claims.js'
+import type { AccessClaims, AppClaims } from '../tokens/claims.js'
 
 /** What `request.session` holds: who, which session, and until when. Frozen; shared between requests. */
 export interface SessionInfo {
@@ -17,6 +17,11 @@ export interface SessionInfo {
   readonly authTime: number
   /** How they proved it (RFC 8176: `pwd`, `otp`): the token's `amr`. */
   readonly amr: readonly string[]
+  /**
+   * The app's own claims (SessionClaims) the token carries; `{}` when none. Partial: a token issued before
+   * the app gave a claim lacks it until the next refresh.
+   */
+  readonly claims: Readonly<Partial<AppClaims>>
 }
 
 /** The session lifetimes a SessionInfo is worked out with, in seconds. */
@@ -37,6 +42,7 @@ export function sessionInfo (claims: AccessClaims, lifetimes: InfoLifetimes): Se
     refreshExpiresAt: Math.min(claims.iat + lifetimes.refreshIdleTtl, absoluteExpiresAt),
     absoluteExpiresAt,
     authTime: claims.auth_time,
-    amr: Object.freeze([...claims.amr])
+    amr: Object.freeze([...claims.amr]),
+    claims: Object.freeze({ ...claims.claims }) as Partial<AppClaims>
   })
 }

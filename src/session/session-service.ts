@@ -7,7 +7,7 @@ import { newId } from '../common/random-id.js'
 import { seconds, type Clock } from '../common/clock.js'
 import type { Denylist } from './denylist.js'
 import { CookieTooLargeError, InvalidUserProfileError, StoreUnavailableError } from '../common/errors.js'
-import { MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES, type AccessClaims, type BaseClaims } from '../tokens/claims.js'
+import { appClaimsProblem, copyAppClaims, MAX_NAME_LENGTH, MAX_ROLE_LENGTH, MAX_ROLES, type AccessClaims, type AppClaims, type BaseClaims } from '../tokens/claims.js'
 import type { TokenCodec, VerifyFailure } from '../tokens/token-codec.js'
 import type { FamilyRecord, SessionStore, SessionUser } from '../stores/session-store.js'
 import { AccessCheck, type AccessRefusal } from './access-check.js'
@@ -129,7 +129,14 @@ function sessionUser (user: SessionUser): SessionUser {
   if (!Array.isArray(user.roles) || user.roles.length > MAX_ROLES || !user.roles.every((role) => text(role, MAX_ROLE_LENGTH))) {
     throw new InvalidUserProfileError(`roles must be an array of at most ${MAX_ROLES} strings of 1-${MAX_ROLE_LENGTH} characters`)
   }
-  return { id: user.id, username: user.username, roles: [...user.roles] }
+  const copy: SessionUser = { id: user.id, username: user.username, roles: [...user.roles] }
+  if (user.claims === undefined) return copy
+  const problem = appClaimsProblem(user.claims)
+  if (problem !== undefined) throw new InvalidUserProfileError(`claims ${problem}`)
+  const claims = copyAppClaims(user.claims)
+  // Checked just above; its type is the app's SessionClaims.
+  if (Object.keys(claims).length > 0) copy.claims = claims as unknown as AppClaims
+  return copy
 }
 
 async function fromStore<T> (operation: () => Promise<T>): Promise<T> {
@@ -421,7 +428,8 @@ export class SessionService {
       jti: family.accessJti,
       exp: family.accessExpiresAt,
       username: family.user.username,
-      roles: family.user.roles
+      roles: family.user.roles,
+      ...(family.user.claims === undefined ? {} : { claims: copyAppClaims(family.user.claims) })
     }
     const access = this.#o.codec.mint('access', accessClaims)
     const refresh = this.#o.codec.mint('refresh', { ...base, jti: family.refreshJti, exp: family.refreshExpiresAt })

@@ -28,6 +28,8 @@
  * A revocation, keyed on what a token carries, never on its text: a token id (`jti`), a session family (`sid`),
  * or a subject with a "not before" time. It expires once nothing it covers can still be valid.
  */
+import type { AppClaims } from '../tokens/claims.js'
+
 export type Revocation =
   | { kind: 'token', id: string, expiresAt: number }
   | { kind: 'family', id: string, expiresAt: number }
@@ -39,6 +41,12 @@ export interface SessionUser {
   id: string
   username: string
   roles: string[]
+  /**
+   * A few app-defined claims (tenant, locale, ...): flat string, number or boolean values, typed by the app's
+   * SessionClaims. Carried in the access token, kept across refreshes with the rest of the profile;
+   * `request.session.claims` reads them.
+   */
+  claims?: AppClaims
 }
 
 export interface FamilyRecord {

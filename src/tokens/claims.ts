@@ -32,6 +32,63 @@ export interface BaseClaims {
 export interface AccessClaims extends BaseClaims {
   username: string
   roles: string[]
+  /** The app's own claims (SessionClaims); absent from tokens without any. */
+  claims?: ClaimValues
+}
+
+/** A value of an app-defined session claim: flat, nothing nested. */
+export type ClaimValue = string | number | boolean
+export type ClaimValues = Record<string, ClaimValue>
+
+/**
+ * The app-defined claims a session carries (tenant, locale, ...), as the app's `verifyCredentials` and
+ * `findUser` return them in the user's `claims`. Empty until the app declares its own:
+ *
+ *     declare module 'fastify-stateless-session' {
+ *       interface SessionClaims { tenant: string, locale: string }
+ *     }
+ */
+export interface SessionClaims {}
+
+/** The claims' type: the app's SessionClaims once it declares some, else any flat record. */
+export type AppClaims = keyof SessionClaims extends never ? ClaimValues : SessionClaims
+
+/** At most this many app claims per session. */
+export const MAX_APP_CLAIMS = 16
+/** Longest string value of an app claim. */
+export const MAX_APP_CLAIM_LENGTH = 256
+/** App claim names: a letter, then letters, digits or `_`, 32 characters at most (no `__proto__`). */
+export const APP_CLAIM_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/
+/**
+ * Names an app claim may not take: the registered JWT claims (RFC 7519 §4.1) and the ones this project puts
+ * in its tokens, so an app claim can never be read for one of them wherever both appear.
+ */
+export const RESERVED_CLAIM_NAMES: ReadonlySet<string> = new Set([
+  'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti',
+  'sid', 'auth_time', 'login_time', 'amr', 'username', 'roles', 'claims', 'id'
+])
+
+/** What is wrong with a value given as app claims, or undefined when it is a valid set. */
+export function appClaimsProblem (value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) return 'must be a plain object'
+  const names = Object.keys(value)
+  if (names.length > MAX_APP_CLAIMS) return `must have at most ${MAX_APP_CLAIMS} members`
+  for (const name of names) {
+    if (!APP_CLAIM_NAME.test(name)) return `name "${name.slice(0, 40)}" must be a letter then up to 31 letters, digits or _`
+    if (RESERVED_CLAIM_NAMES.has(name)) return `name "${name}" is reserved (a claim of the token itself)`
+    const item = (value as Record<string, unknown>)[name]
+    if (typeof item === 'string' ? item.length > MAX_APP_CLAIM_LENGTH : typeof item === 'number' ? !Number.isFinite(item) : typeof item !== 'boolean') {
+      return `"${name}" must be a string of at most ${MAX_APP_CLAIM_LENGTH} characters, a finite number or a boolean`
+    }
+  }
+  return undefined
+}
+
+/** A fresh copy of valid app claims (own, known-good members only). */
+export function copyAppClaims (value: object): ClaimValues {
+  const copy: ClaimValues = {}
+  for (const name of Object.keys(value)) copy[name] = (value as ClaimValues)[name] as ClaimValue
+  return copy
 }
 
 export type RefreshClaims = BaseClaims
@@ -96,8 +153,10 @@ export function checkClaims (kind: TokenKind, payload: Record<string, unknown>, 
   if (now >= exp + rules.leeway) return { ok: false, reason: 'expired' }
   const base = { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime, login_time: loginTime, amr: amr.slice() }
   if (kind === 'refresh') return { ok: true, claims: base }
-  const { username, roles } = payload
+  const { username, roles, claims: app } = payload
   if (!isText(username, MAX_NAME_LENGTH) || !isRoles(roles)) return INVALID
+  if (app !== undefined && appClaimsProblem(app) !== undefined) return INVALID
   const claims: AccessClaims = { ...base, username, roles: roles.slice() }
+  if (app !== undefined) claims.claims = copyAppClaims(app as object)
   return { ok: true, claims }
 }

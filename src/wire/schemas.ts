@@ -33,7 +33,10 @@ export const SessionBody = Type.Object({
     id: Type.String({ description: 'Session (family) id; stays the same across refreshes.' }),
     accessExpiresAt: Timestamp,
     refreshExpiresAt: Timestamp,
-    absoluteExpiresAt: Timestamp
+    absoluteExpiresAt: Timestamp,
+    claims: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
+      description: 'The app-defined claims of the session (tenant, locale, ...): flat string, number or boolean values; `{}` when none.'
+    }))
   })
 })
 
@@ -162,10 +165,17 @@ export const SecondFactorStatus = Type.Object({
 
 export const NoContent = Type.Null({ description: 'No body.' })
 
+export const SessionStatusBody = Type.Object({
+  authenticated: Type.Boolean({ description: 'True when the access cookie is valid now (what GET <prefix>/session would answer 200 for).' }),
+  refreshable: Type.Boolean({ description: 'True when the request carried a refresh cookie; whether it is still valid is not checked here (POST <prefix>/refresh tells).' })
+})
+
 /** The user as the API shows it. */
 export type UserJson = Static<typeof UserBody>
 /** The answer of login, refresh and GET /session. */
 export type SessionJson = Static<typeof SessionBody>
+/** The answer of GET /session/status. */
+export type SessionStatusJson = Static<typeof SessionStatusBody>
 /** One entry of GET /sessions. */
 export type LiveSessionJson = Static<typeof LiveSessionBody>
 export type SessionListJson = Static<typeof SessionList>

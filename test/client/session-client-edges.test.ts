@@ -64,7 +64,7 @@ test('defaults: the browser globals, the page origin and /auth', async (t) => {
   const client = createSessionClient()
   const state = await client.session()
   t.equal(state?.user.username, 'alice')
-  t.same(seen, ['/auth/session'])
+  t.same(seen, ['/auth/session/status', '/auth/session'], 'the status answer is no status (this fake answers a session to all): then GET /session, as before')
   t.ok((client.nextRefreshAt ?? 0) > Date.now(), 'a real timer is planned')
   t.equal((await client.refresh())?.user.username, 'alice', 'under the BroadcastChannel lock: Node has no navigator.locks')
   client.close()
@@ -72,7 +72,7 @@ test('defaults: the browser globals, the page origin and /auth', async (t) => {
 
   const custom = createSessionClient({ baseUrl: 'https://auth.example.com/', authPrefix: '/api/auth' })
   await custom.session()
-  t.equal(seen[2], 'https://auth.example.com/api/auth/session')
+  t.equal(seen[3], 'https://auth.example.com/api/auth/session/status')
   custom.close()
 })
 
@@ -134,9 +134,14 @@ test('endSession() sends the id as one path segment', async (t) => {
 })
 
 test('the Date header corrects a skewed browser clock; under two seconds is not skew', async (t) => {
+  // session() asks GET /session/status first, then GET /session.
+  const signedIn = (): Response => json(200, { authenticated: true, refreshable: true })
   const { client, clock } = setup(t, [
+    signedIn,
     () => json(200, sessionJson(clock.ms + 3_600_000), { date: new Date(clock.ms + 3_600_000).toUTCString() }),
+    signedIn,
     () => json(200, sessionJson(clock.ms), { date: new Date(clock.ms + 1500).toUTCString() }),
+    signedIn,
     () => json(200, sessionJson(clock.ms), { date: 'not a date' })
   ])
   const ahead = await client.session()
@@ -338,4 +343,29 @@ test('a call made when the refresh is due refreshes first, and goes ahead even i
   const response = await client.fetch('/api/things')
   t.equal(response.status, 200)
   t.same(fetch.calls.map((c) => c.path), ['/auth/login', '/auth/refresh', '/api/things'])
+})
+
+test('session() with a service that has no GET /session/status (404): as before, GET /session then a refresh', async (t) => {
+  const notFound = (): Response => json(404, { statusCode: 404, code: 'ERR_ROUTE_NOT_FOUND', error: 'Not Found', message: 'Route GET:/auth/session/status not found' })
+  const { client, clock, fetch } = setup(t, [
+    notFound,
+    () => json(200, sessionJson(clock.ms)),
+    notFound,
+    () => json(401, { statusCode: 401, code: 'ERR_SESSION_INVALID', error: 'Unauthorized', message: 'No valid session' }),
+    () => json(401, { statusCode: 401, code: 'ERR_SESSION_INVALID', error: 'Unauthorized', message: 'No valid session' })
+  ])
+  t.equal((await client.session())?.user.username, 'alice')
+  t.equal(await client.session(), null)
+  t.same(fetch.calls.map((c) => `${c.method} ${c.path}`), ['GET /auth/session/status', 'GET /auth/session', 'GET /auth/session/status', 'GET /auth/session', 'POST /auth/refresh'])
+})
+
+test('session() when the status says a refresh cookie is there but no valid access cookie: one refresh; a 503 status rejects', async (t) => {
+  const { client, clock, fetch } = setup(t, [
+    () => json(200, { authenticated: false, refreshable: true }),
+    () => json(200, sessionJson(clock.ms)),
+    () => json(503, { statusCode: 503, code: 'ERR_SESSION_STORE_STALE', error: 'Service Unavailable', message: 'stale' })
+  ])
+  t.equal((await client.session())?.user.username, 'alice')
+  t.same(fetch.calls.map((c) => `${c.method} ${c.path}`), ['GET /auth/session/status', 'POST /auth/refresh'])
+  await t.rejects(client.session(), { status: 503, code: 'ERR_SESSION_STORE_STALE' })
 })

@@ -117,7 +117,7 @@ test('session(): null when logged out, the session when logged in, a refresh whe
   const client = b.tab()
   const seen = record(client)
   t.equal(await client.session(), null, 'no cookies: null')
-  t.same(b.fetch.calls.map((c) => `${c.method} ${c.path}`), ['GET /auth/session', 'POST /auth/refresh'], 'after asking the refresh cookie too')
+  t.same(b.fetch.calls.map((c) => `${c.method} ${c.path}`), ['GET /auth/session/status'], 'one question, answered 200: neither cookie is there')
   t.same(seen, { changes: [], logouts: [] }, 'and no events: there was no session to lose')
   b.fetch.calls.length = 0
 

@@ -129,6 +129,8 @@ export interface Tab {
   problems: string[]
   /** Requests the page sent, as "METHOD path STATUS". */
   requests: string[]
+  /** Every console message, as "type: text" (a failed request is an `error` here, "Failed to load resource"). */
+  console: string[]
   /** The confirmations the page asked for, in order. */
   dialogs: string[]
   /** How they are answered (OK by default). */
@@ -139,11 +141,13 @@ export async function openTab (context: BrowserContext, url: string): Promise<Ta
   const page = await context.newPage()
   const problems: string[] = []
   const requests: string[] = []
+  const messages: string[] = []
   page.on('pageerror', (error) => { problems.push(`page error: ${error.message}`) })
   page.on('console', (message) => {
+    messages.push(`${message.type()}: ${message.text()}`)
     if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(`console: ${message.text()}`)
   })
-  const tab: Tab = { page, problems, requests, dialogs: [], acceptDialogs: true }
+  const tab: Tab = { page, problems, requests, console: messages, dialogs: [], acceptDialogs: true }
   page.on('dialog', (dialog) => {
     tab.dialogs.push(dialog.message())
     ;(tab.acceptDialogs ? dialog.accept() : dialog.dismiss()).catch(() => {})

@@ -40,6 +40,9 @@ test('request.sessionStale follows the revocation view; the session is withheld 
   t.equal(refused.statusCode, 503)
   t.equal(refused.json().code, 'ERR_SESSION_STORE_STALE')
   t.same(await state(client(app)), { signedIn: false, stale: false }, 'anonymous: nothing to vouch for')
+  const status = await c.request('GET', '/auth/session/status')
+  t.equal(status.statusCode, 503, 'the session status does not say "not authenticated" either')
+  t.equal(status.json().code, 'ERR_SESSION_STORE_STALE')
 
   store.cut = false
   await waitFor('the view to be confirmed again', state, (s) => !s.stale)

@@ -78,6 +78,7 @@ test('/openapi.json is a valid OpenAPI 3.1 document listing every route', async 
     'GET /auth/admin/users/:id/sessions',
     'GET /auth/mfa',
     'GET /auth/session',
+    'GET /auth/session/status',
     'GET /auth/sessions',
     'GET /healthz',
     'GET /readyz',

@@ -4,7 +4,7 @@
  */
 import { expectTypeOf } from 'expect-type'
 import Fastify, { type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
-import sessionPlugin, { MemorySessionStore, type RequireRecentAuth, type SessionInfo, type SessionPluginOptions, type SessionUser, type StatelessSessionApi } from '../../src/index.js'
+import sessionPlugin, { MemorySessionStore, type RequireRecentAuth, type SessionInfo, type SessionPluginOptions, type SessionUser, type StatelessSessionApi, type ClaimValue } from '../../src/index.js'
 import { createSessionClient, type LiveSession, type SessionClient, type SessionState } from '../../src/client/session-client.js'
 import type { LiveSessionJson, SessionJson } from '../../src/wire/schemas.js'
 
@@ -34,8 +34,11 @@ expectTypeOf(app.statelessSession.signedIdentity).parameters.toEqualTypeOf<[Fast
 expectTypeOf(app.statelessSession.signedIdentity).returns.toEqualTypeOf<string | null>()
 app.get('/orders', { preHandler: app.requireSession }, async (req) => {
   expectTypeOf(req.session?.user).toEqualTypeOf<Readonly<SessionUser> | undefined>()
+  // Without a SessionClaims of the app's own: any flat claim, each possibly absent.
+  expectTypeOf(req.session?.claims['tenant']).toEqualTypeOf<ClaimValue | undefined>()
   return null
 })
+expectTypeOf<ClaimValue>().toEqualTypeOf<string | number | boolean>()
 
 const options: SessionPluginOptions = {
   secret: 'x'.repeat(32),
@@ -52,7 +55,10 @@ export const registrations = [
   // @ts-expect-error verifyCredentials is required
   app.register(sessionPlugin, { secret: options.secret, store: options.store }),
   // @ts-expect-error verifyCredentials answers a user or null
-  app.register(sessionPlugin, { ...options, verifyCredentials: async () => 'alice' })
+  app.register(sessionPlugin, { ...options, verifyCredentials: async () => 'alice' }),
+  app.register(sessionPlugin, { ...options, verifyCredentials: async (username) => ({ id: username, username, roles: [], claims: { tenant: 'acme', seats: 3, trial: false } }) }),
+  // @ts-expect-error claims are flat: no nested objects
+  app.register(sessionPlugin, { ...options, verifyCredentials: async (username) => ({ id: username, username, roles: [], claims: { tenant: { id: 1 } } }) })
 ]
 
 // The client's types are the wire shapes, not restatements.

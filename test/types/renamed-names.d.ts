@@ -7,4 +7,8 @@ declare module 'fastify-stateless-session' {
     request: 'auth'
     csrf: 'sessionCsrf'
   }
+  interface SessionClaims {
+    tenant: string
+    seats: number
+  }
 }

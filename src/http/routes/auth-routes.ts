@@ -27,6 +27,7 @@ import { accountRoutes } from './account-routes.js'
 import { storeFailuresAs503 } from './accounts-guard.js'
 import { adminRoutes } from './admin-routes.js'
 import { reauthRoutes } from './reauth-routes.js'
+import { statusRoutes } from './status-routes.js'
 import { mfaRoutes, twoStepLogin, type SecondFactorDeps } from './mfa-routes.js'
 import { guardUnless } from '../recent-auth.js'
 import { BODY_LIMIT, clientInfo, errorResponses as errors, noBody, refuseRateLimited, sessionBody, sessionList, sessionReplies } from './route-kit.js'
@@ -268,6 +269,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     return reply.code(204).send(null)
   })
 
+  await fastify.register(statusRoutes, { policy })
   await fastify.register(reauthRoutes, { service, policy, replies, limits, secondFactor: secondFactor?.totp })
   if (secondFactor !== undefined) await fastify.register(mfaRoutes, { ...secondFactor, service, policy, replies, limits, clock: options.clock })
   if (options.accounts !== undefined) {

@@ -24,7 +24,8 @@ export function sessionBody (info: SessionInfo): SessionJson {
       id: info.id,
       accessExpiresAt: iso(info.accessExpiresAt),
       refreshExpiresAt: iso(info.refreshExpiresAt),
-      absoluteExpiresAt: iso(info.absoluteExpiresAt)
+      absoluteExpiresAt: iso(info.absoluteExpiresAt),
+      claims: { ...info.claims } as Record<string, string | number | boolean>
     }
   }
 }

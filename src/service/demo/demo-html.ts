@@ -66,6 +66,7 @@ ${hint}
 <h2>Confirm it is you</h2>
 <p class="hint">This action needs a recent authentication.</p>
 <form id="reauth-form">
+<input type="text" autocomplete="username" hidden>
 <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
 <label>Code (with a second factor) <input name="code" autocomplete="one-time-code" inputmode="numeric"></label>
 <button type="submit">Confirm</button>
@@ -102,6 +103,7 @@ ${hint}
 
 <h2>Change password</h2>
 <form id="password-form">
+<input type="text" autocomplete="username" hidden>
 <label>Current password <input name="currentPassword" type="password" autocomplete="current-password" required></label>
 <label>New password <input name="newPassword" type="password" autocomplete="new-password" minlength="8" required></label>
 <button type="submit">Change password</button>
