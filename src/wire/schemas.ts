@@ -35,7 +35,7 @@ export const SessionBody = Type.Object({
     refreshExpiresAt: Timestamp,
     absoluteExpiresAt: Timestamp,
     claims: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]), {
-      description: 'The app-defined claims of the session (tenant, locale, ...): flat string, number or boolean values; `{}` when none.'
+      description: 'The app-defined claims of the session (tenant, locale, ...): flat string, number or boolean values; absent when there are none.'
     }))
   })
 })

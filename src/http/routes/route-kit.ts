@@ -25,7 +25,8 @@ export function sessionBody (info: SessionInfo): SessionJson {
       accessExpiresAt: iso(info.accessExpiresAt),
       refreshExpiresAt: iso(info.refreshExpiresAt),
       absoluteExpiresAt: iso(info.absoluteExpiresAt),
-      claims: { ...info.claims } as Record<string, string | number | boolean>
+      // Only when the app gave some: the body of a session without claims stays as it always was.
+      ...(info.claims === undefined || Object.keys(info.claims).length === 0 ? {} : { claims: { ...info.claims } as Record<string, string | number | boolean> })
     }
   }
 }
