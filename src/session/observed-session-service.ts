@@ -68,22 +68,18 @@ export class ObservedSessionService extends SessionService {
   override async login (username: string, password: string, client: ClientInfo): Promise<LoginResult>
   override async login (username: string, password: string, client: ClientInfo, needsSecondFactor: ((userId: string) => Promise<boolean>) | undefined): Promise<LoginResult | SecondFactorHold>
   override async login (username: string, password: string, client: ClientInfo, needsSecondFactor?: (userId: string) => Promise<boolean>): Promise<LoginResult | SecondFactorHold> {
-    try {
-      const result = await inSpan(this.#tracer, 'session.login', async () => await super.login(username, password, client, needsSecondFactor),
-        (r) => ({ 'session.outcome': loginOutcome(r) }))
-      this.#counters.logins[loginOutcome(result)]++
-      return result
-    } catch (error) {
-      this.#counters.logins.error++
-      throw error
-    }
+    return await this.#countedLogin(async () => await super.login(username, password, client, needsSecondFactor))
   }
 
   /** The second step of a two-step login: counted like a login (the first step was `second_factor_required`). */
   override async finishLogin (hold: Omit<SecondFactorHold, 'status'>, client: ClientInfo, amr: readonly string[]): Promise<LoginResult> {
+    return await this.#countedLogin(async () => await super.finishLogin(hold, client, amr))
+  }
+
+  /** Either step of a login, in a `session.login` span, counted by outcome (a thrown store error as `error`). */
+  async #countedLogin<T extends LoginResult | SecondFactorHold> (work: () => Promise<T>): Promise<T> {
     try {
-      const result = await inSpan(this.#tracer, 'session.login', async () => await super.finishLogin(hold, client, amr),
-        (r) => ({ 'session.outcome': loginOutcome(r) }))
+      const result = await inSpan(this.#tracer, 'session.login', work, (r) => ({ 'session.outcome': loginOutcome(r) }))
       this.#counters.logins[loginOutcome(result)]++
       return result
     } catch (error) {
