@@ -30,11 +30,14 @@ export interface InfoLifetimes {
   maxAge: number
 }
 
+/** The `claims` of a session whose token carries none: one frozen object, shared. */
+const NO_CLAIMS: Readonly<Partial<AppClaims>> = Object.freeze({})
+
 export function sessionInfo (claims: AccessClaims, lifetimes: InfoLifetimes): SessionInfo {
   const absoluteExpiresAt = claims.login_time + lifetimes.maxAge
   return Object.freeze({
     id: claims.sid,
-    user: Object.freeze({ id: claims.sub, username: claims.username, roles: Object.freeze([...claims.roles]) as string[] }),
+    user: Object.freeze({ id: claims.sub, username: claims.username, roles: Object.freeze(claims.roles.slice()) as string[] }),
     tokenId: claims.jti,
     issuedAt: claims.iat,
     accessExpiresAt: claims.exp,
@@ -42,7 +45,7 @@ export function sessionInfo (claims: AccessClaims, lifetimes: InfoLifetimes): Se
     refreshExpiresAt: Math.min(claims.iat + lifetimes.refreshIdleTtl, absoluteExpiresAt),
     absoluteExpiresAt,
     authTime: claims.auth_time,
-    amr: Object.freeze([...claims.amr]),
-    claims: Object.freeze({ ...claims.claims }) as Partial<AppClaims>
+    amr: Object.freeze(claims.amr.slice()),
+    claims: claims.claims === undefined ? NO_CLAIMS : Object.freeze({ ...claims.claims }) as Partial<AppClaims>
   })
 }

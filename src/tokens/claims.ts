@@ -151,12 +151,15 @@ export function checkClaims (kind: TokenKind, payload: Record<string, unknown>, 
   if (exp <= iat || exp - iat > rules.lifetime[kind] || loginTime > authTime || authTime > iat || exp > loginTime + rules.maxAge) return INVALID
   if (iat > now + rules.leeway || (nbf !== undefined && nbf > now + rules.leeway)) return { ok: false, reason: 'not-yet-valid' }
   if (now >= exp + rules.leeway) return { ok: false, reason: 'expired' }
-  const base = { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime, login_time: loginTime, amr: amr.slice() }
-  if (kind === 'refresh') return { ok: true, claims: base }
+  // Each result is built as one object literal, in one shape per kind: no spread of a partial object (this
+  // runs on every cold request; a copy through spread cost about a microsecond, scratch profile of the check).
+  if (kind === 'refresh') {
+    return { ok: true, claims: { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime, login_time: loginTime, amr: amr.slice() } }
+  }
   const { username, roles, claims: app } = payload
   if (!isText(username, MAX_NAME_LENGTH) || !isRoles(roles)) return INVALID
   if (app !== undefined && appClaimsProblem(app) !== undefined) return INVALID
-  const claims: AccessClaims = { ...base, username, roles: roles.slice() }
+  const claims: AccessClaims = { iss, aud, sub, jti, sid, iat, exp, auth_time: authTime, login_time: loginTime, amr: amr.slice(), username, roles: roles.slice() }
   if (app !== undefined) claims.claims = copyAppClaims(app as object)
   return { ok: true, claims }
 }
