@@ -32,7 +32,7 @@ export interface Report {
   settings: { pinned: boolean, rounds: number, durationSeconds: number, warmupSeconds: number, connections: number, sessions: number, coldTokens: number }
   rows: ThroughputRow[]
   login: LoadResult & { serverCpu: number, loaderCpu: number }
-  verify: { tokens: number, chunk: number, ours: Cost, joseFastJwt: Cost }
+  verify: { tokens: number, chunk: number, ours: Cost, joseFastJwt: Cost, floor: Cost }
   denylist: { entries: number, bytes: number, bytesPerEntry: number, nsLookup: number, nsLookupAtTenth: number, nsLookupAt1000: number, loadSeconds: number }
   propagation?: { count: number, endToEnd: { p50: number, p90: number, p99: number, max: number }, redis: string } | undefined
   /** The same over one SQLite file shared by two processes (`fromRecorded`: from A's logout answer). */
@@ -101,7 +101,7 @@ export function goals (report: Report): Goal[] {
     { goal: 'Warm protected route with metrics on within 3 points of the warm row', figure: `${pct(metrics.ratio)} vs ${pct(warm.ratio)}`, met: warm.ratio - metrics.ratio <= 0.03, short: `${((warm.ratio - metrics.ratio - 0.03) * 100).toFixed(0)} points over` },
     { goal: 'Cold protected route ahead of every peer loaded the cold way', figure: `${int(cold.requestsPerSecond)} vs ${int(bestCold.requestsPerSecond)} req/s (${bestCold.label}, the fastest)`, met: cold.requestsPerSecond > bestCold.requestsPerSecond, short: `${pct(1 - cold.requestsPerSecond / bestCold.requestsPerSecond)} behind` },
     { goal: 'Cold protected route ≥ 90% of the floor (decrypt + HMAC + parse only, cold)', figure: `${pct(ofFloor)} (${int(cold.requestsPerSecond)} vs ${int(floor.requestsPerSecond)} req/s; bare: cold ${pct(cold.ratio)}, floor ${pct(floor.ratio)})`, met: ofFloor >= 0.9, short: `${((0.9 - ofFloor) * 100).toFixed(0)} points short` },
-    { goal: 'Cold verify in-process ≤ 8 µs per token', figure: `${report.verify.ours.median.toFixed(1)} µs (median chunk; fastest chunk ${report.verify.ours.fastest.toFixed(1)} µs)`, met: report.verify.ours.median <= 8, short: `${(report.verify.ours.median - 8).toFixed(1)} µs over` },
+    { goal: 'Cold verify in-process ≤ 8 µs per token', figure: `${report.verify.ours.median.toFixed(1)} µs (median chunk; fastest chunk ${report.verify.ours.fastest.toFixed(1)} µs; the floor's decrypt + HMAC + parse alone: ${report.verify.floor.median.toFixed(1)} µs)`, met: report.verify.ours.median <= 8, short: `${(report.verify.ours.median - 8).toFixed(1)} µs over` },
     { goal: `Refresh (SQLite store) ≥ twice its ${pct(REFRESH_BASELINE)} of bare Fastify of 2026-11-27`, figure: pct(refresh.ratio), met: refresh.ratio >= 2 * REFRESH_BASELINE, short: `${((2 * REFRESH_BASELINE - refresh.ratio) * 100).toFixed(0)} points short` },
     { goal: 'Denylist: 1,000,000 live entries in ≤ 250 MB', figure: `${mb(d.bytes)} MB for ${int(d.entries)} (${d.bytesPerEntry.toFixed(0)} bytes per entry)`, met: atScale && d.bytes <= 250e6, ...(atScale ? {} : { short: 'quick run: not at scale' }) },
     { goal: 'Denylist lookups O(1): under 1 µs (a few memory accesses) at 1,000,000 entries', figure: `${d.nsLookup.toFixed(0)} ns at ${int(d.entries)} entries, ${d.nsLookupAtTenth.toFixed(0)} ns at ${int(d.entries / 10)}, ${d.nsLookupAt1000.toFixed(0)} ns at 1,000`, met: atScale && flat, ...(atScale ? {} : { short: 'quick run: not at scale' }) },
@@ -178,6 +178,7 @@ export function renderSection (report: Report): string {
     '| check | µs per token, median chunk | fastest chunk |',
     '|---|---|---|',
     `| this project: \`sessions.authenticate\` (decrypt, verify, claims, cache insert, denylist) | ${report.verify.ours.median.toFixed(1)} | ${report.verify.ours.fastest.toFixed(1)} |`,
+    `| the floor: one AES-256-GCM decrypt, one HMAC-SHA256, one \`JSON.parse\` (what the format cannot avoid) | ${report.verify.floor.median.toFixed(1)} | ${report.verify.floor.fastest.toFixed(1)} |`,
     `| jose \`compactDecrypt\` (key imported once) + fast-jwt \`verify\`, no claims policy | ${report.verify.joseFastJwt.median.toFixed(1)} | ${report.verify.joseFastJwt.fastest.toFixed(1)} |`,
     '',
     `Denylist with ${int(d.entries)} live token revocations: ${mb(d.bytes)} MB of heap (${d.bytesPerEntry.toFixed(0)} bytes each, ids included); a lookup (\`isRevoked\`: three hash lookups, half hits) takes ${d.nsLookup.toFixed(0)} ns, against ${d.nsLookupAtTenth.toFixed(0)} ns with ${int(d.entries / 10)} entries and ${d.nsLookupAt1000.toFixed(0)} ns with 1,000 (which fit the CPU caches); the plugin starts over a SQLite file holding them all in ${d.loadSeconds.toFixed(2)} s (read, then loaded into memory, before the first request).`,
