@@ -5,7 +5,8 @@
  * scrape, not the share of whichever worker happened to answer. A worker that does not answer (stopped with
  * SIGSTOP here) makes the scrape answer 503 with a line saying why, after prom-client's timeout, not hang.
  */
-import { request as httpRequest } from 'node:http'
+import { once } from 'node:events'
+import { createServer, request as httpRequest } from 'node:http'
 import { Readable } from 'node:stream'
 import { test } from 'tap'
 import { runUsersCli } from '../../src/service/cli/users.js'
@@ -115,4 +116,24 @@ test('WORKERS=2: the primary serves the metrics port, with the workers\' counter
   t.match(server.output(), /metrics unavailable: not every worker answered/, 'the primary logs it')
 
   t.equal(await server.stop(), 0, 'SIGTERM stops the primary and its workers cleanly')
+})
+
+test('WORKERS=2: a bad or busy metrics port stops the primary with one line, before any worker starts', async (t) => {
+  const refusal = async (env: Record<string, string>): Promise<string> => {
+    const error = await startServer(t, { STORE: 'sqlite', DATA_DIR: tempDir(t), WORKERS: '2', ...env }).then(() => undefined, (e: unknown) => e)
+    if (!(error instanceof Error)) throw new Error('the service started')
+    return error.message
+  }
+  const same = await refusal({ PORT: '9464', METRICS_PORT: '9464' })
+  t.match(same, /^error: METRICS_PORT must differ from PORT \(9464\): metrics are never served on the public port$/m)
+  t.notMatch(same, /starting 2 workers/, 'no worker forked')
+
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.teardown(() => { taken.close() })
+  const port = (taken.address() as { port: number }).port
+  const busy = await refusal({ METRICS_PORT: String(port) })
+  t.match(busy, new RegExp(`^error: METRICS_PORT ${port} is already in use on 127\\.0\\.0\\.1: stop the other process or choose another METRICS_PORT$`, 'm'), 'the metrics port named, not PORT')
+  t.notMatch(busy, /starting 2 workers/, 'no worker forked')
 })
