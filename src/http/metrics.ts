@@ -80,20 +80,25 @@ export function registerMetrics (registry: Registry, sources: MetricSources): Se
     Object.entries(counters.rateLimited).flatMap(([limit, scopes]) => Object.entries(scopes).map(([scope, value]): [Record<string, string>, number] => [{ limit, scope }, value])))
   readCounter(registry, 'revocation_log_reloads_total', 'Times the store was found to have lost its revocation log (Redis restarted empty) and the view was reloaded.', [], () => [[{}, sync().status().logReloads]])
 
+  // Each process of a cluster (AggregatorRegistry) holds its own copy of the revocation view: the aggregate is
+  // the worst copy (largest, most behind, stale if any is), as a sum would count one denylist once per worker.
   const gauges = [new Gauge({
     name: `${METRIC_PREFIX}denylist_entries`,
     help: 'Revocations held in memory (token, family and subject entries still in force).',
     registers: [],
+    aggregator: 'max',
     collect () { this.set(sync().status().denylistSize) }
   }), new Gauge({
     name: `${METRIC_PREFIX}revocation_sync_lag_seconds`,
     help: 'Seconds since the in-memory revocation view was last confirmed complete against the store: how far behind it may be.',
     registers: [],
+    aggregator: 'max',
     collect () { this.set(Math.max(sync().status().confirmedMsAgo, 0) / 1000) }
   }), new Gauge({
     name: `${METRIC_PREFIX}revocation_view_stale`,
     help: '1 while the revocation view is stale (not confirmed within the staleness limit): protected requests get 503.',
     registers: [],
+    aggregator: 'max',
     collect () { this.set(sync().stale ? 1 : 0) }
   })]
   for (const gauge of gauges) registry.registerMetric(gauge)

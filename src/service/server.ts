@@ -2,7 +2,7 @@
  * Entry point of the standalone service (`npm start`): the only place that reads process.env, listens and
  * handles signals. A wrong setting prints one line per problem on stderr and exits 1, without a stack trace.
  * With WORKERS above 1, this process is the cluster primary (src/service/workers.ts) and each worker runs the
- * service.
+ * service; with METRICS_PORT set too, the primary serves the workers' metrics aggregated (cluster-metrics.ts).
  */
 import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
@@ -43,13 +43,23 @@ if (cluster.isPrimary && workers > 1) {
   const line = (level: number) => (message: string): void => {
     process.stdout.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg: message }) + '\n')
   }
-  runPrimary(workers, { info: line(30), error: line(50) })
+  const log = { info: line(30), error: line(50) }
+  if (config.METRICS_PORT !== '') {
+    try {
+      const { listenClusterMetrics } = await import('./cluster-metrics.js')
+      await listenClusterMetrics(config, log)
+    } catch (error) {
+      fail(error)
+    }
+  }
+  runPrimary(workers, log)
 } else {
   let app: FastifyInstance | undefined
   try {
     // Loaded once the settings are known good.
     const { buildApp } = await import('./app.js')
     const { listenMetrics } = await import('./metrics-server.js')
+    const { answerPrimaryScrapes } = await import('./cluster-metrics.js')
     // Development on a terminal: readable logs and a banner. Anywhere else: JSON lines (terminal.ts says why).
     const terminal = wantsTerminalOutput(config, process.stdout)
     const pretty = terminal ? await prettyLogStream() : undefined
@@ -62,10 +72,11 @@ if (cluster.isPrimary && workers > 1) {
     })
     // A worker whose primary is gone (killed with SIGKILL, say) must not linger holding the port's share.
     if (cluster.isWorker) process.once('disconnect', () => { running.close().finally(() => process.exit(0)) })
+    // With WORKERS above 1 the primary serves the metrics port, gathering every worker's registry when
+    // scraped (cluster-metrics.ts): a worker listening there too would answer scrapes with its share only.
+    if (cluster.isWorker && app.metricsRegistry !== undefined) answerPrimaryScrapes(app.metricsRegistry)
     await app.listen({ host: config.HOST, port: config.PORT })
-    // With WORKERS above 1 the workers share the metrics port as they share the public one (node:cluster), so
-    // each scrape reads one worker: see docs/operations.md.
-    await listenMetrics(app)
+    if (cluster.isPrimary) await listenMetrics(app)
     // One banner, not one per worker.
     if (terminal && cluster.isPrimary) process.stdout.write(await startupBanner(app, config))
   } catch (error) {

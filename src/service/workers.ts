@@ -32,7 +32,7 @@ export function clusterSettings (env: NodeJS.ProcessEnv, dotenvFile = '.env'): {
   return { workers: env['WORKERS'] ?? file['WORKERS'], store: env['STORE'] ?? file['STORE'] }
 }
 
-interface PrimaryLog {
+export interface PrimaryLog {
   info: (message: string) => void
   error: (message: string) => void
 }

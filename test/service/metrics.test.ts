@@ -3,6 +3,8 @@
  * real requests move every counter: logins, refreshes (rotated, replayed, reuse), access checks (valid,
  * invalid, revoked, cache hits), revocations by kind, rate-limit refusals, store latency, auth responses.
  */
+import { once } from 'node:events'
+import { createServer } from 'node:http'
 import { test } from 'tap'
 import { buildApp } from '../../src/service/app.js'
 import { listenMetrics } from '../../src/service/metrics-server.js'
@@ -106,6 +108,16 @@ test('metrics are off without METRICS_PORT, and never share the public port', as
     { code: 'ERR_INVALID_OPTION', message: /METRICS_PORT must differ from PORT \(9464\)/ })
   await t.rejects(buildApp({ passwordHashCost: FAST_HASH, env: testEnv({ DATA_DIR: tempDir(t), METRICS_PORT: '99999' }) }), { message: /METRICS_PORT/ })
   await t.rejects(buildApp({ passwordHashCost: FAST_HASH, env: testEnv({ DATA_DIR: tempDir(t), METRICS_PORT: 'x' }) }), { message: /METRICS_PORT/ })
+})
+
+test('a metrics port in use is refused naming METRICS_PORT, not PORT', async (t) => {
+  const taken = createServer()
+  taken.listen(0, '127.0.0.1')
+  await once(taken, 'listening')
+  t.teardown(() => { taken.close() })
+  const port = (taken.address() as { port: number }).port
+  const app = await buildTestApp(t, { env: { METRICS_PORT: String(port) } })
+  await t.rejects(listenMetrics(app), { code: 'ERR_INVALID_OPTION', message: `METRICS_PORT ${port} is already in use on 127.0.0.1: stop the other process or choose another METRICS_PORT` })
 })
 
 test('a client without cookies is not counted as an access check', async (t) => {
