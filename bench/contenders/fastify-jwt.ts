@@ -6,7 +6,9 @@ import { benchSecret, serveOrMint, userIds } from './serve.js'
 
 const app = Fastify({ logger: false })
 await app.register(fastifyCookie)
-await app.register(fastifyJwt, { secret: benchSecret(), cookie: { cookieName: 'token', signed: false }, sign: { expiresIn: '15m' } })
+// Two hours, not the usual 15 minutes: the cold rows' tokens are minted once, at the start of a run that
+// can take 25 minutes on a slow machine (a run of 2026-11-30 had its last round refused as expired).
+await app.register(fastifyJwt, { secret: benchSecret(), cookie: { cookieName: 'token', signed: false }, sign: { expiresIn: '2h' } })
 app.get('/me', async (request, reply) => {
   try {
     const payload = await request.jwtVerify<{ sub: string }>()

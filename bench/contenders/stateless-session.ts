@@ -31,6 +31,10 @@ await app.register(sessionPlugin, {
   // The credential check is the embedding app's business; here every username is a user of that id.
   verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }),
   rateLimit: false,
+  // Two hours instead of the default 15 minutes: the cold rows' tokens are minted once, at the start of a run
+  // that can take 25 minutes on a slow machine (a run of 2026-11-30 had its last round refused as expired).
+  // The lifetime changes no cost of the check.
+  accessTtlSeconds: 7200,
   ...(metricsRegistry === undefined ? {} : { metricsRegistry }),
   ...(process.env.BENCH_CACHE === undefined ? {} : { verifiedTokenCacheSize: Number(process.env.BENCH_CACHE) })
 })
