@@ -88,19 +88,27 @@ export function registerMetrics (registry: Registry, sources: MetricSources): Se
     registers: [],
     aggregator: 'max',
     collect () { this.set(sync().status().denylistSize) }
-  }), new Gauge({
+  })]
+  // Lag and staleness come from one reading of the view, taken when the lag is collected (prom-client collects
+  // in registration order, lag first): read apart, a scrape could show the view stale with a lag still at the
+  // limit, as the clock moved between the two readings.
+  const stale = new Gauge({
+    name: `${METRIC_PREFIX}revocation_view_stale`,
+    help: '1 while the revocation view is stale (not confirmed within the staleness limit): protected requests get 503.',
+    registers: [],
+    aggregator: 'max'
+  })
+  gauges.push(new Gauge({
     name: `${METRIC_PREFIX}revocation_sync_lag_seconds`,
     help: 'Seconds since the in-memory revocation view was last confirmed complete against the store: how far behind it may be.',
     registers: [],
     aggregator: 'max',
-    collect () { this.set(Math.max(sync().status().confirmedMsAgo, 0) / 1000) }
-  }), new Gauge({
-    name: `${METRIC_PREFIX}revocation_view_stale`,
-    help: '1 while the revocation view is stale (not confirmed within the staleness limit): protected requests get 503.',
-    registers: [],
-    aggregator: 'max',
-    collect () { this.set(sync().stale ? 1 : 0) }
-  })]
+    collect () {
+      const status = sync().status()
+      this.set(Math.max(status.confirmedMsAgo, 0) / 1000)
+      stale.set(status.stale ? 1 : 0)
+    }
+  }), stale)
   for (const gauge of gauges) registry.registerMetric(gauge)
 
   const durations = new Histogram({

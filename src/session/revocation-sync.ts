@@ -109,10 +109,13 @@ export class RevocationSync {
   }
 
   status (): RevocationSyncStatus {
+    const ago = this.#now() - this.#confirmedAt
     return {
       mode: this.#o.store.waitForRevocations === undefined ? 'poll' : 'push',
-      stale: this.stale,
-      confirmedMsAgo: Math.round(this.#now() - this.#confirmedAt),
+      // From the same reading as the lag, and the lag rounded up: a stale view never shows a lag at or under
+      // the limit (`stale` is "more than maxStalenessMs ago").
+      stale: this.#maxStaleness > 0 && ago > this.#maxStaleness,
+      confirmedMsAgo: Math.ceil(ago),
       denylistSize: this.#o.denylist.size,
       logReloads: this.#reloads
     }
