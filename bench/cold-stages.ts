@@ -5,40 +5,26 @@
  *
  * Mints <count> access tokens (default 20,000), then runs each stage on every token together with all the
  * stages before it (so a token is always fresh to the stage, as in a real request), and prints the CPU µs
- * per token of the best of 12 passes: the floor (decrypt + HMAC + parse only, as bench/contenders/floor.ts),
+ * per token of the best of 12 passes: the floor (decrypt + HMAC + parse only: bench/floor-check.ts, as the floor contender),
  * then parse, + decrypt, + inner JWS, + claims rules, + session info, and the whole `sessions.authenticate`
  * on a fresh instance per pass. The differences between rows are rough: each row is its own run.
  */
-import Fastify, { type FastifyInstance } from 'fastify'
-import { createDecipheriv, createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto'
-import sessionPlugin, { MemorySessionStore } from '../src/index.js'
+import type { FastifyInstance } from 'fastify'
+import { createSecretKey, randomBytes } from 'node:crypto'
+import { MemorySessionStore } from '../src/index.js'
 import { sessionInfo } from '../src/session/session-info.js'
 import { checkClaims, type AccessClaims, type ClaimRules, type ClaimsResult } from '../src/tokens/claims.js'
 import { decryptJwe, parseCompactJwe, type ParsedJwe } from '../src/tokens/jwe.js'
 import { verifyJws } from '../src/tokens/jws.js'
 import { deriveEncryptionKey, deriveSigningKey, KEY_EPOCH_SECONDS } from '../src/tokens/keys.js'
-import { MintOnlyStore } from './shared.js'
+import { openFloorToken } from './floor-check.js'
+import { mintAccessTokens, sessionInstance } from './shared.js'
 
 const count = Number(process.argv[2] ?? 20_000)
 const secretText = randomBytes(32).toString('base64url')
 const accessTtl = 900
 const lifetimes = { refreshIdleTtl: 604_800, maxAge: 2_592_000 }
-
-async function instance (store: MemorySessionStore): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false })
-  await app.register(sessionPlugin, { secret: secretText, store, verifyCredentials: async (u) => ({ id: u, username: u, roles: ['member'] }), rateLimit: false })
-  await app.ready()
-  return app
-}
-
-const minter = await instance(new MintOnlyStore())
-const tokens: string[] = []
-for (let i = 0; i < count; i++) {
-  const result = await minter.sessions.login(`user-${i}`, 'unused', { userAgent: 'bench', address: null })
-  if (result.status !== 'issued') throw new Error('login failed')
-  tokens.push(result.session.access.token)
-}
-await minter.close()
+const tokens = await mintAccessTokens(secretText, count)
 
 const secret = Buffer.from(secretText)
 const encryptionKey = createSecretKey(deriveEncryptionKey(secret, 'access', Math.floor(Date.now() / 1000 / KEY_EPOCH_SECONDS)))
@@ -48,17 +34,11 @@ const first = verifyJws(decryptJwe(parseCompactJwe(tokens[0] as string) as Parse
 if (first === undefined) throw new Error('the first token does not verify')
 const rules: ClaimRules = { issuer: first['iss'] as string, audience: first['aud'] as string, lifetime: { access: accessTtl, refresh: lifetimes.refreshIdleTtl }, maxAge: lifetimes.maxAge, leeway: 60 }
 
+const floorKeys = { encryption: encryptionKey, signing: signingKey }
 function floor (token: string): unknown {
-  const headerEnd = token.indexOf('.')
-  const tagStart = token.length - 22
-  const decipher = createDecipheriv('aes-256-gcm', encryptionKey, Buffer.from(token.slice(headerEnd + 2, headerEnd + 18), 'base64url'), { authTagLength: 16 })
-  decipher.setAAD(Buffer.from(token.slice(0, headerEnd), 'ascii'))
-  decipher.setAuthTag(Buffer.from(token.slice(tagStart), 'base64url'))
-  const jws = decipher.update(Buffer.from(token.slice(headerEnd + 19, tagStart - 1), 'base64url'), undefined, 'latin1') + decipher.final('latin1')
-  const signatureAt = jws.length - 43
-  const mac = createHmac('sha256', signingKey).update(jws.slice(0, signatureAt - 1), 'latin1').digest()
-  if (!timingSafeEqual(mac, Buffer.from(jws.slice(signatureAt), 'base64url'))) throw new Error('bad signature')
-  return JSON.parse(Buffer.from(jws.slice(jws.indexOf('.') + 1, signatureAt - 1), 'base64url').toString())
+  const claims = openFloorToken(token, floorKeys)
+  if (claims === undefined) throw new Error('bad signature')
+  return claims
 }
 
 const parse = (token: string): ParsedJwe => parseCompactJwe(token) as ParsedJwe
@@ -66,7 +46,7 @@ const decrypt = (token: string): string => decryptJwe(parse(token), encryptionKe
 const inner = (token: string): Record<string, unknown> => verifyJws(decrypt(token), 'access', signingKey) as Record<string, unknown>
 const claims = (token: string): ClaimsResult<AccessClaims> => checkClaims('access', inner(token), rules, now)
 const apps: FastifyInstance[] = []
-for (let pass = 0; pass < 12; pass++) apps.push(await instance(new MemorySessionStore()))
+for (let pass = 0; pass < 12; pass++) apps.push(await sessionInstance(secretText, new MemorySessionStore()))
 let pass = 0
 
 const stages: Array<[string, (token: string) => unknown]> = [

@@ -5,7 +5,7 @@
  *                     seen: decrypt, verify, claims, cache insert, denylist) against jose `compactDecrypt`
  *                     (pre-imported key) + fast-jwt `verify` of the same tokens, keys derived as
  *                     docs/token-format.md says, and against the floor (one AES-256-GCM decrypt, one
- *                     HMAC-SHA256, one JSON.parse per token, as bench/contenders/floor.ts).
+ *                     HMAC-SHA256, one JSON.parse per token: bench/floor-check.ts, as the floor contender).
  *   denylist <count>  memory of <count> live token revocations in the denylist, lookup cost at that size and
  *                     at 1,000 (flat means O(1)), and the start-up time of the plugin over a SQLite file
  *                     holding them (the real path: load, then serve).
@@ -13,18 +13,18 @@
  * Answers with one JSON object over IPC.
  */
 import { createVerifier } from 'fast-jwt'
-import Fastify from 'fastify'
-import { createDecipheriv, createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createSecretKey, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import * as jose from 'jose'
-import sessionPlugin, { MemorySessionStore } from '../src/index.js'
+import { MemorySessionStore } from '../src/index.js'
 import { openSqliteDatabase, SqliteSessionStore } from '../src/sqlite.js'
 import { Denylist } from '../src/session/denylist.js'
 import { docKey } from '../test/tokens/token-kit.js'
-import { median, MintOnlyStore } from './shared.js'
+import { openFloorToken } from './floor-check.js'
+import { median, mintAccessTokens, sessionInstance } from './shared.js'
 
 const SECRET = process.env.BENCH_SECRET ?? randomBytes(32).toString('base64url')
 const CHUNK = 500
@@ -43,34 +43,14 @@ async function perChunk (items: string[], each: (item: string) => unknown): Prom
   return { median: median(chunks), fastest: Math.min(...chunks) }
 }
 
-async function sessionApp (store: MemorySessionStore | SqliteSessionStore): Promise<ReturnType<typeof Fastify>> {
-  const app = Fastify({ logger: false })
-  await app.register(sessionPlugin, {
-    secret: SECRET,
-    store,
-    verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }),
-    rateLimit: false
-  })
-  await app.ready()
-  return app
-}
-
 async function verifyCost (count: number): Promise<object> {
-  const minter = await sessionApp(new MintOnlyStore())
-  const tokens: string[] = []
-  for (let i = 0; i < count; i++) {
-    const issuedResult = await minter.sessions.login(`user-${i}`, 'unused', { userAgent: 'bench', address: null })
-    if (issuedResult.status !== 'issued') throw new Error('login failed')
-    const issued = issuedResult.session
-    tokens.push(issued.access.token)
-  }
-  await minter.close()
+  const tokens = await mintAccessTokens(SECRET, count)
   const half = tokens.length / 2
   const warmUp = tokens.slice(0, half)
   const measured = tokens.slice(half)
 
   // Ours: a fresh instance, so every measured token is new to it (the warm-up half shares none of them).
-  const ours = await sessionApp(new MemorySessionStore())
+  const ours = await sessionInstance(SECRET, new MemorySessionStore())
   const authenticate = (token: string): void => {
     const result = ours.sessions.authenticate(token)
     if (typeof result === 'string') throw new Error(`our check refused a valid token: ${result}`)
@@ -94,19 +74,9 @@ async function verifyCost (count: number): Promise<object> {
 
   // The floor: only what the format makes unavoidable (bench/contenders/floor.ts does the same per request),
   // so the report can say how much of our cost is the design's and how much is our code's.
-  const signingKey = createSecretKey(docKey(SECRET, 'stateless-session/v1 access jws'))
+  const floorKeys = { encryption: jweKey, signing: createSecretKey(docKey(SECRET, 'stateless-session/v1 access jws')) }
   const floor = (token: string): void => {
-    const headerEnd = token.indexOf('.')
-    const tagStart = token.length - 22
-    const decipher = createDecipheriv('aes-256-gcm', jweKey, Buffer.from(token.slice(headerEnd + 2, headerEnd + 18), 'base64url'), { authTagLength: 16 })
-    decipher.setAAD(Buffer.from(token.slice(0, headerEnd), 'ascii'))
-    decipher.setAuthTag(Buffer.from(token.slice(tagStart), 'base64url'))
-    const jws = decipher.update(Buffer.from(token.slice(headerEnd + 19, tagStart - 1), 'base64url'), undefined, 'latin1') + decipher.final('latin1')
-    const signatureAt = jws.length - 43
-    const mac = createHmac('sha256', signingKey).update(jws.slice(0, signatureAt - 1), 'latin1').digest()
-    if (!timingSafeEqual(mac, Buffer.from(jws.slice(signatureAt), 'base64url'))) throw new Error('the floor refused a valid token')
-    const claims = JSON.parse(Buffer.from(jws.slice(jws.indexOf('.') + 1, signatureAt - 1), 'base64url').toString()) as { sub?: unknown }
-    if (typeof claims.sub !== 'string') throw new Error('the floor found no sub')
+    if (typeof openFloorToken(token, floorKeys)?.['sub'] !== 'string') throw new Error('the floor refused a valid token')
   }
   warmUp.forEach(floor)
   const floorCost = await perChunk(measured, floor)
@@ -164,7 +134,7 @@ async function denylistScale (count: number): Promise<object> {
     const insert = db.prepare('INSERT INTO revocations (kind, id, not_before, expires_at) VALUES (\'token\', ?, NULL, ?)')
     db.transaction(() => { for (const id of ids) insert.run(id, expiresAt) })()
     const start = performance.now()
-    const app = await sessionApp(new SqliteSessionStore(db))
+    const app = await sessionInstance(SECRET, new SqliteSessionStore(db))
     const loadSeconds = (performance.now() - start) / 1000
     const loaded = app.sessionRevocations.status().denylistSize
     await app.close()

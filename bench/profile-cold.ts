@@ -6,31 +6,18 @@
  *
  * Mints <count> access tokens (default 40,000), then checks each once on a fresh instance.
  */
-import Fastify from 'fastify'
 import { randomBytes } from 'node:crypto'
-import sessionPlugin, { MemorySessionStore } from '../src/index.js'
-import { median, MintOnlyStore } from './shared.js'
+import { MemorySessionStore } from '../src/index.js'
+import { median, mintAccessTokens, sessionInstance } from './shared.js'
 
 const count = Number(process.argv[2] ?? 40_000)
 const secret = randomBytes(32).toString('base64url')
-async function instance (store: MemorySessionStore): Promise<ReturnType<typeof Fastify>> {
-  const app = Fastify({ logger: false })
-  await app.register(sessionPlugin, { secret, store, verifyCredentials: async (u) => ({ id: u, username: u, roles: ['member'] }), rateLimit: false })
-  await app.ready()
-  return app
-}
-const minter = await instance(new MintOnlyStore())
-const tokens: string[] = []
-for (let i = 0; i < count; i++) {
-  const r = await minter.sessions.login(`user-${i}`, 'x', { userAgent: 'bench', address: null })
-  if (r.status !== 'issued') throw new Error('login failed')
-  tokens.push(r.session.access.token)
-}
+const tokens = await mintAccessTokens(secret, count)
 // CPU time of this thread (process.cpuUsage), not wall time: on a shared machine waiting for a core does not
 // count. Each pass on a fresh instance, so every token is new to it (the cache admits a token on its second check).
 const passes: number[] = []
 for (let pass = 0; pass < 5; pass++) {
-  const app = await instance(new MemorySessionStore())
+  const app = await sessionInstance(secret, new MemorySessionStore())
   const start = process.cpuUsage()
   for (const token of tokens) {
     if (typeof app.sessions.authenticate(token) === 'string') throw new Error('refused')
@@ -40,4 +27,3 @@ for (let pass = 0; pass < 5; pass++) {
   await app.close()
 }
 process.stdout.write(`token length ${(tokens[0] as string).length}; CPU µs per cold check over ${tokens.length} tokens, 5 passes: median ${median(passes).toFixed(2)}, fastest ${Math.min(...passes).toFixed(2)}\n`)
-await minter.close()

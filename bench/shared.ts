@@ -1,5 +1,6 @@
 /** Pieces several benchmark processes use. */
-import { MemorySessionStore, type FamilyRecord } from '../src/index.js'
+import Fastify, { type FastifyInstance } from 'fastify'
+import sessionPlugin, { MemorySessionStore, type FamilyRecord, type SessionStore } from '../src/index.js'
 
 /** The built-in user the service contender creates, and the credentials the login load posts. */
 export const BENCH_CREDENTIALS = { username: 'bench-user', password: 'correct horse battery staple' }
@@ -15,4 +16,28 @@ export function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/**
+ * The session plugin on a bare Fastify instance, ready, as the in-process measurements use it: every username
+ * is a user of that id, no rate limits (one caller in a loop).
+ */
+export async function sessionInstance (secret: string, store: SessionStore): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false })
+  await app.register(sessionPlugin, { secret, store, verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }), rateLimit: false })
+  await app.ready()
+  return app
+}
+
+/** `count` access tokens of distinct sessions, minted under `secret` by a throwaway instance that keeps none. */
+export async function mintAccessTokens (secret: string, count: number): Promise<string[]> {
+  const minter = await sessionInstance(secret, new MintOnlyStore())
+  const tokens: string[] = []
+  for (let i = 0; i < count; i++) {
+    const result = await minter.sessions.login(`user-${i}`, 'unused', { userAgent: 'bench', address: null })
+    if (result.status !== 'issued') throw new Error('login failed')
+    tokens.push(result.session.access.token)
+  }
+  await minter.close()
+  return tokens
 }
