@@ -3,10 +3,12 @@
  * tarball, type-checks its server code (test/package/consumer/server.ts), its browser code
  * (test/package/consumer/client.ts) and the entry-point examples of docs/plugin.md against it, with `strict`
  * and `skipLibCheck: false`, and runs the server code: the plugin protects routes and the shipped browser
- * client logs in against it.
+ * client logs in against it; the executable of package.json's `bin` answers through node_modules/.bin.
  *
  * The install uses `--ignore-scripts`: better-sqlite3 would otherwise compile from source (minutes here), and
- * nothing run below loads it (the package root and `./client` load no native module, entry-points.test.ts).
+ * nothing run below loads it (the package root and `./client` load no native module, entry-points.test.ts; the
+ * executable's `users --help` loads better-sqlite3's JavaScript, which loads the compiled part only to open a
+ * database).
  */
 import { execFile } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -22,6 +24,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 const fixtures = fileURLToPath(new URL('./consumer/', import.meta.url))
 const ownPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   name: string
+  version: string
+  bin: Record<string, string>
   exports: Record<string, string | Record<string, string>>
   dependencies: Record<string, string>
   devDependencies: Record<string, string>
@@ -75,6 +79,7 @@ t.test('the packed package in a consumer project', async (t) => {
         t.ok(files.has(file.replace(/^\.\//, '')), `${entry} -> ${file} is shipped`)
       }
     }
+    for (const [name, file] of Object.entries(ownPackage.bin)) t.ok(files.has(file), `the executable ${name} -> ${file} is shipped`)
     const foreign = [...files].filter((path) => /^(test|bench|scripts|tools|\.ci)\/|tsbuildinfo|\.test\.|^node_modules\//.test(path))
     t.same(foreign, [], 'no tests, benchmarks, build state or CI files')
   })
@@ -142,6 +147,28 @@ t.test('the packed package in a consumer project', async (t) => {
       }
     }
     t.same(missing, [], 'no map names a missing file')
+  })
+
+  await t.test('the executable is installed in node_modules/.bin and answers', async (t) => {
+    const bin = join(consumer, 'node_modules/.bin', ownPackage.name)
+    t.ok(existsSync(bin), `node_modules/.bin/${ownPackage.name} exists`)
+    const help = await run(bin, ['--help'], consumer)
+    t.equal(help.code, 0, '--help exits 0', { stderr: help.stderr.slice(-4000) })
+    t.match(help.stdout, new RegExp(`^usage: ${ownPackage.name} `))
+    for (const command of ['start', 'users', 'backup']) t.match(help.stdout, new RegExp(`\\n {2}${command} `), `--help lists ${command}`)
+    const version = await run(bin, ['--version'], consumer)
+    t.equal(version.code, 0)
+    t.equal(version.stdout, `${ownPackage.version}\n`, '--version prints the package\'s version')
+    const wrong = await run(bin, ['frobnicate'], consumer)
+    t.equal(wrong.code, 2, 'an unknown command exits 2')
+    t.match(wrong.stderr, /^error: unknown command "frobnicate"\nusage: /)
+    // The CLIs' own entries resolve in the installed layout (the service itself needs the compiled better-sqlite3).
+    const users = await run(bin, ['users', '--help'], consumer)
+    t.equal(users.code, 0, 'users --help', { stderr: users.stderr.slice(-4000) })
+    t.match(users.stdout, /^usage: npm run users -- <command>\n/)
+    const backup = await run(bin, ['backup', '--help'], consumer)
+    t.equal(backup.code, 0, 'backup --help', { stderr: backup.stderr.slice(-4000) })
+    t.match(backup.stdout, /^usage: npm run backup -- <command> <file>\n/)
   })
 
   const tsc = join(root, 'node_modules/typescript/bin/tsc')

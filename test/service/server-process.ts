@@ -1,4 +1,7 @@
-/** Starts the real service (src/service/server.ts) as a child process, the way `npm start` does. */
+/**
+ * Starts the real service (src/service/server.ts) as a child process, the way `npm start` does; `args` (node's
+ * arguments) start it another way, e.g. through the package's executable.
+ */
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { Test } from 'tap'
 import { testEnv } from '../helper.js'
@@ -14,9 +17,9 @@ export interface RunningServer {
   kill: () => Promise<void>
 }
 
-export async function startServer (t: Test, env: Record<string, string>): Promise<RunningServer> {
-  // Same loader and coverage hooks as this test process (tsx, tap's processinfo).
-  const child = spawn(process.execPath, [...process.execArgv, 'src/service/server.ts'], {
+export async function startServer (t: Test, env: Record<string, string>, args = [...process.execArgv, 'src/service/server.ts']): Promise<RunningServer> {
+  // By default, the same loader and coverage hooks as this test process (tsx, tap's processinfo).
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, ...testEnv({ PORT: '0', LOG_LEVEL: 'info', ...env }) },
     stdio: ['ignore', 'pipe', 'pipe']
   })
