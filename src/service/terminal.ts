@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { EnvConfig } from './env-schema.js'
+import { USERS_INVOKED_AS } from './cli/invocations.js'
 import { SQLITE_FILE } from './open-stores.js'
 
 /** Readable logs and the banner: development on a terminal only. */
@@ -42,6 +43,8 @@ export interface BannerFacts {
   config: Pick<EnvConfig, 'STORE' | 'DATA_DIR' | 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'DEMO' | 'AUTH_PREFIX'>
   /** No user in the directory yet. */
   noUsers: boolean
+  /** The command line that runs the users CLI, for the hint: `npm run users --` by default. */
+  usersCommand?: string
 }
 
 /** Where the data lives, in words; never a password (the Redis URL loses its credentials). */
@@ -68,14 +71,14 @@ export function bannerText (facts: BannerFacts): string {
     `  API:   ${url}${config.AUTH_PREFIX}/login, ${url}${config.AUTH_PREFIX}/session; reference at ${url}/docs`
   ]
   if (config.DEMO) lines.push(`  Demo:  ${url}/`)
-  if (facts.noUsers && !config.DEMO) lines.push('  No users yet. Add one:  npm run users -- add <name>')
+  if (facts.noUsers && !config.DEMO) lines.push(`  No users yet. Add one:  ${facts.usersCommand ?? USERS_INVOKED_AS} add <name>`)
   lines.push('')
   return lines.join('\n') + '\n'
 }
 
 /** The banner of a listening app. */
-export async function startupBanner (app: FastifyInstance, config: EnvConfig): Promise<string> {
+export async function startupBanner (app: FastifyInstance, config: EnvConfig, usersCommand?: string): Promise<string> {
   const port = (app.server.address() as AddressInfo).port
   const page = await app.users.listUsers({ offset: 0, limit: 1 })
-  return bannerText({ url: serviceUrl(config.HOST, port), config, noUsers: page.total === 0 })
+  return bannerText({ url: serviceUrl(config.HOST, port), config, noUsers: page.total === 0, ...(usersCommand === undefined ? {} : { usersCommand }) })
 }

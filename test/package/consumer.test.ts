@@ -165,10 +165,10 @@ t.test('the packed package in a consumer project', async (t) => {
     // The CLIs' own entries resolve in the installed layout (the service itself needs the compiled better-sqlite3).
     const users = await run(bin, ['users', '--help'], consumer)
     t.equal(users.code, 0, 'users --help', { stderr: users.stderr.slice(-4000) })
-    t.match(users.stdout, /^usage: npm run users -- <command>\n/)
+    t.match(users.stdout, /^usage: fastify-stateless-session users <command>\n/)
     const backup = await run(bin, ['backup', '--help'], consumer)
     t.equal(backup.code, 0, 'backup --help', { stderr: backup.stderr.slice(-4000) })
-    t.match(backup.stdout, /^usage: npm run backup -- <command> <file>\n/)
+    t.match(backup.stdout, /^usage: fastify-stateless-session backup <command> <file>\n/)
   })
 
   const tsc = join(root, 'node_modules/typescript/bin/tsc')

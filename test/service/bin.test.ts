@@ -66,7 +66,12 @@ for (const { name, args } of variants) {
 
     const help = runBin([...args, 'users', '--help'], env)
     t.equal(help.status, 0)
-    t.match(help.stdout, /^usage: npm run users -- <command>\n/, 'the users CLI answers')
+    t.match(help.stdout, /^usage: fastify-stateless-session users <command>\n/, 'the users CLI answers, naming the command that runs it')
+    t.notMatch(help.stdout, 'npm run', 'no npm script: an installed package has none')
+
+    const noPassword = runBin([...args, 'users', 'add', 'bob'], env)
+    t.equal(noPassword.status, 1, 'no terminal and no --password-stdin')
+    t.match(noPassword.stderr, '| fastify-stateless-session users add bob --password-stdin', 'the hint names this command')
 
     const added = runBin([...args, 'users', 'add', 'alice', '--role', 'admin', '--password-stdin'], env, TEST_PASSWORD)
     t.equal(added.status, 0, 'added', { stderr: added.stderr })
@@ -77,11 +82,12 @@ for (const { name, args } of variants) {
     const refused = runBin([...args, 'users', 'frobnicate', 'x'], env)
     t.equal(refused.status, 1, 'the users CLI\'s own refusal and exit code')
     t.match(refused.stderr, /^error: unknown command "frobnicate"/)
-    t.notMatch(refused.stderr, /fastify-stateless-session/, 'not the dispatcher\'s usage')
+    t.match(refused.stderr, '\nusage: fastify-stateless-session users <command>\n', 'the users CLI\'s usage')
+    t.notMatch(refused.stderr, 'fastify-stateless-session [<command>]', 'not the dispatcher\'s usage')
 
     const backupHelp = runBin([...args, 'backup', '--help'], env)
     t.equal(backupHelp.status, 0)
-    t.match(backupHelp.stdout, /^usage: npm run backup -- <command> <file>\n/, 'the backup CLI answers')
+    t.match(backupHelp.stdout, /^usage: fastify-stateless-session backup <command> <file>\n/, 'the backup CLI answers, naming the command that runs it')
     const file = join(tempDir(t), 'copy.db')
     const created = runBin([...args, 'backup', 'create', file], env)
     t.equal(created.status, 0, 'backup created', { stderr: created.stderr })
@@ -91,7 +97,7 @@ for (const { name, args } of variants) {
     t.match(verified.stdout, `${file} is a whole backup: 1 users, `)
     const missing = runBin([...args, 'backup', 'verify'], env)
     t.equal(missing.status, 1, 'the backup CLI\'s own usage error')
-    t.match(missing.stderr, /^error: usage: npm run backup -- /)
+    t.match(missing.stderr, /^error: usage: fastify-stateless-session backup /)
   })
 
   for (const start of [['start'], []]) {

@@ -11,6 +11,7 @@ import { tempDir, TEST_SECRET } from '../helper.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const SERVER = resolve('dist/service/server.js')
+const BIN = resolve('dist/service/cli/bin.js')
 const CONFIG: BannerFacts['config'] = { STORE: 'sqlite', DATA_DIR: './data', REDIS_URL: 'redis://localhost:6379', REDIS_KEY_PREFIX: 'session:', DEMO: false, AUTH_PREFIX: '/auth' }
 
 test('only development on a terminal gets the readable output', async (t) => {
@@ -32,6 +33,8 @@ test('the banner: URL, data, and the command to add a user when there is none', 
   t.match(empty, `  Data:  ${resolve('data/sessions.db')} (SQLite)\n`)
   t.match(empty, '  No users yet. Add one:  npm run users -- add <name>\n')
   t.ok(empty.split('\n').length <= 8, 'short')
+  t.match(bannerText({ url: 'http://localhost:3000', config: CONFIG, noUsers: true, usersCommand: 'fastify-stateless-session users' }),
+    '  No users yet. Add one:  fastify-stateless-session users add <name>\n', 'the command of the installed package when started by it')
   t.notMatch(bannerText({ url: 'http://localhost:3000', config: CONFIG, noUsers: false }), 'No users yet')
   t.match(bannerText({ url: 'http://localhost:3000', config: { ...CONFIG, STORE: 'memory' }, noUsers: true }), 'Data:  in memory: lost when the service stops')
   const redis = bannerText({ url: 'http://localhost:3000', config: { ...CONFIG, STORE: 'redis', REDIS_URL: 'redis://user:hunter2@redis.internal:6380/2' }, noUsers: false })
@@ -44,8 +47,8 @@ test('the banner: URL, data, and the command to add a user when there is none', 
 const hasScript = spawnSync('script', ['--version']).status === 0
 
 /** The real server entry on a pseudo-terminal (script(1)); returns what the terminal showed once `until` holds. */
-async function onTerminal (t: Test, env: Record<string, string>, until: (screen: string) => boolean): Promise<string> {
-  const command = `${process.execPath} ${SERVER}`
+async function onTerminal (t: Test, env: Record<string, string>, until: (screen: string) => boolean, entry = SERVER): Promise<string> {
+  const command = `${process.execPath} ${entry}`
   const child = spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env['PATH'] ?? '', TERM: 'xterm', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
   let screen = ''
   child.stdout.on('data', (chunk: Buffer) => { screen += chunk.toString() })
@@ -70,6 +73,13 @@ test('npm start in development on a terminal: readable logs and the banner', { s
   t.ok(port !== undefined && Number(port) > 0, 'the URL to use, with the port it listens on')
   t.match(screen, `Data:  ${join(dir, 'sessions.db')} (SQLite)`)
   t.match(screen, 'No users yet. Add one:  npm run users -- add <name>')
+})
+
+test('the installed package\'s executable on a terminal names itself in the banner', { skip: hasScript ? false : 'no script(1)' }, async (t) => {
+  t.ok(existsSync(BIN), 'dist/ is built')
+  const screen = await onTerminal(t, { NODE_ENV: 'development', DATA_DIR: tempDir(t), PORT: '0', HOST: '127.0.0.1' }, (s) => s.includes('No users yet'), BIN)
+  t.match(screen, 'No users yet. Add one:  fastify-stateless-session users add <name>')
+  t.notMatch(screen, 'npm run users', 'no npm script: an installed package has none')
 })
 
 test('production on a terminal stays JSON, without a banner', { skip: hasScript ? false : 'no script(1)' }, async (t) => {

@@ -1,13 +1,5 @@
-/** Process wrapper of the backup CLI: exit codes and messages, nothing else. */
-import { runBackupCli } from './backup.js'
+/** `npm run backup -- ...`: the backup CLI (backup-process.ts) with this process's arguments. */
+import { BACKUP_INVOKED_AS } from './invocations.js'
+import { backupProcess } from './backup-process.js'
 
-try {
-  process.exitCode = await runBackupCli(process.argv.slice(2), {
-    out: (line) => { process.stdout.write(line + '\n') },
-    env: process.env
-  })
-} catch (error) {
-  const err = error as { message?: string }
-  process.stderr.write(`error: ${err.message ?? String(error)}\n`)
-  process.exitCode = 1
-}
+await backupProcess(process.argv.slice(2), BACKUP_INVOKED_AS)

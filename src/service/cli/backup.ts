@@ -13,11 +13,14 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { backupSqlite, inspectSqliteBackup, restoreSqlite, type BackupSummary } from '../../stores/sqlite-backup.js'
 import { SQLITE_FILE } from '../open-stores.js'
+import { BACKUP_INVOKED_AS } from './invocations.js'
 
-export const BACKUP_USAGE = `usage: npm run backup -- <command> <file>
+export function backupUsage (invokedAs = BACKUP_INVOKED_AS): string {
+  return `usage: ${invokedAs} <command> <file>
   create <file>    copy the running service's database (DATA_DIR/${SQLITE_FILE}) into a new file
   verify <file>    check a backup and show what it holds
   restore <file>   make a backup DATA_DIR's database (stop the service and move the old one aside first)`
+}
 
 export class BackupUsageError extends Error {
   override name = 'BackupUsageError'
@@ -28,6 +31,8 @@ export interface BackupCliIo {
   env: Record<string, string | undefined>
   /** Unix seconds: what counts as live. */
   now?: () => number
+  /** The command line that runs this CLI, for its usage: BACKUP_INVOKED_AS by default. */
+  invokedAs?: string
 }
 
 function describe (summary: BackupSummary): string {
@@ -37,13 +42,14 @@ function describe (summary: BackupSummary): string {
 /** Runs one backup command; returns the exit code (errors are thrown). */
 export async function runBackupCli (argv: string[], io: BackupCliIo): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean' } } })
+  const usageText = backupUsage(io.invokedAs)
   if (values.help === true) {
-    io.out(BACKUP_USAGE)
+    io.out(usageText)
     return 0
   }
   const [command, file, ...extra] = positionals
   if (command === undefined || file === undefined || extra.length > 0 || !['create', 'verify', 'restore'].includes(command)) {
-    throw new BackupUsageError(BACKUP_USAGE)
+    throw new BackupUsageError(usageText)
   }
   const store = io.env['STORE'] ?? 'sqlite'
   if (command !== 'verify' && store !== 'sqlite') {

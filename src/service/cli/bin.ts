@@ -7,16 +7,17 @@
  *   fastify-stateless-session users ...    the users CLI, as `npm run users -- ...`
  *   fastify-stateless-session backup ...   the backup CLI, as `npm run backup -- ...`
  *
- * Only the chosen entry is loaded (a dynamic import), so `--help` and `--version` load no dependency. The
- * entries are the same process wrappers the npm scripts run: they run when imported and take their arguments
- * from process.argv, so `users` and `backup` are taken out of it first and the CLIs see what follows them, as
- * under npm run. `start` is left in: with WORKERS above 1, node:cluster forks each worker as
- * `node <this file> <the same arguments>`, and the worker must take the start path again. Source maps are
- * turned on as `node --enable-source-maps` does in the npm scripts (a shebang line cannot pass the flag).
+ * Only the chosen entry is loaded (a dynamic import), so `--help` and `--version` load no dependency. `users`
+ * and `backup` run the same process wrappers as the npm scripts, given what follows the command and this
+ * command line for their usage and hints. `start` runs server.js as `npm start` does; process.argv keeps
+ * `start`: with WORKERS above 1, node:cluster forks each worker as `node <this file> <the same arguments>`,
+ * and the worker must take the start path again. Source maps are turned on as `node --enable-source-maps`
+ * does in the npm scripts (a shebang line cannot pass the flag).
  */
 import { readFileSync } from 'node:fs'
+import { PROGRAM, PROGRAM_BACKUP, PROGRAM_USERS } from './invocations.js'
 
-const USAGE = `usage: fastify-stateless-session [<command>] [<arguments>]
+const USAGE = `usage: ${PROGRAM} [<command>] [<arguments>]
 
 commands:
   start            run the service (the default): settings from the environment and ./.env, as \`npm start\`
@@ -44,14 +45,16 @@ switch (command) {
       usageError(`start takes no arguments (its settings come from the environment and ./.env), got: ${rest.join(' ')}`)
     } else {
       process.setSourceMapsEnabled(true)
-      await import('../server.js')
+      await (await import('../service-process.js')).runService({ usersCommand: PROGRAM_USERS })
     }
     break
   case 'users':
-  case 'backup':
-    process.argv.splice(2, 1)
     process.setSourceMapsEnabled(true)
-    await (command === 'users' ? import('./users-main.js') : import('./backup-main.js'))
+    await (await import('./users-process.js')).usersProcess(rest, PROGRAM_USERS)
+    break
+  case 'backup':
+    process.setSourceMapsEnabled(true)
+    await (await import('./backup-process.js')).backupProcess(rest, PROGRAM_BACKUP)
     break
   case 'help':
   case '-h':

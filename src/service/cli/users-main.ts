@@ -1,22 +1,5 @@
-/** Process wrapper of the users CLI: the terminal, exit codes and messages, nothing else. */
-import { promptHidden } from './prompt.js'
-import { runUsersCli, UsageError } from './users.js'
+/** `npm run users -- ...`: the users CLI (users-process.ts) with this process's arguments. */
+import { USERS_INVOKED_AS } from './invocations.js'
+import { usersProcess } from './users-process.js'
 
-try {
-  process.exitCode = await runUsersCli(process.argv.slice(2), {
-    stdin: process.stdin,
-    out: (line) => { process.stdout.write(line + '\n') },
-    // Audit lines (JSON) for whatever collects stderr; a person at a terminal reads the results only.
-    log: process.stderr.isTTY ? undefined : process.stderr,
-    warn: (line) => { process.stderr.write(line + '\n') },
-    env: process.env,
-    promptPassword: process.stdin.isTTY ? async (question) => await promptHidden(question, process.stdin, process.stderr) : undefined
-  })
-} catch (error) {
-  const lines = ((error as { message?: string }).message ?? String(error)).split('\n')
-  // A usage error: the problem, then the usage. Anything else: one line per problem (a wrong setting may
-  // make several), no stack trace.
-  const text = error instanceof UsageError ? [`error: ${lines[0] ?? ''}`, ...lines.slice(1)] : lines.map((line) => `error: ${line}`)
-  process.stderr.write(text.join('\n') + '\n')
-  process.exitCode = 1
-}
+await usersProcess(process.argv.slice(2), USERS_INVOKED_AS)

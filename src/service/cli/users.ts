@@ -31,12 +31,14 @@ import { UserDirectory } from '../../users/user-directory.js'
 import { loadConfig } from '../config.js'
 import { loggerOptions } from '../logger.js'
 import { openStores } from '../open-stores.js'
+import { USERS_INVOKED_AS } from './invocations.js'
 
 function iso (epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString()
 }
 
-const USAGE = `usage: npm run users -- <command>
+function usage (invokedAs: string): string {
+  return `usage: ${invokedAs} <command>
   add <name> [--role <role>]... [--password-stdin]
   passwd <name> [--password-stdin]
   roles <name> [--role <role>]...
@@ -48,6 +50,7 @@ const USAGE = `usage: npm run users -- <command>
   sessions end <name> [--session <id>]
   mfa reset <name>
 On a terminal, add and passwd prompt for the password; elsewhere pipe it in with --password-stdin.`
+}
 
 export class UsageError extends Error {
   override name = 'UsageError'
@@ -76,6 +79,8 @@ export interface CliIo {
   promptPassword?: ((question: string) => Promise<string>) | undefined
   /** argon2id cost; OWASP's by default. Tests lower it. */
   passwordHashCost?: PasswordHashCost
+  /** The command line that runs this CLI, for usage and hints: USERS_INVOKED_AS by default. */
+  invokedAs?: string
 }
 
 const OPTIONS = {
@@ -86,7 +91,7 @@ const OPTIONS = {
 } as const
 
 /** parseArgs' errors, said for people: which argument, and what to do instead. */
-function parseArguments (argv: string[]): ReturnType<typeof parseArgs<{ args: string[], allowPositionals: true, options: typeof OPTIONS }>> {
+function parseArguments (argv: string[], usageText: string): ReturnType<typeof parseArgs<{ args: string[], allowPositionals: true, options: typeof OPTIONS }>> {
   try {
     return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
   } catch (error) {
@@ -95,16 +100,17 @@ function parseArguments (argv: string[]): ReturnType<typeof parseArgs<{ args: st
     if (/^--?password(=|$)/.test(option) || option.startsWith('--password=')) {
       throw new UsageError('passwords are never taken as arguments (other users can see them in `ps`): run the command on a terminal to be prompted, or pipe the password in with --password-stdin')
     }
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option}\n${USAGE}`)
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${option.split('=')[0] ?? option} needs a value (e.g. --role admin, --session <id>)\n${USAGE}`)
-    throw new UsageError(USAGE)
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${option}\n${usageText}`)
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${option.split('=')[0] ?? option} needs a value (e.g. --role admin, --session <id>)\n${usageText}`)
+    throw new UsageError(usageText)
   }
 }
 
 async function readPassword (command: string, name: string, usesStdin: boolean, io: CliIo): Promise<string> {
+  const invokedAs = io.invokedAs ?? USERS_INVOKED_AS
   if (usesStdin) return await readStdin(io.stdin)
   if (io.promptPassword === undefined) {
-    throw new UsageError(`${command} needs the password: run it on a terminal to be prompted, or pipe it in with --password-stdin, e.g.\n  printf '%s' "$PASSWORD" | npm run users -- ${command} ${name} --password-stdin`)
+    throw new UsageError(`${command} needs the password: run it on a terminal to be prompted, or pipe it in with --password-stdin, e.g.\n  printf '%s' "$PASSWORD" | ${invokedAs} ${command} ${name} --password-stdin`)
   }
   const password = await io.promptPassword(`New password for ${name}: `)
   if (await io.promptPassword('Again: ') !== password) throw new UsageError('the two passwords differ; nothing changed')
@@ -113,25 +119,26 @@ async function readPassword (command: string, name: string, usesStdin: boolean, 
 
 /** Runs one CLI command; returns the exit code. */
 export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArguments(argv)
+  const usageText = usage(io.invokedAs ?? USERS_INVOKED_AS)
+  const { values, positionals } = parseArguments(argv, usageText)
   // `sessions <list|end> <name>` and `mfa reset <name>`: the sub-command comes before the name.
   const sub = positionals[0] === 'sessions' || positionals[0] === 'mfa' ? positionals[1] : undefined
   const [command, name, ...extra] = sub === undefined ? positionals : [positionals[0], ...positionals.slice(2)]
   if (values.help === true) {
-    io.out(USAGE)
+    io.out(usageText)
     return 0
   }
   const needsName = command !== 'list'
   if (command === undefined || (needsName && name === undefined) || extra.length > 0 || (!needsName && name !== undefined)) {
-    throw new UsageError(USAGE)
+    throw new UsageError(usageText)
   }
-  if (command === 'sessions' && sub !== 'list' && sub !== 'end') throw new UsageError(USAGE)
-  if (command === 'mfa' && sub !== 'reset') throw new UsageError(USAGE)
-  if (values.session !== undefined && !(command === 'sessions' && sub === 'end')) throw new UsageError(`--session goes with "sessions end"\n${USAGE}`)
+  if (command === 'sessions' && sub !== 'list' && sub !== 'end') throw new UsageError(usageText)
+  if (command === 'mfa' && sub !== 'reset') throw new UsageError(usageText)
+  if (values.session !== undefined && !(command === 'sessions' && sub === 'end')) throw new UsageError(`--session goes with "sessions end"\n${usageText}`)
   const needsPassword = command === 'add' || command === 'passwd'
-  if (values['password-stdin'] === true && !needsPassword) throw new UsageError(`--password-stdin goes with add and passwd\n${USAGE}`)
+  if (values['password-stdin'] === true && !needsPassword) throw new UsageError(`--password-stdin goes with add and passwd\n${usageText}`)
   const known = ['add', 'passwd', 'roles', 'disable', 'enable', 'delete', 'list', 'sessions', 'mfa']
-  if (!known.includes(command)) throw new UsageError(`unknown command "${command}"\n${USAGE}`)
+  if (!known.includes(command)) throw new UsageError(`unknown command "${command}"\n${usageText}`)
   const username = name as string
   const password = needsPassword ? await readPassword(command, username, values['password-stdin'] === true, io) : ''
 
