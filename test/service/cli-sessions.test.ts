@@ -78,4 +78,16 @@ test('sessions: bad usage', async (t) => {
     await t.rejects(cli(env, args), UsageError, args.join(' '))
   }
   await t.rejects(cli(env, ['sessions', 'list', 'nobody']), { code: 'ERR_USER_NOT_FOUND' })
+  await t.rejects(cli(env, ['sessions', 'end', 'alice', '--session']), UsageError, '--session without a value')
+})
+
+test('sessions end --session takes an id that begins with "-" (one in 64 does)', async (t) => {
+  const env = testEnv({ STORE: 'sqlite', DATA_DIR: tempDir(t) })
+  const service = await buildTestApp(t, { env })
+  await addUser(service, 'alice')
+  for (const id of ['-AbCdEfGhIjKlMnOpQrStUv', '--bCdEfGhIjKlMnOpQrStUv']) {
+    // The id reaches the store, which knows no such session: not a usage error about a missing value.
+    await t.rejects(cli(env, ['sessions', 'end', 'alice', '--session', id]), { code: 'ERR_SESSION_NOT_FOUND' }, `--session ${id}`)
+    await t.rejects(cli(env, ['sessions', 'end', 'alice', `--session=${id}`]), { code: 'ERR_SESSION_NOT_FOUND' }, `--session=${id}`)
+  }
 })

@@ -90,10 +90,23 @@ const OPTIONS = {
   help: { type: 'boolean' }
 } as const
 
+/**
+ * `--session <id>` with the argument after it as the value, whatever it looks like: a session id is base64url
+ * and one in 64 begins with '-', which parseArgs would take for another option and refuse the value.
+ */
+function withSessionValues (argv: string[]): string[] {
+  const joined: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    joined.push(arg === '--session' && i + 1 < argv.length ? `--session=${argv[++i] as string}` : arg)
+  }
+  return joined
+}
+
 /** parseArgs' errors, said for people: which argument, and what to do instead. */
 function parseArguments (argv: string[], usageText: string): ReturnType<typeof parseArgs<{ args: string[], allowPositionals: true, options: typeof OPTIONS }>> {
   try {
-    return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS })
+    return parseArgs({ args: withSessionValues(argv), allowPositionals: true, options: OPTIONS })
   } catch (error) {
     const code = (error as { code?: string }).code
     const option = /'(-{1,2}[^'\s]+)/.exec((error as Error).message)?.[1] ?? 'an option'
