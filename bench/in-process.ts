@@ -19,9 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import * as jose from 'jose'
-import { MemorySessionStore } from '../src/index.js'
-import { openSqliteDatabase, SqliteSessionStore } from '../src/sqlite.js'
-import { Denylist } from '../src/session/denylist.js'
+import { ours, oursDenylist, oursSqlite } from './our-code.js'
 import { docKey } from '../test/tokens/token-kit.js'
 import { openFloorToken } from './floor-check.js'
 import { median, mintAccessTokens, sessionInstance } from './shared.js'
@@ -50,14 +48,14 @@ async function verifyCost (count: number): Promise<object> {
   const measured = tokens.slice(half)
 
   // Ours: a fresh instance, so every measured token is new to it (the warm-up half shares none of them).
-  const ours = await sessionInstance(SECRET, new MemorySessionStore())
+  const instance = await sessionInstance(SECRET, new ours.MemorySessionStore())
   const authenticate = (token: string): void => {
-    const result = ours.sessions.authenticate(token)
+    const result = instance.sessions.authenticate(token)
     if (typeof result === 'string') throw new Error(`our check refused a valid token: ${result}`)
   }
   warmUp.forEach(authenticate)
   const oursCost = await perChunk(measured, authenticate)
-  await ours.close()
+  await instance.close()
 
   // jose + fast-jwt, with every advantage: keys imported once, the verifier built once, no claims policy.
   const epoch = Number(String(jose.decodeProtectedHeader(tokens[0] as string).kid).split('.')[1])
@@ -90,7 +88,7 @@ function heapBytes (): number {
   return usage.heapUsed + usage.external + usage.arrayBuffers
 }
 
-function lookupNs (denylist: Denylist, ids: string[], now: number): number {
+function lookupNs (denylist: InstanceType<typeof oursDenylist.Denylist>, ids: string[], now: number): number {
   let hits = 0
   const start = process.hrtime.bigint()
   for (const id of ids) if (denylist.isRevoked(id, id, 'someone', now)) hits++
@@ -106,7 +104,7 @@ async function denylistScale (count: number): Promise<object> {
 
   // The ids are made inside the measured window: the denylist owns its strings in real life too.
   const before = heapBytes()
-  const denylist = new Denylist()
+  const denylist = new oursDenylist.Denylist()
   for (let i = 0; i < count; i++) denylist.add({ kind: 'token', id: randomBytes(16).toString('base64url'), expiresAt })
   const bytes = heapBytes() - before
   const ids = denylist.entries().map((revocation) => revocation.id)
@@ -116,7 +114,7 @@ async function denylistScale (count: number): Promise<object> {
   // (a tree, a scan) grows.
   const probe = (n: number, from: string[]): string[] => Array.from({ length: n }, (_, i) => i % 2 === 0 ? from[Math.floor(Math.random() * from.length)] as string : randomBytes(16).toString('base64url'))
   const lookup = (size: number): number => {
-    const list = size === ids.length ? denylist : new Denylist()
+    const list = size === ids.length ? denylist : new oursDenylist.Denylist()
     const subset = ids.slice(0, size)
     if (list !== denylist) for (const id of subset) list.add({ kind: 'token', id, expiresAt })
     const probes = probe(200_000, subset)
@@ -130,11 +128,11 @@ async function denylistScale (count: number): Promise<object> {
   // Start-up over a SQLite file holding every one of them (written directly: setting up is not measured).
   const dir = mkdtempSync(join(tmpdir(), 'denylist-bench-'))
   try {
-    const db = openSqliteDatabase({ path: join(dir, 'sessions.db') })
+    const db = oursSqlite.openSqliteDatabase({ path: join(dir, 'sessions.db') })
     const insert = db.prepare('INSERT INTO revocations (kind, id, not_before, expires_at) VALUES (\'token\', ?, NULL, ?)')
     db.transaction(() => { for (const id of ids) insert.run(id, expiresAt) })()
     const start = performance.now()
-    const app = await sessionInstance(SECRET, new SqliteSessionStore(db))
+    const app = await sessionInstance(SECRET, new oursSqlite.SqliteSessionStore(db))
     const loadSeconds = (performance.now() - start) / 1000
     const loaded = app.sessionRevocations.status().denylistSize
     await app.close()

@@ -3,7 +3,7 @@
  * token it is sent, checks it in a loop until the access check refuses it, then reports when.
  */
 import { performance } from 'node:perf_hooks'
-import { buildApp } from '../src/service/app.js'
+import { oursService } from './our-code.js'
 
 export type ParentMessage = { type: 'watch', token: string }
 export type ChildMessage =
@@ -14,7 +14,7 @@ export type ChildMessage =
 
 const send = (message: ChildMessage): void => { process.send?.(message) }
 
-const app = await buildApp({ env: JSON.parse(process.env['BENCH_ENV'] ?? '{}') as Record<string, string> })
+const app = await oursService.buildApp({ env: JSON.parse(process.env['BENCH_ENV'] ?? '{}') as Record<string, string> })
 await app.ready()
 
 process.on('message', (message: ParentMessage) => {

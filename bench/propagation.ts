@@ -25,13 +25,13 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { buildApp } from '../src/service/app.js'
 import { closeRedis, connectRedis } from '../src/stores/redis-client.js'
 import { startRedis } from '../test/helpers/redis-server.js'
 import type { Test } from 'tap'
 import { startRedisCluster } from '../test/helpers/redis-cluster.js'
 import { SENTINEL_NAME, startSentinelSet } from '../test/helpers/redis-sentinel.js'
 import { parseRedisAddress } from '../src/stores/redis-client.js'
+import { oursService } from './our-code.js'
 import type { ChildMessage, ParentMessage } from './propagation-instance.js'
 
 const { values } = parseArgs({ options: { store: { type: 'string', default: 'redis' }, topology: { type: 'string', default: 'single' }, count: { type: 'string', default: '1000' }, warmup: { type: 'string', default: '50' }, json: { type: 'string' } } })
@@ -95,7 +95,7 @@ try {
   const env = redisEnv === undefined
     ? { NODE_ENV: 'test', STORE: 'sqlite', SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: dataDir }
     : { NODE_ENV: 'test', STORE: 'redis', ...redisEnv, SESSION_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: dataDir }
-  const a = await buildApp({ env, passwordHashCost: CHEAP_HASH })
+  const a = await oursService.buildApp({ env, passwordHashCost: CHEAP_HASH })
   teardowns.push(async () => await a.close())
   await a.ready()
   await a.users.add('bench', PASSWORD)

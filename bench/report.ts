@@ -28,6 +28,8 @@ export interface Report {
   date: string
   seconds: number
   command: string
+  /** Which of this project's code ran: the build in dist/ (what `npm start` runs) or the sources through tsx. */
+  code?: string
   machine: { node: string, cpu: string, memoryGiB: number, os: string, load: string }
   settings: { pinned: boolean, rounds: number, durationSeconds: number, warmupSeconds: number, connections: number, sessions: number, coldTokens: number }
   rows: ThroughputRow[]
@@ -137,7 +139,7 @@ export function renderSection (report: Report): string {
     BEGIN,
     '',
     `Run of ${report.date.slice(0, 16).replace('T', ' ')} UTC, ${report.seconds} s, with \`${report.command}\`${report.quick ? ' (quick mode: figures for the smoke test only)' : ''}.`,
-    `Machine: ${report.machine.cpu}, ${report.machine.memoryGiB} GiB, ${report.machine.os}, Node ${report.machine.node}; load average ${report.machine.load} at the end of the run.`,
+    `Machine: ${report.machine.cpu}, ${report.machine.memoryGiB} GiB, ${report.machine.os}, Node ${report.machine.node}; load average ${report.machine.load} at the end of the run.${report.code === undefined ? '' : ` This project ran as ${report.code}.`}`,
     `Load: autocannon in its own process${s.pinned ? ' (pinned to core 1, each server to core 0, with taskset)' : ''}, ${s.connections} connections, ${s.warmupSeconds} s warm-up then ${s.durationSeconds} s measured, ${s.rounds} interleaved round(s), medians shown; ${s.sessions} distinct sessions round-robin (warm), ${int(s.coldTokens)} never-seen tokens per cold round.`,
     '',
     '![Requests per second by contender](benchmarks.svg)',

@@ -28,6 +28,7 @@ import type { BenchSession } from './contenders/serve.js'
 import { performance } from 'node:perf_hooks'
 import type { LoadJob, LoadResult } from './load.js'
 import { renderChart, renderReport, type Report, type ThroughputRow } from './report.js'
+import { OUR_CODE } from './our-code.js'
 import { BENCH_CREDENTIALS, median } from './shared.js'
 
 const { values } = parseArgs({
@@ -338,6 +339,7 @@ async function main (): Promise<void> {
     date: startedAt.toISOString(),
     seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
     command: quick ? 'npm run bench -- --quick' : 'npm run bench',
+    code: OUR_CODE,
     machine: {
       node: process.version,
       cpu: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,

@@ -1,12 +1,13 @@
 /** Pieces several benchmark processes use. */
 import Fastify, { type FastifyInstance } from 'fastify'
-import sessionPlugin, { MemorySessionStore, type FamilyRecord, type SessionStore } from '../src/index.js'
+import type { FamilyRecord, SessionStore } from '../src/index.js'
+import { ours } from './our-code.js'
 
 /** The built-in user the service contender creates, and the credentials the login load posts. */
 export const BENCH_CREDENTIALS = { username: 'bench-user', password: 'correct horse battery staple' }
 
 /** Minting hundreds of thousands of sessions must not keep them all: an access check never asks the store. */
-export class MintOnlyStore extends MemorySessionStore {
+export class MintOnlyStore extends ours.MemorySessionStore {
   override async createFamily (_family: FamilyRecord, _mark: string): Promise<boolean> {
     return true
   }
@@ -24,7 +25,7 @@ export function median (values: number[]): number {
  */
 export async function sessionInstance (secret: string, store: SessionStore): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
-  await app.register(sessionPlugin, { secret, store, verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }), rateLimit: false })
+  await app.register(ours.default, { secret, store, verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }), rateLimit: false })
   await app.ready()
   return app
 }

@@ -13,7 +13,7 @@ import cluster from 'node:cluster'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { buildApp } from '../../src/service/app.js'
+import { oursService } from '../our-code.js'
 import { BENCH_CREDENTIALS } from '../shared.js'
 import { announce, benchSecret, sessionCount, type BenchSession } from './serve.js'
 
@@ -22,7 +22,7 @@ const workers = Number(process.env.BENCH_WORKERS ?? '1')
 const dataDir = cluster.isPrimary ? mkdtempSync(join(tmpdir(), 'session-bench-')) : process.env.BENCH_DATA_DIR as string
 if (cluster.isPrimary) process.on('exit', () => { rmSync(dataDir, { recursive: true, force: true }) })
 process.on('SIGTERM', () => { process.exit(0) })
-const app = await buildApp({
+const app = await oursService.buildApp({
   env: {
     NODE_ENV: 'production',
     SESSION_SECRET: benchSecret(),

@@ -14,7 +14,7 @@
  */
 import Fastify from 'fastify'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import sessionPlugin, { MemorySessionStore } from '../../src/index.js'
+import { ours } from '../our-code.js'
 import { MintOnlyStore } from '../shared.js'
 import { announce, benchSecret, sessionCount, type BenchSession } from './serve.js'
 
@@ -25,9 +25,9 @@ if (metricsRegistry !== undefined) {
   collectDefaultMetrics({ register: metricsRegistry })
   setInterval(() => { metricsRegistry.metrics().catch((error: unknown) => { throw error }) }, 1000).unref()
 }
-await app.register(sessionPlugin, {
+await app.register(ours.default, {
   secret: benchSecret(),
-  store: mode === 'mint' ? new MintOnlyStore() : new MemorySessionStore(),
+  store: mode === 'mint' ? new MintOnlyStore() : new ours.MemorySessionStore(),
   // The credential check is the embedding app's business; here every username is a user of that id.
   verifyCredentials: async (username) => ({ id: username, username, roles: ['member'] }),
   rateLimit: false,
