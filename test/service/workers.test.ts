@@ -7,7 +7,11 @@
  *   replay); an older token presented later is reuse, and the family ends on every worker.
  * - A logout served by one worker is enforced by the other (its delay is printed, not asserted).
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { test } from 'tap'
@@ -118,4 +122,26 @@ test('WORKERS=2 over one SQLite file: rotation atomic across workers, revocation
 
 test('WORKERS=2 with STORE=memory is refused before anything starts', async (t) => {
   await t.rejects(startServer(t, { STORE: 'memory', WORKERS: '2' }), /WORKERS above 1 needs a store the workers share/)
+})
+
+test('WORKERS=2 with a setting only the workers refuse: the service stops with exit 1, not a restart loop', async (t) => {
+  // The primary checks the settings it reads itself; DATA_DIR is checked by each worker as it builds the app.
+  const file = join(tempDir(t), 'a-file')
+  writeFileSync(file, '')
+  const child = spawn(process.execPath, [...process.execArgv, 'src/service/server.ts'], {
+    env: { ...process.env, ...testEnv({ STORE: 'sqlite', DATA_DIR: file, WORKERS: '2', PORT: '0', LOG_LEVEL: 'info' }) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  t.equal(code, 1, 'a supervisor sees the failure')
+  if (code !== 1) t.comment(stdout + stderr)
+  t.match(stderr, `error: DATA_DIR "${file}" cannot be used (it is a file, not a directory)`, 'the worker\'s line')
+  const primary = logLines({ output: () => stdout } as RunningServer).map((l) => String(l['msg']))
+  t.equal(primary.filter((m) => / exited \(1\) before it served: stopping the service$/.test(m)).length, 1, 'the primary says it stops')
+  t.notOk(primary.some((m) => m.includes('starting another')), 'no worker started in its place')
+  t.notMatch(stdout, 'Server listening')
 })
