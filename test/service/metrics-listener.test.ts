@@ -75,3 +75,16 @@ test('a WORKERS primary scraped while no worker runs answers 503 and says why', 
   t.match(answer.log[0], /^info: metrics listener started: GET \/metrics on 127\.0\.0\.1:\d+, the workers' metrics aggregated$/)
   t.same(answer.log.slice(1), ['error: metrics unavailable: no worker is running'], 'logged once')
 })
+
+test('HEAD /metrics answers the headers only; a second listener for one app is refused', async (t) => {
+  const app = await buildTestApp(t, { env: { METRICS_PORT: '0' } })
+  const address = await listenMetrics(app)
+  const url = `http://127.0.0.1:${String(address?.port)}/metrics`
+  const head = await fetch(url, { method: 'HEAD' })
+  t.equal(head.status, 200)
+  t.match(head.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+  t.equal(await head.text(), '', 'no body')
+  t.match(await (await fetch(url)).text(), /^# HELP /m, 'GET has it')
+  await t.rejects(listenMetrics(app), { message: 'the metrics listener is already started' })
+  t.equal((await fetch(url)).status, 200, 'the first listener still serves')
+})

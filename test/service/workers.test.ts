@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { test } from 'tap'
 import { runUsersCli } from '../../src/service/cli/users.js'
-import { workerCount } from '../../src/service/workers.js'
+import { clusterSettings, workerCount } from '../../src/service/workers.js'
 import { tempDir, TEST_PASSWORD, testEnv } from '../helper.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { startServer, type RunningServer } from './server-process.js'
@@ -62,6 +62,15 @@ test('WORKERS parsing', async (t) => {
   t.equal(workerCount('auto', 4), 4)
   t.equal(workerCount('3', 4), 3)
   for (const bad of ['0', '-1', '1.5', 'two', '257', '01']) t.equal(workerCount(bad, 4), undefined, bad)
+})
+
+test('WORKERS and STORE from the environment, or else from .env, as the primary decides', async (t) => {
+  const dotenv = join(tempDir(t), '.env')
+  t.same(clusterSettings({}, dotenv), { workers: undefined, store: undefined }, 'no .env: neither set')
+  writeFileSync(dotenv, 'WORKERS=3\nSTORE=memory\n')
+  t.same(clusterSettings({}, dotenv), { workers: '3', store: 'memory' }, 'from .env')
+  t.same(clusterSettings({ WORKERS: '2', STORE: 'redis' }, dotenv), { workers: '2', store: 'redis' }, 'the environment wins')
+  t.same(clusterSettings({ WORKERS: '' }, dotenv), { workers: '', store: 'memory' }, 'set empty in the environment: not replaced by .env')
 })
 
 test('WORKERS=2 over one SQLite file: rotation atomic across workers, revocations enforced by both', async (t) => {
