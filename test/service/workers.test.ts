@@ -154,3 +154,21 @@ test('WORKERS=2 with a setting only the workers refuse: the service stops with e
   t.notOk(primary.some((m) => m.includes('starting another')), 'no worker started in its place')
   t.notMatch(stdout, 'Server listening')
 })
+
+test('WORKERS=2: a worker that dies while serving is replaced, and the service goes on; SIGTERM twice stops it once', async (t) => {
+  const server = await startServer(t, { STORE: 'sqlite', DATA_DIR: tempDir(t), WORKERS: '2' })
+  const listening = (): Array<Record<string, unknown>> => logLines(server).filter((l) => String(l['msg']).startsWith('Server listening'))
+  await waitFor('both workers to listen', listening, (lines) => lines.length === 2)
+  const [victim, survivor] = listening().map((l) => l['pid'] as number)
+  process.kill(victim as number, 'SIGKILL')
+  const replaced = await waitFor('a third worker to listen', listening, (lines) => lines.length === 3)
+  const fresh = replaced[2]?.['pid']
+  t.not(fresh, victim, 'a new process')
+  t.not(fresh, survivor)
+  const primary = logLines(server).filter((l) => l['pid'] !== victim && l['pid'] !== survivor && l['pid'] !== fresh).map((l) => String(l['msg']))
+  t.ok(primary.includes(`worker ${String(victim)} exited (SIGKILL); starting another`), primary.join('\n'))
+  t.notOk(primary.some((m) => m.includes('before it served')), 'not taken for a bad configuration')
+  for (let i = 0; i < 4; i++) t.equal((await send(server, 'GET', '/auth/session/status', {})).status, 200, `answered (${i})`)
+  server.child.kill('SIGTERM')
+  t.equal(await server.stop(), 0, 'a second SIGTERM changes nothing: the workers close, the primary exits 0')
+})
