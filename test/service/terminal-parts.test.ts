@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { test } from 'tap'
-import { startupBanner } from '../../src/service/terminal.js'
+import { bannerText, startupBanner } from '../../src/service/terminal.js'
 import { addUser, buildTestApp } from '../helper.js'
 
 const run = promisify(execFile)
@@ -25,6 +25,14 @@ test('the banner of a listening app: the port it got, and the hint to add a user
   const after = await startupBanner(app, app.config)
   t.notMatch(after, 'No users yet', 'read from the directory at each call')
   t.match(after, `Session service ready: http://localhost:${port}\n`)
+})
+
+test('the Redis location in the banner: no trailing slash for database 0, the database otherwise', async (t) => {
+  const config = { STORE: 'redis' as const, DATA_DIR: './data', REDIS_KEY_PREFIX: 'session:', DEMO: false, AUTH_PREFIX: '/auth' }
+  const data = (url: string): string | undefined => /Data: {2}(.*)\n/.exec(bannerText({ url: 'http://localhost:3000', config: { ...config, REDIS_URL: url }, noUsers: false }))?.[1]
+  t.equal(data('redis://cache.internal:6379/'), 'Redis at redis://cache.internal:6379, keys session:* (STORE=redis)')
+  t.equal(data('redis://cache.internal:6379'), 'Redis at redis://cache.internal:6379, keys session:* (STORE=redis)')
+  t.equal(data('rediss://:pw@cache.internal:6380/3'), 'Redis at rediss://cache.internal:6380/3, keys session:* (STORE=redis)')
 })
 
 /** Runs test/fixtures/processes/pretty-log.ts (through tsx, as this test runs) in one pino-pretty situation. */
