@@ -12,13 +12,16 @@ import { test } from 'tap'
 import { tempDir, testEnv } from '../helper.js'
 
 const SERVER = resolve('src/service/server.ts')
-// This process's loader and coverage hooks, the loader named by its path so another working directory works.
+// This process's loader and coverage hooks, the loader named by its path so another working directory works,
+// with this project's tsconfig.json (found from the working directory otherwise): compiled as in the other
+// processes, so c8 merges their coverage of each file.
 const NODE_ARGS = process.execArgv.map((arg) => arg === '--import=tsx' ? `--import=${import.meta.resolve('tsx')}` : arg)
+const TSCONFIG = resolve('tsconfig.json')
 
 function start (env: Record<string, string>, cwd = process.cwd()): { status: number | null, stdout: string, stderr: string } {
   const run = spawnSync(process.execPath, [...NODE_ARGS, SERVER], {
     cwd,
-    env: { ...process.env, ...testEnv({ PORT: '0', ...env }) },
+    env: { ...process.env, TSX_TSCONFIG_PATH: TSCONFIG, ...testEnv({ PORT: '0', ...env }) },
     encoding: 'utf8',
     timeout: 60_000
   })
