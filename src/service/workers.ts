@@ -50,7 +50,7 @@ export function runPrimary (count: number, log: PrimaryLog): void {
     worker.once('listening', () => { serving.add(worker) })
     worker.once('exit', (code, signal) => {
       if (stopping) {
-        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
+        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit() // with stop()'s process.exitCode
         return
       }
       if (!serving.has(worker)) {

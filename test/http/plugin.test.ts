@@ -93,7 +93,13 @@ test('the session plugin validates its options and names the one that is wrong',
     ['routes a string', { routes: 'no' }, /"routes" must be a boolean/],
     ['cache size negative', { verifiedTokenCacheSize: -1 }, /"verifiedTokenCacheSize" must be an integer/],
     ['redis key prefix with a space', { redisKeyPrefix: 'a b' }, /"redisKeyPrefix" must be 1-64 characters of A-Z/],
-    ['poll interval zero', { revocationPollIntervalMs: 0 }, /"revocationPollIntervalMs" must be an integer/]
+    ['poll interval zero', { revocationPollIntervalMs: 0 }, /"revocationPollIntervalMs" must be an integer/],
+    ['issuer null', { issuer: null }, /"issuer" must be a string of 1-256 characters \(got null\)/],
+    ['issuer an object', { issuer: { name: 'x' } }, /"issuer" must be a string of 1-256 characters \(got an object\)/],
+    ['public origin a number', { publicOrigin: 443 }, /"publicOrigin" must be a string \(got 443\)/],
+    ['accounts without its methods', { accounts: { verifyCredentials: async () => null } }, /"accounts" must implement the Accounts interface \(.*\), like the built-in UserDirectory/],
+    ['open signup without accounts', { signup: 'open' }, /"signup" can be "open" only with the accounts option/],
+    ['isTrustedProxy not a function', { isTrustedProxy: ['10.0.0.1'] }, /"isTrustedProxy" must be a function \(address\) => boolean/]
   ]
   for (const [name, change, message] of cases) {
     const app = Fastify()

@@ -111,3 +111,37 @@ test('the backup CLI refuses what would lose or damage data, with a message sayi
   t.equal(bad.status, 1)
   t.match(bad.stderr, /^error: .*sessions\.db exists: stop the service/)
 })
+
+test('backup --help: the usage on stdout, exit 0, nothing opened', async (t) => {
+  const out: string[] = []
+  t.equal(await runBackupCli(['--help'], { out: (line) => out.push(line), env: { DATA_DIR: join(tempDir(t), 'missing') } }), 0)
+  t.equal(out.length, 1)
+  t.match(out[0], /^usage: .*<command> <file>\n {2}create <file> .*\n {2}verify <file> .*\n {2}restore <file> /)
+})
+
+test('backup without STORE or DATA_DIR: the SQLite database in ./data, as npm start uses', async (t) => {
+  const dir = tempDir(t)
+  const before = process.cwd()
+  process.chdir(dir)
+  t.teardown(() => { process.chdir(before) })
+  await t.rejects(backup(['create', 'b.db'], {}), { message: `no database at ${join(dir, 'data', 'sessions.db')}: is DATA_DIR right?` })
+})
+
+test('what counts as a live session is decided at the time given (now), or else at the real time', async (t) => {
+  const dataDir = tempDir(t)
+  const app = await buildTestApp(t, { env: { STORE: 'sqlite', DATA_DIR: dataDir } })
+  await addUser(app, 'alice')
+  await loggedIn(t, app, 'alice')
+  const file = join(tempDir(t), 'b.db')
+  const [created] = await backup(['create', file], { STORE: 'sqlite', DATA_DIR: dataDir })
+  t.match(created, ': 1 users, 1 live sessions, 0 revocations in force', 'now: the real time')
+  const at = async (now: number): Promise<string[]> => {
+    const out: string[] = []
+    await runBackupCli(['verify', file], { out: (line) => out.push(line), env: {}, now: () => now })
+    return out
+  }
+  const [today] = await at(Math.floor(Date.now() / 1000))
+  t.match(today, 'is a whole backup: 1 users, 1 live sessions')
+  const [later] = await at(Math.floor(Date.now() / 1000) + 10 * 365 * 86_400)
+  t.match(later, 'is a whole backup: 1 users, 0 live sessions', 'ten years on, the session has expired')
+})

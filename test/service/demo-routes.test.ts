@@ -114,3 +114,13 @@ test('without DEMO_PASSWORD the demo password is random at every start: there is
   }
   t.equal(passwords.size, 2, 'a different one each start')
 })
+
+test('a DEMO_PASSWORD the password policy refuses stops the boot, saying why', async (t) => {
+  const refusals: Array<[string, string]> = [
+    ['short', 'the password must have at least 8 characters'],
+    ['my demo passphrase', 'the password must not contain the username']
+  ]
+  for (const [password, reason] of refusals) {
+    await t.rejects(buildTestApp(t, { env: { DEMO: 'true', DEMO_PASSWORD: password }, demoAssetsDir: fakeBuild(t) }), { code: 'ERR_INVALID_OPTION', message: `DEMO_PASSWORD is refused by the password policy: ${reason}` }, password)
+  }
+})

@@ -26,6 +26,7 @@ test('the client configuration from the environment', async (t) => {
   t.match(redisClusterOptions(cluster), { enableOfflineQueue: false, scaleReads: 'master', redisOptions: { password: 's3cret', maxRetriesPerRequest: 0, commandTimeout: 1000 } }, 'fail-fast options and the password reach every node')
   t.throws(() => redisClusterOptions({ ...cluster, url: 'redis://ignored/2' }), /only database 0/)
   t.throws(() => redisClientConfig({ ...base, REDIS_SENTINELS: ['a:1'], REDIS_CLUSTER_NODES: ['b:2'] }), { code: 'ERR_INVALID_OPTION', message: /REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set/ })
+  t.throws(() => redisClientConfig({ ...base, REDIS_SENTINEL_PASSWORD: 'sentinel-pw' }), { code: 'ERR_INVALID_OPTION', message: 'REDIS_SENTINEL_PASSWORD is set but REDIS_SENTINELS is not: set REDIS_SENTINELS (host:port,...) or remove REDIS_SENTINEL_PASSWORD' })
   t.throws(() => redisClientConfig({ ...base, REDIS_SENTINELS: ['10.0.0.1'] }), { code: 'ERR_INVALID_OPTION', message: 'REDIS_SENTINELS: "10.0.0.1" is not host:port (comma-separated list, e.g. 10.0.0.1:26379,10.0.0.2:26379)' })
 })
 

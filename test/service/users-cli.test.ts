@@ -125,6 +125,23 @@ test('promptHidden: raw mode while typing, backspace, Ctrl-C', async (t) => {
   t.same(cancelled.modes, [true, false])
 })
 
+test('promptHidden: input that ends, or Ctrl-D, before Enter gives no password', async (t) => {
+  const input = Object.assign(new PassThrough(), { isTTY: true, modes: [] as boolean[], setRawMode (mode: boolean) { this.modes.push(mode) } })
+  let written = ''
+  const answer = promptHidden('Password: ', input, { write: (text: string) => { written += text } })
+  input.end('half a pass')
+  await t.rejects(answer, new PromptAbortedError('no password given; nothing changed'), 'the end of input is not an empty password')
+  t.same(input.modes, [true, false], 'raw mode off again')
+  t.equal(written, 'Password: \n')
+  t.equal(input.listenerCount('data') + input.listenerCount('end'), 0, 'its listeners removed')
+
+  // Input without raw mode (not a terminal): the same reading, and Ctrl-D cancels.
+  const plain = new PassThrough()
+  const cancelled = promptHidden('Password: ', plain, { write: () => {} })
+  plain.write('secret\u0004')
+  await t.rejects(cancelled, new PromptAbortedError('cancelled; nothing changed'))
+})
+
 test('the real CLI on a terminal: prompts, echoes nothing, prints no JSON log lines', { skip: spawnSync('script', ['--version']).status === 0 ? false : 'no `script` to give it a terminal' }, async (t) => {
   const dir = tempDir(t)
   const child = spawn('script', ['-qec', `${process.execPath} ${process.execArgv.join(' ')} src/service/cli/users-main.ts add dora`, '/dev/null'], {

@@ -7,12 +7,16 @@
  *   replay); an older token presented later is reuse, and the family ends on every worker.
  * - A logout served by one worker is enforced by the other (its delay is printed, not asserted).
  */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { test } from 'tap'
 import { runUsersCli } from '../../src/service/cli/users.js'
-import { workerCount } from '../../src/service/workers.js'
+import { clusterSettings, workerCount } from '../../src/service/workers.js'
 import { tempDir, TEST_PASSWORD, testEnv } from '../helper.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { startServer, type RunningServer } from './server-process.js'
@@ -58,6 +62,15 @@ test('WORKERS parsing', async (t) => {
   t.equal(workerCount('auto', 4), 4)
   t.equal(workerCount('3', 4), 3)
   for (const bad of ['0', '-1', '1.5', 'two', '257', '01']) t.equal(workerCount(bad, 4), undefined, bad)
+})
+
+test('WORKERS and STORE from the environment, or else from .env, as the primary decides', async (t) => {
+  const dotenv = join(tempDir(t), '.env')
+  t.same(clusterSettings({}, dotenv), { workers: undefined, store: undefined }, 'no .env: neither set')
+  writeFileSync(dotenv, 'WORKERS=3\nSTORE=memory\n')
+  t.same(clusterSettings({}, dotenv), { workers: '3', store: 'memory' }, 'from .env')
+  t.same(clusterSettings({ WORKERS: '2', STORE: 'redis' }, dotenv), { workers: '2', store: 'redis' }, 'the environment wins')
+  t.same(clusterSettings({ WORKERS: '' }, dotenv), { workers: '', store: 'memory' }, 'set empty in the environment: not replaced by .env')
 })
 
 test('WORKERS=2 over one SQLite file: rotation atomic across workers, revocations enforced by both', async (t) => {
@@ -118,4 +131,44 @@ test('WORKERS=2 over one SQLite file: rotation atomic across workers, revocation
 
 test('WORKERS=2 with STORE=memory is refused before anything starts', async (t) => {
   await t.rejects(startServer(t, { STORE: 'memory', WORKERS: '2' }), /WORKERS above 1 needs a store the workers share/)
+})
+
+test('WORKERS=2 with a setting only the workers refuse: the service stops with exit 1, not a restart loop', async (t) => {
+  // The primary checks the settings it reads itself; DATA_DIR is checked by each worker as it builds the app.
+  const file = join(tempDir(t), 'a-file')
+  writeFileSync(file, '')
+  const child = spawn(process.execPath, [...process.execArgv, 'src/service/server.ts'], {
+    env: { ...process.env, ...testEnv({ STORE: 'sqlite', DATA_DIR: file, WORKERS: '2', PORT: '0', LOG_LEVEL: 'info' }) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  t.equal(code, 1, 'a supervisor sees the failure')
+  if (code !== 1) t.comment(stdout + stderr)
+  t.match(stderr, `error: DATA_DIR "${file}" cannot be used (it is a file, not a directory)`, 'the worker\'s line')
+  const primary = logLines({ output: () => stdout } as RunningServer).map((l) => String(l['msg']))
+  t.equal(primary.filter((m) => / exited \(1\) before it served: stopping the service$/.test(m)).length, 1, 'the primary says it stops')
+  t.notOk(primary.some((m) => m.includes('starting another')), 'no worker started in its place')
+  t.notMatch(stdout, 'Server listening')
+})
+
+test('WORKERS=2: a worker that dies while serving is replaced, and the service goes on; SIGTERM twice stops it once', async (t) => {
+  const server = await startServer(t, { STORE: 'sqlite', DATA_DIR: tempDir(t), WORKERS: '2' })
+  const listening = (): Array<Record<string, unknown>> => logLines(server).filter((l) => String(l['msg']).startsWith('Server listening'))
+  await waitFor('both workers to listen', listening, (lines) => lines.length === 2)
+  const [victim, survivor] = listening().map((l) => l['pid'] as number)
+  process.kill(victim as number, 'SIGKILL')
+  const replaced = await waitFor('a third worker to listen', listening, (lines) => lines.length === 3)
+  const fresh = replaced[2]?.['pid']
+  t.not(fresh, victim, 'a new process')
+  t.not(fresh, survivor)
+  const primary = logLines(server).filter((l) => l['pid'] !== victim && l['pid'] !== survivor && l['pid'] !== fresh).map((l) => String(l['msg']))
+  t.ok(primary.includes(`worker ${String(victim)} exited (SIGKILL); starting another`), primary.join('\n'))
+  t.notOk(primary.some((m) => m.includes('before it served')), 'not taken for a bad configuration')
+  for (let i = 0; i < 4; i++) t.equal((await send(server, 'GET', '/auth/session/status', {})).status, 200, `answered (${i})`)
+  server.child.kill('SIGTERM')
+  t.equal(await server.stop(), 0, 'a second SIGTERM changes nothing: the workers close, the primary exits 0')
 })

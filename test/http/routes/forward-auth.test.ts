@@ -267,6 +267,8 @@ test('FORWARD_AUTH=false: no forward-auth routes; bad settings stop the boot nam
     [{ LOGIN_URL: 'javascript:alert(1)' }, /^LOGIN_URL must be an http\(s\) URL/],
     [{ LOGIN_URL: '//evil.example/' }, /^LOGIN_URL must be/],
     [{ LOGIN_URL: 'https://user:pw@auth.example/' }, /^LOGIN_URL must be/],
+    [{ LOGIN_URL: 'https://auth.example.com/log in' }, /^LOGIN_URL must be/],
+    [{ LOGIN_URL: 'auth.example.com/login' }, /^LOGIN_URL must be/],
     [{ IDENTITY_HEADERS: 'X-User=password' }, /^IDENTITY_HEADERS must be a list of oauth2-proxy, authelia or Header-Name=field/],
     [{ REDIRECT_HOSTS: 'https://app.example.com' }, /^REDIRECT_HOSTS must be a list of lower-case hosts/],
     [{ ASSERTION_TTL_SECONDS: '301' }, /ASSERTION_TTL_SECONDS/],
