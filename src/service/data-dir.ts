@@ -1,6 +1,6 @@
 /** DATA_DIR: created when missing, and proven writable before anything is put there. */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidOptionError } from '../common/errors.js'
 
@@ -14,11 +14,19 @@ const REASONS: Readonly<Record<string, string>> = {
   ENOENT: 'a parent directory cannot be created'
 }
 
+function isSymbolicLink (path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink()
+  } catch {
+    return false
+  }
+}
+
 /** Why DATA_DIR cannot be used, as one line naming it; rethrows anything that is not a file-system error. */
 export function dataDirError (dir: string, error: unknown): Error {
   const code = (error as NodeJS.ErrnoException).code
   if (code === undefined) throw error
-  const reason = REASONS[code] ?? code
+  const reason = code === 'ENOENT' && isSymbolicLink(dir) ? 'it is a symbolic link to a directory that does not exist: a volume not mounted?' : REASONS[code] ?? code
   return new InvalidOptionError(`DATA_DIR ${JSON.stringify(dir)} cannot be used (${reason}): it must be a directory this process can create files in, or a path where it can create one`)
 }
 

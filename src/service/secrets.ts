@@ -38,14 +38,17 @@ export function resolveSecret (source: SecretSource): ResolvedSecret {
     throw new InvalidOptionError('SESSION_SECRET is required when NODE_ENV=production: set it to at least 32 random bytes, e.g. `openssl rand -base64 32`')
   }
   const file = join(source.dataDir, 'session-secret')
+  let existing: string | undefined
   try {
-    const existing = readFileSync(file, 'utf8').trim()
+    existing = readFileSync(file, 'utf8').trim()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw secretFileError(file, error)
+  }
+  if (existing !== undefined) {
     if (assessSecret(Buffer.from(existing)) !== undefined) {
       throw new InvalidOptionError(`${file} does not hold a usable secret: delete it to have a new one generated, or set SESSION_SECRET`)
     }
     return { secret: existing, previous, generatedAt: file }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
   }
   mkdirSync(source.dataDir, { recursive: true, mode: 0o700 })
   const secret = randomBytes(32).toString('base64url')
@@ -58,9 +61,34 @@ export function resolveSecret (source: SecretSource): ResolvedSecret {
     linkSync(aside, file)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-    return { secret: readFileSync(file, 'utf8').trim(), previous, generatedAt: file }
+    try {
+      return { secret: readFileSync(file, 'utf8').trim(), previous, generatedAt: file }
+    } catch (readError) {
+      // The name is taken and cannot be read: a symbolic link to nothing, most likely (ENOENT).
+      throw secretFileError(file, readError)
+    }
   } finally {
     unlinkSync(aside)
   }
   return { secret, previous, generatedAt: file }
+}
+
+const SECRET_FILE_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'it is a symbolic link to a file that does not exist (a secrets volume not mounted?): mount it, or remove the link to have a new secret generated, which ends every session',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'it is a directory, not a file',
+  ENOTDIR: 'part of the path is a file, not a directory',
+  ELOOP: 'a loop of symbolic links'
+}
+
+/**
+ * Why DATA_DIR/session-secret cannot be read, as one line naming it (a setting's error: no stack trace at
+ * start-up); anything that is not a file-system error is returned as it is. A secret is never generated in
+ * place of one that cannot be read: the sessions signed with it would all end.
+ */
+function secretFileError (file: string, error: unknown): Error {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === undefined) return error as Error
+  return new InvalidOptionError(`${file} cannot be read: ${SECRET_FILE_REASONS[code] ?? code}; or set SESSION_SECRET`)
 }
