@@ -3,14 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { lstatSync, mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidOptionError } from '../common/errors.js'
+import { FILE_ERROR_WORDS } from '../common/file-errors.js'
 
 const REASONS: Readonly<Record<string, string>> = {
-  ENOTDIR: 'part of the path is a file, not a directory',
+  ...FILE_ERROR_WORDS,
   EEXIST: 'it is a file, not a directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'the file system is read-only',
-  ENOSPC: 'no space left on the device',
   ENOENT: 'a parent directory cannot be created'
 }
 

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { InvalidOptionError } from '../common/errors.js'
+import { FILE_ERROR_WORDS } from '../common/file-errors.js'
 import { assessSecret } from '../tokens/secret-strength.js'
 
 export interface SecretSource {
@@ -75,11 +76,8 @@ export function resolveSecret (source: SecretSource): ResolvedSecret {
 
 const SECRET_FILE_REASONS: Readonly<Record<string, string>> = {
   ENOENT: 'it is a symbolic link to a file that does not exist (a secrets volume not mounted?): mount it, or remove the link to have a new secret generated, which ends every session',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EISDIR: 'it is a directory, not a file',
-  ENOTDIR: 'part of the path is a file, not a directory',
-  ELOOP: 'a loop of symbolic links'
+  ...FILE_ERROR_WORDS,
+  EISDIR: 'it is a directory, not a file'
 }
 
 /**

@@ -1,10 +1,12 @@
 /**
- * Backups of the standalone service's SQLite data (STORE=sqlite), with the same DATA_DIR as `npm start`:
+ * Backups of the standalone service's SQLite data (STORE=sqlite), with the same DATA_DIR as the service, run
+ * as `fastify-stateless-session backup <args>` from the installed package or as `npm run backup -- <args>` in
+ * a checkout of this repository:
  *
- *   npm run backup -- create <file>     an online copy, taken while the service runs
- *   npm run backup -- verify <file>     checks a backup and says what it holds
- *   npm run backup -- restore <file>    puts a backup in place as DATA_DIR's database (service stopped, old
- *                                        database moved aside first)
+ *   backup create <file>     an online copy, taken while the service runs
+ *   backup verify <file>     checks a backup and says what it holds
+ *   backup restore <file>    puts a backup in place as DATA_DIR's database (service stopped, old
+ *                           database moved aside first)
  *
  * docs/deployment.md ("Backups") gives the procedure. A backup holds users (password hashes), sessions and
  * revocations, never the session secret: keep SESSION_SECRET (or DATA_DIR/session-secret) apart.

@@ -1,17 +1,18 @@
 /**
  * The users CLI of the standalone service, against whichever store is configured (same environment and
- * .env as `npm start`):
+ * .env as the service), run as `fastify-stateless-session users <args>` from the installed package or as
+ * `npm run users -- <args>` in a checkout of this repository:
  *
- *   npm run users -- add <name> [--role <role>]... [--password-stdin]
- *   npm run users -- passwd <name> [--password-stdin]     (ends all of the user's sessions)
- *   npm run users -- roles <name> [--role <role>]...
- *   npm run users -- disable <name>                       (ends all of the user's sessions)
- *   npm run users -- enable <name>
- *   npm run users -- delete <name>                        (ends all of the user's sessions)
- *   npm run users -- list
- *   npm run users -- sessions list <name>                 (the user's live sessions)
- *   npm run users -- sessions end <name> [--session <id>] (all of them, or one)
- *   npm run users -- mfa reset <name>                    (removes the second factor; ends all of the user's sessions)
+ *   users add <name> [--role <role>]... [--password-stdin]
+ *   users passwd <name> [--password-stdin]      (ends all of the user's sessions)
+ *   users roles <name> [--role <role>]...
+ *   users disable <name>                        (ends all of the user's sessions)
+ *   users enable <name>
+ *   users delete <name>                         (ends all of the user's sessions)
+ *   users list
+ *   users sessions list <name>                  (the user's live sessions)
+ *   users sessions end <name> [--session <id>]  (all of them, or one)
+ *   users mfa reset <name>                      (removes the second factor; ends all of the user's sessions)
  *
  * It opens only the user store and the session store, never the HTTP app: no keys, no revocation list to load
  * (docs/benchmarks.md, "The users CLI"). What it records reaches a running service through its revocation
@@ -119,8 +120,7 @@ function parseArguments (argv: string[], usageText: string): ReturnType<typeof p
   }
 }
 
-async function readPassword (command: string, name: string, usesStdin: boolean, io: CliIo): Promise<string> {
-  const invokedAs = io.invokedAs ?? USERS_INVOKED_AS
+async function readPassword (command: string, name: string, usesStdin: boolean, io: CliIo, invokedAs: string): Promise<string> {
   if (usesStdin) return await readStdin(io.stdin)
   if (io.promptPassword === undefined) {
     throw new UsageError(`${command} needs the password: run it on a terminal to be prompted, or pipe it in with --password-stdin, e.g.\n  printf '%s' "$PASSWORD" | ${invokedAs} ${command} ${name} --password-stdin`)
@@ -132,7 +132,8 @@ async function readPassword (command: string, name: string, usesStdin: boolean, 
 
 /** Runs one CLI command; returns the exit code. */
 export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
-  const usageText = usage(io.invokedAs ?? USERS_INVOKED_AS)
+  const invokedAs = io.invokedAs ?? USERS_INVOKED_AS
+  const usageText = usage(invokedAs)
   const { values, positionals } = parseArguments(argv, usageText)
   // `sessions <list|end> <name>` and `mfa reset <name>`: the sub-command comes before the name.
   const sub = positionals[0] === 'sessions' || positionals[0] === 'mfa' ? positionals[1] : undefined
@@ -153,7 +154,7 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
   const known = ['add', 'passwd', 'roles', 'disable', 'enable', 'delete', 'list', 'sessions', 'mfa']
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"\n${usageText}`)
   const username = name as string
-  const password = needsPassword ? await readPassword(command, username, values['password-stdin'] === true, io) : ''
+  const password = needsPassword ? await readPassword(command, username, values['password-stdin'] === true, io, invokedAs) : ''
 
   const config = loadConfig({ env: io.env, dotenv: true })
   const log = io.log === undefined ? pino({ level: 'silent' }) : pino(loggerOptions(config.LOG_LEVEL), io.log)
