@@ -4,14 +4,14 @@
  * and its directory removed when the test ends. Sentinel timings are short (down after 1 s) so a failover
  * takes a couple of seconds.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import { answersPing, freePort, startRedis, type RedisServer } from './redis-server.js'
+import { answersPing, freePort, spawnRedisServer, startRedis, type RedisServer } from './redis-server.js'
 
 export const SENTINEL_NAME = 'mymaster'
 /** `sentinel down-after-milliseconds`: how long the primary must be silent before a failover starts. */
@@ -35,7 +35,7 @@ export interface SentinelSet {
 /** A process started by a test and killed (SIGKILL) at its end. */
 export async function spawnRedisProcess (t: Test, args: string[], port: number, dir: string): Promise<ChildProcess> {
   let output = ''
-  const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawnRedisServer(args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
   child.stdout.on('data', (chunk) => { output += String(chunk) })
   child.stderr.on('data', (chunk) => { output += String(chunk) })
   t.teardown(async () => {

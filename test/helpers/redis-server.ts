@@ -3,11 +3,12 @@
  * append-only file, and stopped, killed (SIGKILL) or restarted on the same port by the test to inject faults.
  * Fails with a clear message when the binary is not on PATH.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess, type ChildProcessByStdio, type SpawnOptionsWithStdioTuple } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface RedisServerOptions {
@@ -47,6 +48,22 @@ function requireBinary (): void {
     throw new Error('redis-server is not on PATH: install it (Debian: `apt-get install redis-server`) to run the Redis tests')
   }
   binaryChecked = true
+}
+
+let deathSignalWrapper: boolean | undefined
+
+/**
+ * Spawns redis-server so that it dies with the test process that started it. Teardowns do not run when tap
+ * kills a test file that ran out of time, and a redis-server left behind holds its port and memory until
+ * the machine restarts: where util-linux's `setpriv` is available (Debian's is), the server is started
+ * through it with a parent-death signal (SIGKILL when the test process ends, whatever the cause). setpriv
+ * execs redis-server in place, so the pid, signals and exit code are redis-server's own.
+ */
+export function spawnRedisServer (args: string[], options: SpawnOptionsWithStdioTuple<'ignore', 'pipe', 'pipe'>): ChildProcessByStdio<null, Readable, Readable> {
+  deathSignalWrapper ??= spawnSync('setpriv', ['--pdeathsig', 'KILL', 'true']).status === 0
+  return deathSignalWrapper
+    ? spawn('setpriv', ['--pdeathsig', 'KILL', 'redis-server', ...args], options)
+    : spawn('redis-server', args, options)
 }
 
 /** A TCP port nobody listens on right now (the OS picks it). */
@@ -115,7 +132,7 @@ export async function startRedis (t: Teardown, options: RedisServerOptions = {})
   async function start (): Promise<void> {
     if (child !== undefined) throw new Error('redis-server is already running')
     let stderr = ''
-    const started = spawn('redis-server', args(), { stdio: ['ignore', 'pipe', 'pipe'] })
+    const started = spawnRedisServer(args(), { stdio: ['ignore', 'pipe', 'pipe'] })
     started.stdout.on('data', (chunk) => { stderr += String(chunk) })
     started.stderr.on('data', (chunk) => { stderr += String(chunk) })
     child = started

@@ -4,44 +4,12 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { test, type Test } from 'tap'
 import sessionPlugin from '../../src/http/plugin.js'
 import { redisNamespace } from '../../src/http/rate-limits.js'
 import { MemorySessionStore } from '../../src/stores/memory-session-store.js'
 import { TEST_SECRET } from '../helper.js'
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-async function startRedis (t: Test): Promise<{ port: number, process: ChildProcess }> {
-  const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-  t.teardown(() => { child.kill('SIGKILL') })
-  const missing = new Promise<never>((_resolve, reject) => {
-    child.once('error', (error) => { reject(new Error(`redis-server could not be started (is it on PATH?): ${error.message}`)) })
-  })
-  const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  probe.on('error', () => {})
-  for (let i = 0; ; i++) {
-    try {
-      await Promise.race([probe.connect(), missing])
-      await probe.ping()
-      break
-    } catch (error) {
-      if (i === 100) throw error
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
-  probe.disconnect()
-  return { port, process: child }
-}
+import { startRedis } from '../helpers/redis-server.js'
 
 async function client (t: Test, port: number): Promise<Redis> {
   // Fail fast while Redis is away, as a service client should (no offline queue, no retries per command).
@@ -94,8 +62,7 @@ test('two instances count failures together in Redis; the window is a Redis TTL;
   await redisA.del(...keys)
   t.equal(await login(b, 'right password'), 200, 'once the counters are gone, the limit is gone')
 
-  server.process.kill('SIGKILL')
-  await new Promise((resolve) => server.process.once('exit', resolve))
+  await server.kill()
   const down = await a.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, payload: { username: 'alice', password: 'right password' } })
   t.equal(down.statusCode, 503, 'no counter, no login: fail closed')
   t.equal(down.json().code, 'ERR_STORE_UNAVAILABLE')
