@@ -405,13 +405,15 @@ export class SessionClient {
 
   /**
    * Changes the password of the signed-in user. Every other session of the user ends at once; this browser
-   * gets a new session (a new `sessionId`), announced to its other tabs. A wrong current password rejects
-   * with status 403, code ERR_WRONG_PASSWORD; a new password outside the policy with 400 ERR_PASSWORD_POLICY.
+   * gets a new session (a new `sessionId`), announced to its other tabs. A user with a second factor sends its
+   * code too (as for `reauth`). A wrong current password or code rejects with status 403, code
+   * ERR_WRONG_PASSWORD; a missing code with 401 ERR_SECOND_FACTOR_REQUIRED; a new password outside the policy
+   * with 400 ERR_PASSWORD_POLICY.
    */
-  async changePassword (currentPassword: string, newPassword: string): Promise<SessionState> {
+  async changePassword (currentPassword: string, newPassword: string, code?: string): Promise<SessionState> {
     let state: SessionState | undefined
     const response = await this.#authed(async () => await this.#lock.run(async () => {
-      const answer = await this.#send('POST', '/password', { currentPassword, newPassword })
+      const answer = await this.#send('POST', '/password', code === undefined ? { currentPassword, newPassword } : { currentPassword, newPassword, code })
       if (answer.ok) state = await this.#adopt(answer, { announce: true, fresh: true })
       return answer
     }))

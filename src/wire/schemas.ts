@@ -67,9 +67,13 @@ export const EndedBody = Type.Object({
 const Password = Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH })
 const Roles = Type.Array(Type.String({ minLength: 1, maxLength: MAX_ROLE_LENGTH }), { maxItems: MAX_ROLES })
 
+/** A code from an authenticator app (TOTP: six digits). */
+export const TotpCode = Type.String({ pattern: '^[0-9]{6}$', description: 'The six-digit code the authenticator app shows now.' })
+
 export const ChangePasswordBody = Type.Object({
   currentPassword: Password,
-  newPassword: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH, description: 'At least 8 characters, not a common password, not containing the username (docs/security.md, "Passwords").' })
+  newPassword: Type.String({ minLength: 1, maxLength: MAX_PASSWORD_LENGTH, description: 'At least 8 characters, not a common password, not containing the username (docs/security.md, "Passwords").' }),
+  code: Type.Optional({ ...TotpCode, description: 'Required when the user has a second factor: the six-digit code the authenticator app shows now.' })
 }, { additionalProperties: false })
 
 export const SignupBody = Type.Object({
@@ -122,9 +126,6 @@ export const UserSessionParams = Type.Object({
   id: UserIdParams.properties.id,
   sessionId: SessionId
 })
-
-/** A code from an authenticator app (TOTP: six digits). */
-export const TotpCode = Type.String({ pattern: '^[0-9]{6}$', description: 'The six-digit code the authenticator app shows now.' })
 
 export const ReauthBody = Type.Object({
   password: Password,

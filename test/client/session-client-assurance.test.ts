@@ -53,7 +53,7 @@ test('a stale authentication: reauthRequired, no refresh; reauth() and the call 
   t.equal(await client.endOtherSessions(), 0)
 })
 
-test('two-step login: login() rejects with ERR_SECOND_FACTOR_REQUIRED, verifySecondFactor() signs in; reauth() takes the code', async (t) => {
+test('two-step login: login() rejects with ERR_SECOND_FACTOR_REQUIRED, verifySecondFactor() signs in; reauth() and changePassword() take the code', async (t) => {
   const clock = new ManualClock()
   const app = await buildTestApp(t, { clock: clock.now })
   await addUser(app, 'alice')
@@ -77,4 +77,11 @@ test('two-step login: login() rejects with ERR_SECOND_FACTOR_REQUIRED, verifySec
   await t.rejects(client.reauth(TEST_PASSWORD), { code: 'ERR_SECOND_FACTOR_REQUIRED' })
   t.equal((await client.reauth(TEST_PASSWORD, appCode(secret, clock.ms))).sessionId, state.sessionId)
   t.equal(await client.endOtherSessions(), 0)
+
+  clock.advance(30)
+  const newPassword = 'a brand new passphrase'
+  await t.rejects(client.changePassword(TEST_PASSWORD, newPassword), { status: 401, code: 'ERR_SECOND_FACTOR_REQUIRED' }, 'changePassword() needs the code too')
+  t.equal(client.state?.sessionId, state.sessionId, 'the session lives on')
+  const changed = await client.changePassword(TEST_PASSWORD, newPassword, appCode(secret, clock.ms))
+  t.not(changed.sessionId, state.sessionId, 'a new session after the change')
 })

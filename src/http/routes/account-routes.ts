@@ -2,7 +2,8 @@
  * Self-service account routes, registered inside the auth routes' context (JSON only, CSRF-checked, no-store,
  * security headers) when the plugin is given `accounts`:
  * - POST <prefix>/password: the signed-in user changes their password. Every session of the user ends (other
- *   devices are logged out at once), and this device gets a new session (new cookies, new session id).
+ *   devices are logged out at once), and this device gets a new session (new cookies, new session id). For a
+ *   user with a second factor it needs the factor's code too, as a re-authentication does.
  * - POST <prefix>/signup: only with `signup: 'open'`.
  *
  * preHandlers are arrays, so a stronger check (re-authentication, a second factor) can be added in front of
@@ -10,12 +11,14 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { WrongPasswordError } from '../../common/errors.js'
-import type { IssuedSession, LoginResult, SessionInfo, SessionService } from '../../session/session-service.js'
+import { SecondFactorRequiredError, WrongPasswordError } from '../../common/errors.js'
+import { PASSWORD_AMR, type IssuedSession, type LoginResult, type SessionInfo, type SessionService } from '../../session/session-service.js'
 import type { Accounts, PasswordChange } from '../../users/accounts.js'
+import { checkPassword as checkPasswordPolicy } from '../../users/user-directory.js'
 import { ChangePasswordBody, ErrorBody, SessionBody, SignupBody } from '../../wire/schemas.js'
 import { audit } from '../audit.js'
 import type { AuthRateLimits } from '../rate-limits.js'
+import type { SecondFactorCheck } from './reauth-routes.js'
 import { BODY_LIMIT, clientInfo, errorResponses as errors, refuseRateLimited, type SessionReplies } from './route-kit.js'
 
 export interface AccountRoutesOptions {
@@ -24,10 +27,14 @@ export interface AccountRoutesOptions {
   replies: SessionReplies
   limits: AuthRateLimits
   signup: 'closed' | 'open'
+  /** The users' second factors, when the accounts have them: a password change then needs the code too. */
+  secondFactor: SecondFactorCheck | undefined
 }
 
+type Change = { status: 'changed', change: Extract<PasswordChange, { status: 'changed' }>, amr: readonly string[] } | { status: 'code-required' }
+
 export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = async function accountRoutes (fastify, options) {
-  const { service, accounts, replies, limits } = options
+  const { service, accounts, replies, limits, secondFactor } = options
   const { csrfProtection: csrf, requireSession, sessionOf } = fastify.statelessSession
 
   /** A new session for a user who just proved who they are; 401 (cookies cleared) if a change overtook it. */
@@ -49,23 +56,37 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
     }
   }, async function changePassword (request, reply) {
     const session = sessionOf(request) as SessionInfo
-    const { currentPassword, newPassword } = request.body
-    // A wrong current password counts as a failed login of this account and client: a stolen session gives
-    // no more guesses at the password than the login form does.
-    const outcome = await limits.login(request, async () => {
+    const { currentPassword, newPassword, code } = request.body
+    // A wrong current password (or code) counts as a failed login of this account and client: a stolen session
+    // gives no more guesses at the password than the login form does.
+    const outcome = await limits.login(request, async (): Promise<Change | null> => {
+      let amr = PASSWORD_AMR
+      if (secondFactor !== undefined && await secondFactor.isEnrolled(session.user.id)) {
+        // The new session counts as a fresh authentication and every other session ends: with the password
+        // alone, a stolen session plus a known password would take over an account its second factor protects
+        // (and then remove the factor). So the code is asked here as at POST <prefix>/reauth, and only once
+        // the password is right; the new password is checked before the code is used up.
+        if (!await service.checkPassword(session, currentPassword)) return null
+        if (code === undefined) return { status: 'code-required' }
+        await checkPasswordPolicy(newPassword, session.user.username)
+        if (!await secondFactor.verifyCode(session.user.id, code)) return null
+        amr = ['pwd', 'otp']
+      }
       const change: PasswordChange = await accounts.changePassword(session.user.id, currentPassword, newPassword)
-      return change.status === 'changed' ? change : null
+      return change.status === 'changed' ? { status: 'changed', change, amr } : null
     }, session.user.username)
     if ('blocked' in outcome) {
       audit(request.log, 'password.rate_limited', { userId: session.user.id, scope: outcome.blocked.scope, ip: request.ip })
       refuseRateLimited(reply, outcome.blocked)
     }
+    if (outcome.result?.status === 'code-required') throw new SecondFactorRequiredError()
     if (outcome.result === null) {
       audit(request.log, 'password.change_failed', { userId: session.user.id, familyId: session.id, reason: 'wrong-password' })
       throw new WrongPasswordError()
     }
+    const { change, amr } = outcome.result
     audit(request.log, 'password.changed', { userId: session.user.id, familyId: session.id })
-    const issued = await openSession(request, reply, await service.startSession(outcome.result.user, clientInfo(request)))
+    const issued = await openSession(request, reply, await service.startSession(change.user, clientInfo(request), amr))
     if (issued === undefined) return reply
     audit(request.log, 'login.succeeded', { userId: issued.info.user.id, familyId: issued.info.id, after: 'password.changed' })
     return replies.send(reply, issued)

@@ -274,7 +274,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   if (secondFactor !== undefined) await fastify.register(mfaRoutes, { ...secondFactor, service, policy, replies, limits, clock: options.clock })
   if (options.accounts !== undefined) {
     const shared = { service, replies, limits, accounts: storeFailuresAs503(options.accounts) }
-    await fastify.register(accountRoutes, { ...shared, signup: options.signup })
+    await fastify.register(accountRoutes, { ...shared, signup: options.signup, secondFactor: secondFactor?.totp })
     await fastify.register(adminRoutes, { ...shared, prefix: '/admin', adminRole: options.adminRole, secondFactor })
   }
 }

@@ -186,6 +186,37 @@ test('re-authentication of a user with a factor needs the code; the session then
   t.match(app.sessions.authenticate(device.jar.get('__Host-session') as string), { amr: ['pwd', 'otp'], authTime: clock.seconds })
 })
 
+test('a password change of a user with a factor needs the code too: a stolen session plus the password cannot take the account over', async (t) => {
+  // The attack a reviewer found: the session is past the re-authentication window, the attacker knows the
+  // password but not the factor. Before the fix, POST /auth/password alone gave a fresh session (auth_time
+  // now) that passed the guarded routes, so the factor could be removed and recovery codes renewed.
+  const { app, clock, secret, device } = await enrolled(t)
+  clock.advance(301)
+  await device.request('POST', '/auth/refresh')
+  t.equal((await device.request('DELETE', '/auth/mfa/totp')).json().code, 'ERR_REAUTH_REQUIRED', 'the stolen session is past the window')
+  const change = { currentPassword: TEST_PASSWORD, newPassword: 'a brand new passphrase' }
+
+  const noCode = await device.request('POST', '/auth/password', change)
+  t.equal(noCode.statusCode, 401)
+  t.equal(noCode.json().code, 'ERR_SECOND_FACTOR_REQUIRED')
+  t.same(noCode.headers['set-cookie'], undefined, 'no new session')
+  const wrongCode = await device.request('POST', '/auth/password', { ...change, code: '000000' })
+  t.equal(wrongCode.statusCode, 403)
+  t.equal(wrongCode.json().code, 'ERR_WRONG_PASSWORD', 'a wrong code answers as a wrong password, counted as a failed login')
+  const wrongPassword = await device.request('POST', '/auth/password', { ...change, currentPassword: 'not the password at all', code: appCode(secret, clock.ms) })
+  t.equal(wrongPassword.json().code, 'ERR_WRONG_PASSWORD', 'the code is not even looked at without the password')
+  t.equal((await device.request('DELETE', '/auth/mfa/totp')).json().code, 'ERR_REAUTH_REQUIRED', 'still refused: nothing was renewed')
+  t.equal((await login(app, clock)).jar.get('__Host-session'), undefined, 'the old password still needs the factor to log in')
+
+  const weak = await device.request('POST', '/auth/password', { ...change, newPassword: 'password', code: appCode(secret, clock.ms) })
+  t.equal(weak.json().code, 'ERR_PASSWORD_POLICY', 'the new password is checked first')
+  const changed = await device.request('POST', '/auth/password', { ...change, code: appCode(secret, clock.ms) })
+  t.equal(changed.statusCode, 200, 'the same code still works: the refused new password did not use it up')
+  t.match(app.sessions.authenticate(device.jar.get('__Host-session') as string), { amr: ['pwd', 'otp'], authTime: clock.seconds })
+  const relogin = await login(app, clock, 'alice', change.newPassword)
+  t.equal((await relogin.request('GET', '/auth/session')).statusCode, 401, 'the factor stays: the new password alone logs no one in')
+})
+
 test('removal by the user (recent authentication) and reset by an admin end the user\'s other sessions; then the password alone logs in', async (t) => {
   const clock = new ManualClock()
   const app = await buildTestApp(t, { clock: clock.now })
