@@ -106,6 +106,7 @@ ${hint}
 <input type="text" autocomplete="username" hidden>
 <label>Current password <input name="currentPassword" type="password" autocomplete="current-password" required></label>
 <label>New password <input name="newPassword" type="password" autocomplete="new-password" minlength="8" required></label>
+<label>Code (with a second factor) <input name="code" autocomplete="one-time-code" inputmode="numeric"></label>
 <button type="submit">Change password</button>
 </form>
 <p class="hint">Every other device is logged out at once; this browser gets a new session.</p>

@@ -312,7 +312,8 @@ $<HTMLFormElement>('password-form').addEventListener('submit', (event) => {
   event.preventDefault()
   const form = new FormData(event.target as HTMLFormElement)
   $('password-result').textContent = ''
-  client.changePassword(String(form.get('currentPassword')), String(form.get('newPassword'))).then(async (state) => {
+  const code = String(form.get('code')).trim()
+  client.changePassword(String(form.get('currentPassword')), String(form.get('newPassword')), code === '' ? undefined : code).then(async (state) => {
     $<HTMLFormElement>('password-form').reset()
     $('password-result').textContent = 'Password changed: every other session has ended.'
     logEvent(`password changed; new session ${state.sessionId.slice(0, 8)}`)
