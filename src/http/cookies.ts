@@ -48,6 +48,21 @@ export function readCookie (header: string | undefined, name: string): string | 
 }
 
 /**
+ * True when the cookie named exactly `name` is sent more than once. A planted duplicate (a sibling subdomain
+ * can set a `Domain=` cookie of the same name) must not make us clear the genuine cookie: the browser would
+ * delete ours and keep the planted one, logging the user out at every refresh.
+ */
+export function isCookieRepeated (header: string | undefined, name: string): boolean {
+  if (header === undefined) return false
+  let seen = 0
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=')
+    if (eq !== -1 && pair.slice(0, eq).trim() === name && ++seen === 2) return true
+  }
+  return false
+}
+
+/**
  * Sets both cookies. Their size was checked when the tokens were minted (SessionService, against
  * MAX_COOKIE_BYTES minus the longest name), before anything was recorded.
  */

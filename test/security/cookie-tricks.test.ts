@@ -55,7 +55,15 @@ test('refresh cookie: the exact name, once; a planted duplicate rotates nothing 
     ['duplicate, planted last', `${REFRESH}=${refresh}; ${REFRESH}=${planted}`],
     ['the access cookie only', `${ACCESS}=${alice.jar.get(ACCESS) as string}`]
   ]
-  for (const [name, cookie] of refused) assertInvalid(t, await refreshWith(app, cookie), name)
+  for (const [name, cookie] of refused) {
+    const response = await refreshWith(app, cookie)
+    assertInvalid(t, response, name)
+    // A planted duplicate must not get the genuine cookie deleted (the browser would keep the planted
+    // `Domain=` one and fail every refresh after); any other refusal clears both cookies.
+    const cleared = (response.headers['set-cookie'] as string[] | undefined ?? []).map((c) => c.split('=')[0])
+    t.same(cleared, name.startsWith('duplicate') ? [] : [ACCESS, REFRESH], `${name}: ${name.startsWith('duplicate') ? 'nothing cleared' : 'both cleared'}`)
+  }
+  t.same(logs.audits('refresh.failed').map((line) => line['reason']), ['missing', 'missing', 'repeated-cookie', 'repeated-cookie', 'missing'], 'the reason of each')
   const bearer = await app.inject({ method: 'POST', url: '/auth/refresh', headers: { authorization: `Bearer ${refresh}` } })
   t.equal(bearer.body, INVALID_JSON, 'Authorization: Bearer')
   clock.advance(1)

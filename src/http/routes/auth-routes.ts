@@ -12,7 +12,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 
 import { audit } from '../audit.js'
 import type { Clock } from '../../common/clock.js'
-import { clearSessionCookies, readCookie, type CookiePolicy } from '../cookies.js'
+import { clearSessionCookies, isCookieRepeated, readCookie, type CookiePolicy } from '../cookies.js'
 import { corsOptions } from '../cors.js'
 import { InvalidCredentialsError, SessionNotFoundError, SessionStoreStaleError } from '../../common/errors.js'
 import { strictValidatorCompiler } from '../strict-validation.js'
@@ -155,8 +155,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
     }
     const token = readCookie(request.headers.cookie, policy.refresh.name)
     if (token === undefined) {
-      audit(request.log, 'refresh.failed', { reason: 'missing' })
-      return refuseSession(reply, true)
+      // Two refresh cookies: one may be planted. Refused, but nothing is cleared, so the genuine one survives
+      // (clearing would delete ours and keep the planted `Domain=` one).
+      const repeated = isCookieRepeated(request.headers.cookie, policy.refresh.name)
+      audit(request.log, 'refresh.failed', { reason: repeated ? 'repeated-cookie' : 'missing' })
+      return refuseSession(reply, !repeated)
     }
     const result = await service.refresh(token, request.ip)
     switch (result.status) {
