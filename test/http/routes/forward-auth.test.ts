@@ -173,6 +173,11 @@ test('browser navigations go to LOGIN_URL: 302 for GET/HEAD, 303 otherwise, ngin
   t.equal(nginx.statusCode, 401, 'nginx: 401 (a 302 from a sub-request cannot pass)')
   t.equal(nginx.headers['location'], 'https://auth.example.com/login?rd=https%3A%2F%2Fapp.example.com%2Fa', 'with the Location its error_page uses')
   t.equal(nginx.json().code, 'ERR_SESSION_INVALID')
+  // nginx configurations commonly set X-Forwarded-Proto (and a client may add -Host or -Method): beside
+  // X-Original-URL they are ignored, not refused; only X-Forwarded-Uri with it is (the next test).
+  const nginxWithOthers = await verify(app, null, { headers: { ...html, 'x-original-url': 'https://app.example.com/a', 'x-original-method': 'GET', 'x-forwarded-proto': 'http', 'x-forwarded-host': 'evil.example', 'x-forwarded-method': 'POST' } })
+  t.equal(nginxWithOthers.statusCode, 401, 'nginx with X-Forwarded-Proto/-Host/-Method: still the 401 of nginx, not a 303 for POST')
+  t.equal(nginxWithOthers.headers['location'], 'https://auth.example.com/login?rd=https%3A%2F%2Fapp.example.com%2Fa', 'the URL of X-Original-URL, not of X-Forwarded-Host')
 
   const xhr = await verify(app, null, { headers: { ...traefik('GET', 'app.example.com', '/api'), 'x-requested-with': 'XMLHttpRequest' } })
   t.equal(xhr.statusCode, 401, 'XHR: 401 JSON')
