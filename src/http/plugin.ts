@@ -258,7 +258,6 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
     clock: o.clock,
     issuer: o.publicOrigin ?? o.issuer,
     ttlSeconds: o.assertionTtlSeconds,
-    sessionMaxAgeSeconds: o.sessionMaxAgeSeconds,
     cacheSize: o.verifiedTokenCacheSize
   })
   const signedIdentity = (request: FastifyRequest, audience: string): string | null => {

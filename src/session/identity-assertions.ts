@@ -19,8 +19,6 @@ export interface IdentityAssertionOptions {
   issuer: string
   /** Lifetime of an assertion, in seconds (at most 300). */
   ttlSeconds: number
-  /** Absolute session lifetime: `auth_time` is the absolute expiry minus it. */
-  sessionMaxAgeSeconds: number
   /** Assertions remembered; 0 signs every time. */
   cacheSize: number
 }
@@ -33,7 +31,10 @@ export interface AssertionClaims {
   username: string
   roles: string[]
   sid: string
+  /** When the user last proved who they are (login or re-authentication), as OpenID Connect's `auth_time`. */
   auth_time: number
+  /** How (RFC 8176: `pwd`, `otp`): an upstream can ask for a second factor or a recent authentication. */
+  amr: string[]
   iat: number
   exp: number
 }
@@ -62,7 +63,8 @@ export class IdentityAssertions {
       username: session.user.username,
       roles: [...session.user.roles],
       sid: session.id,
-      auth_time: session.absoluteExpiresAt - this.#o.sessionMaxAgeSeconds,
+      auth_time: session.authTime,
+      amr: [...session.amr],
       iat: now,
       exp: now + this.#o.ttlSeconds
     }

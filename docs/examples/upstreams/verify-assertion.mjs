@@ -22,6 +22,6 @@ export function assertionVerifier ({ jwksUrl, issuer, audience }) {
       maxTokenAge: '5m',
       clockTolerance: 5
     })
-    return { id: payload.sub, username: payload.username, roles: payload.roles, sessionId: payload.sid, authTime: payload.auth_time }
+    return { id: payload.sub, username: payload.username, roles: payload.roles, sessionId: payload.sid, authTime: payload.auth_time, amr: payload.amr }
   }
 }

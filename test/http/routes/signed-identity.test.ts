@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs'
 import * as jose from 'jose'
 import { test } from 'tap'
 import { deriveAssertionKey } from '../../../src/tokens/assertion-keys.js'
-import { addUser, buildTestApp, loggedIn, ManualClock, TEST_SECRET, type Client } from '../../helper.js'
+import { addUser, buildTestApp, loggedIn, ManualClock, TEST_PASSWORD, TEST_SECRET, type Client } from '../../helper.js'
 import { embeddingApp } from '../plugin-helper.js'
 // The verifier docs/upstreams.md shows, run as it is.
 import { assertionVerifier } from '../../../docs/examples/upstreams/verify-assertion.mjs'
@@ -28,7 +28,7 @@ async function jwksOf (app: FastifyInstance): Promise<jose.JSONWebKeySet> {
   return response.json<jose.JSONWebKeySet>()
 }
 
-test('the assertion: EdDSA JWS with iss, aud (the host accessed), sub, username, roles, sid, auth_time, iat, exp, kid', async (t) => {
+test('the assertion: EdDSA JWS with iss, aud (the host accessed), sub, username, roles, sid, auth_time, amr, iat, exp, kid', async (t) => {
   const clock = new ManualClock()
   const app = await buildTestApp(t, { clock: clock.now, env: { TRUST_PROXY: '127.0.0.1', PUBLIC_ORIGIN: 'https://auth.example.com' } })
   await addUser(app, 'alice', undefined, ['ops'])
@@ -61,6 +61,7 @@ test('the assertion: EdDSA JWS with iss, aud (the host accessed), sub, username,
     roles: ['ops'],
     sid: session.session.id,
     auth_time: loginAt,
+    amr: ['pwd'],
     iat: clock.seconds,
     exp: clock.seconds + 120
   }, 'exactly these claims; default lifetime 120 s')
@@ -72,6 +73,12 @@ test('the assertion: EdDSA JWS with iss, aud (the host accessed), sub, username,
   t.equal(jose.decodeJwt(envoy.headers['x-session-assertion'] as string).aud, 'api.example.com', 'Envoy: the original Host')
   const untrusted = await app.inject({ url: '/auth/verify', remoteAddress: '198.51.100.9', headers: { cookie: alice.jar.header('/'), host: 'direct.example', 'x-forwarded-host': 'spoofed.example', 'x-forwarded-uri': '/', 'x-forwarded-proto': 'https' } })
   t.equal(jose.decodeJwt(untrusted.headers['x-session-assertion'] as string).aud, 'direct.example', 'an untrusted peer: its own Host, never its X-Forwarded-Host')
+
+  clock.advance(400)
+  t.equal((await alice.request('POST', '/auth/reauth', { password: TEST_PASSWORD })).statusCode, 200)
+  const renewed = jose.decodeJwt(await assertionOf(app, alice))
+  t.equal(renewed.auth_time, clock.seconds, 'after a re-authentication, auth_time is its time (not the login\'s): an upstream can ask for a recent one')
+  t.same(renewed.amr, ['pwd'])
 
   const longer = await buildTestApp(t, { clock: clock.now, env: { ASSERTION_TTL_SECONDS: '300' } })
   await addUser(longer, 'bob')
