@@ -21,6 +21,20 @@ export const MalformedJsonError = createError('ERR_MALFORMED_JSON', 'The request
 export const UnsupportedMediaTypeError = createError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be application/json', 415)
 export const BodyTooLargeError = createError('ERR_BODY_TOO_LARGE', 'The request body is too large', 413)
 export const RouteNotFoundError = createError('ERR_ROUTE_NOT_FOUND', 'Route %s:%s not found', 404)
+/**
+ * Answers Fastify's router or Node's HTTP parser would otherwise give in their own shape, before any route
+ * runs (src/http/framework-errors.ts). None names the path or echoes the request.
+ */
+/** A path parameter (a session or user id) over Fastify's maxParamLength, 100 characters. */
+export const PathTooLongError = createError('ERR_PATH_TOO_LONG', 'A path parameter is longer than 100 characters', 414)
+/** The path has malformed percent-encoding (`%zz`, a truncated UTF-8 sequence). */
+export const MalformedUrlError = createError('ERR_MALFORMED_URL', 'The request path is not valid: malformed percent-encoding', 400)
+/** The request line and headers together exceed Node's limit (16 KiB unless --max-http-header-size says otherwise). */
+export const HeadersTooLargeError = createError('ERR_HEADERS_TOO_LARGE', 'The request headers are too large', 431)
+/** The request line and headers did not arrive within Node's headersTimeout (60 seconds by default). */
+export const RequestTimeoutError = createError('ERR_REQUEST_TIMEOUT', 'The request took too long to arrive', 408)
+/** Not parsable as HTTP/1.1 (a header line without a colon, an invalid method or chunk size...). */
+export const MalformedRequestError = createError('ERR_MALFORMED_REQUEST', 'The request is not valid HTTP', 400)
 /** A browser request from another site (Fetch Metadata or Origin) to a state-changing route: nothing happened. */
 export const CsrfRejectedError = createError('ERR_CSRF_REJECTED', 'Cross-site request refused', 403)
 /** Too many failed logins for this account or client, or too many refreshes: `Retry-After` says when to retry. */
@@ -88,6 +102,11 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   UnsupportedMediaTypeError,
   BodyTooLargeError,
   RouteNotFoundError,
+  PathTooLongError,
+  MalformedUrlError,
+  HeadersTooLargeError,
+  RequestTimeoutError,
+  MalformedRequestError,
   CsrfRejectedError,
   RateLimitedError,
   CookieTooLargeError,

@@ -8,6 +8,8 @@ import {
   BodyTooLargeError,
   InternalError,
   MalformedJsonError,
+  MalformedUrlError,
+  PathTooLongError,
   StoreUnavailableError,
   UnsupportedMediaTypeError,
   errorBody,
@@ -17,13 +19,18 @@ import {
 
 const OWN_CODES = new Set(httpErrors.map((E) => new E().code))
 
-/** Fastify's request-parsing errors and the answer each gets. */
+/**
+ * Fastify's request-parsing errors and the answer each gets; the router's two reach us only through Fastify's
+ * `frameworkErrors` option (framework-errors.ts), without the path its messages echo.
+ */
 const FASTIFY_CODES: Record<string, () => FastifyError> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new UnsupportedMediaTypeError(),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new MalformedJsonError(),
   FST_ERR_CTP_BODY_TOO_LARGE: () => new BodyTooLargeError(),
   FST_ERR_CTP_INVALID_JSON_BODY: () => new MalformedJsonError(),
-  FST_ERR_CTP_EMPTY_JSON_BODY: () => new MalformedJsonError()
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new MalformedJsonError(),
+  FST_ERR_BAD_URL: () => new MalformedUrlError(),
+  FST_ERR_MAX_PARAM_LENGTH: () => new PathTooLongError()
 }
 
 /** True for an error that means the store cannot serve right now (the store's `isUnavailableError`). */

@@ -14,6 +14,7 @@ import { prepareDataDir } from './data-dir.js'
 import { resolveSecret } from './secrets.js'
 import { compileTrustProxy, type TrustProxy } from './trust-proxy.js'
 import { errorHandlerFor } from '../http/error-handler.js'
+import { clientErrorHandler, frameworkErrorHandler } from '../http/framework-errors.js'
 import { cookiePolicy } from '../http/cookies.js'
 import { errorBody, InvalidOptionError } from '../common/errors.js'
 import { DEFAULT_ASSETS_DIR, demoRoutes } from './demo/demo-routes.js'
@@ -126,12 +127,19 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   // Fastify needs trustProxy before the configuration is read: it gets a function that consults TRUST_PROXY
   // once compiled below, and trusts no one until then.
   let trustProxy: TrustProxy = () => false
+  // Read from COOKIE_SECURE below, before any request can arrive.
+  let cookieSecure = true
   const app = Fastify({
     logger: options.logger ?? false,
     // Request ids never come from the client: they go into audit lines.
     requestIdHeader: false,
     return503OnClosing: true,
-    trustProxy: (address: string, hop: number) => trustProxy(address, hop)
+    trustProxy: (address: string, hop: number) => trustProxy(address, hop),
+    // What Fastify's router and Node's parser refuse before any route (an over-long id, bad percent-encoding,
+    // oversized headers) is answered in our error shape with our headers, not theirs (framework-errors.ts).
+    // Both run only once requests arrive, after the configuration below is read.
+    frameworkErrors: frameworkErrorHandler(() => cookieSecure),
+    clientErrorHandler
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setNotFoundHandler(async (request, reply) => {
@@ -146,6 +154,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   await app.register(fastifyEnv, { schema: structuredClone(envSchema), data: { ...options.env }, env: false, dotenv: options.dotenv ?? false })
   const config = app.config
   trustProxy = compileTrustProxy(config.TRUST_PROXY)
+  cookieSecure = config.COOKIE_SECURE
   if (options.logger !== undefined && options.logger !== false) app.log.level = config.LOG_LEVEL
   const production = config.NODE_ENV === 'production'
   const clock = options.clock ?? systemClock
@@ -213,7 +222,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   const metricsRegistry = prepareMetrics(app)
 
   // Before every route: it collects them as they are registered.
-  await registerOpenApi(app, { production, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX, config.COOKIE_DOMAIN === '' ? undefined : config.COOKIE_DOMAIN.replace(/^\./, '')) })
+  await registerOpenApi(app, { production, cookieSecure: config.COOKIE_SECURE, authPrefix: config.AUTH_PREFIX, cookies: cookiePolicy(config.COOKIE_SECURE, config.AUTH_PREFIX, config.COOKIE_DOMAIN === '' ? undefined : config.COOKIE_DOMAIN.replace(/^\./, '')) })
 
   await app.register(sessionPlugin, {
     ...settings,

@@ -23,6 +23,9 @@ const ReadyBody = Type.Object({
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async function healthRoutes (fastify, { store }) {
   const revocations: RevocationSync | undefined = fastify.hasDecorator('sessionRevocations') ? fastify.sessionRevocations : undefined
+  // Never from a cache: a proxy or load balancer keeping a 200 would hide the outage it is asked about. Set
+  // first, so that errors (a 503 from /readyz) carry it too.
+  fastify.addHook('onRequest', async (_request, reply) => { reply.header('cache-control', 'no-store') })
 
   fastify.get('/healthz', {
     schema: {
@@ -36,13 +39,12 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       summary: 'The store answers and the revocation view is fresh: ready to serve; 503 otherwise',
       response: { 200: ReadyBody, 503: ErrorBody }
     }
-  }, async (_request, reply) => {
+  }, async () => {
     try {
       await store.ping()
     } catch (cause) {
       throw new StoreUnavailableError({ cause })
     }
-    reply.header('cache-control', 'no-store')
     if (revocations === undefined) return { status: 'ready' as const, store: 'ok' as const }
     const { stale, ...sync } = revocations.status()
     if (stale) throw new SessionStoreStaleError()

@@ -12,9 +12,12 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import { readFileSync } from 'node:fs'
 import type { CookiePolicy } from '../http/cookies.js'
+import { setSecurityHeaders } from '../http/security-headers.js'
 
 export interface OpenApiOptions {
   production: boolean
+  /** COOKIE_SECURE: HSTS on the document over https, as on every other answer. */
+  cookieSecure: boolean
   authPrefix: string
   cookies: CookiePolicy
 }
@@ -89,7 +92,9 @@ export async function registerOpenApi (app: FastifyInstance, options: OpenApiOpt
     }
   })
 
-  app.get('/openapi.json', { schema: { hide: true } }, async (_request, reply) => {
+  app.get('/openapi.json', { schema: { hide: true } }, async (request, reply) => {
+    // A JSON document like the API's answers: never sniffed as HTML, framed or rendered (security-headers.ts).
+    setSecurityHeaders(request, reply, options.cookieSecure)
     reply.header('cache-control', 'no-cache')
     return app.swagger()
   })

@@ -35,6 +35,8 @@ test('every auth answer, error or not, carries no-store and the security headers
     ['CORS preflight', async () => await app.inject({ method: 'OPTIONS', url: '/auth/login', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } }), 204],
     ['logout-all without a cookie', async () => await app.inject({ method: 'POST', url: '/auth/logout-all' }), 401],
     ['unknown auth route', async () => await app.inject({ method: 'GET', url: '/auth/nothing?token=x' }), 404],
+    ['end a session, id over 100 characters (the router)', async () => await alice.request('DELETE', `/auth/sessions/${'A'.repeat(120)}`), 414],
+    ['malformed percent-encoding (the router)', async () => await alice.request('DELETE', '/auth/sessions/%zz'), 400],
     ['unknown route', async () => await app.inject({ method: 'POST', url: '/elsewhere' }), 404],
     ['healthz', async () => await app.inject({ method: 'GET', url: '/healthz' }), 200],
     ['readyz', async () => await app.inject({ method: 'GET', url: '/readyz' }), 200],
@@ -44,7 +46,7 @@ test('every auth answer, error or not, carries no-store and the security headers
   for (const [name, send, status] of requests) {
     const response = await send()
     t.equal(response.statusCode, status, `${name}: ${status}`)
-    if (name !== 'healthz') t.equal(response.headers['cache-control'], 'no-store', `${name}: no-store`)
+    t.equal(response.headers['cache-control'], 'no-store', `${name}: no-store`)
     for (const [header, value] of Object.entries(SECURITY_HEADERS)) t.equal(response.headers[header], value, `${name}: ${header}`)
     t.equal(response.headers['strict-transport-security'], undefined, `${name}: no HSTS over plain http`)
   }

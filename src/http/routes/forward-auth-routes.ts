@@ -20,6 +20,7 @@ import type { SessionInfo } from '../../session/session-info.js'
 import { errorHandlerFor } from '../error-handler.js'
 import { HOST_PATTERN, type IdentityHeader } from '../forward-auth-options.js'
 import { ROLE_PATTERN } from '../plugin-options.js'
+import { SECURITY_HEADERS } from '../security-headers.js'
 import { ErrorBody } from '../../wire/schemas.js'
 
 export interface ForwardAuthRoutesOptions {
@@ -268,6 +269,7 @@ export async function forwardAuthRoutes (fastify: FastifyInstance, options: Forw
       }
     }
   }, async function jwks (_request, reply) {
-    return reply.header('cache-control', 'public, max-age=300').type('application/jwk-set+json').send(JSON.stringify(assertions.jwks))
+    // Cacheable on purpose (upstreams fetch it), but, like every answer, never sniffed, framed or rendered.
+    return reply.headers(SECURITY_HEADERS).header('cache-control', 'public, max-age=300').type('application/jwk-set+json').send(JSON.stringify(assertions.jwks))
   })
 }

@@ -157,7 +157,7 @@ test('admin routes refuse bad input with exact codes, and leave everything as it
     ['offset not a number', 'GET', '/auth/admin/users?offset=abc', {}, 400, 'ERR_VALIDATION'],
     ['empty search', 'GET', '/auth/admin/users?search=', {}, 400, 'ERR_VALIDATION'],
     ['unknown user', 'GET', `/auth/admin/users/${ANY_ID}`, {}, 404, 'ERR_USER_NOT_FOUND'],
-    ['id over 100 characters', 'GET', `/auth/admin/users/${'a'.repeat(129)}`, {}, 414, 'FST_ERR_MAX_PARAM_LENGTH'], // Fastify's router, before any route: ids are up to 100 characters in a path (maxParamLength),
+    ['id over 100 characters', 'GET', `/auth/admin/users/${'a'.repeat(129)}`, {}, 414, 'ERR_PATH_TOO_LONG'], // Fastify's router, before any route: ids are up to 100 characters in a path (maxParamLength),
     ['create: taken name', 'POST', '/auth/admin/users', { body: { username: 'BOB', password: 'a long new passphrase' } }, 409, 'ERR_USER_EXISTS'],
     ['create: common password', 'POST', '/auth/admin/users', { body: { username: 'gina', password: 'password123' } }, 400, 'ERR_PASSWORD_POLICY'],
     ['create: bad username', 'POST', '/auth/admin/users', { body: { username: '-gina', password: 'a long new passphrase' } }, 400, 'ERR_INVALID_USER_INPUT'],
