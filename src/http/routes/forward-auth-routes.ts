@@ -160,7 +160,11 @@ export async function forwardAuthRoutes (fastify: FastifyInstance, options: Forw
   const loginLocation = (original: OriginalRequest): string => {
     const login = loginUrl as string
     if (original.url === undefined || !mayReturnTo(original.url)) return login
-    return `${login}${login.includes('?') ? '&' : '?'}rd=${encodeURIComponent(original.url.href)}`
+    // Userinfo never goes back into a link: `https://evil.example@app.example.com/` reads like another site.
+    const target = new URL(original.url.href)
+    target.username = ''
+    target.password = ''
+    return `${login}${login.includes('?') ? '&' : '?'}rd=${encodeURIComponent(target.href)}`
   }
 
   const audienceOf = (request: FastifyRequest, original: OriginalRequest): string => {

@@ -169,6 +169,8 @@ test('browser navigations go to LOGIN_URL: 302 for GET/HEAD, 303 otherwise, ngin
     t.equal(response.headers['location'], 'https://auth.example.com/login', `${host}: not allowed, no rd (no open redirect)`)
   }
 
+  const userinfo = await verify(app, null, { headers: { ...html, 'x-original-url': 'https://evil.example:pw@app.example.com/a', 'x-original-method': 'GET' } })
+  t.equal(userinfo.headers['location'], 'https://auth.example.com/login?rd=https%3A%2F%2Fapp.example.com%2Fa', 'userinfo is dropped from rd: it would read like another site')
   const nginx = await verify(app, null, { headers: { ...html, 'x-original-url': 'https://app.example.com/a', 'x-original-method': 'GET' } })
   t.equal(nginx.statusCode, 401, 'nginx: 401 (a 302 from a sub-request cannot pass)')
   t.equal(nginx.headers['location'], 'https://auth.example.com/login?rd=https%3A%2F%2Fapp.example.com%2Fa', 'with the Location its error_page uses')
