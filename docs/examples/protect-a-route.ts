@@ -1,6 +1,6 @@
 /**
  * A small Fastify app that keeps its own users and protects its own routes with the session plugin.
- * test/plugin/example-app.test.ts runs it; docs/plugin.md walks through it.
+ * test/http/example-app.test.ts runs it; docs/plugin.md walks through it.
  */
 import Fastify, { type FastifyInstance } from 'fastify'
 import sessionPlugin, { MemorySessionStore, type SessionUser } from 'fastify-stateless-session'

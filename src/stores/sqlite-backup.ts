@@ -9,11 +9,10 @@
  * A restore copies a checked backup into a data directory that has no database yet (the service stopped, the
  * old file moved aside), the same way: beside it, then renamed.
  */
-import Database from 'better-sqlite3'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
-import { MIGRATIONS_COUNT, openSqliteDatabase } from './sqlite-database.js'
+import { MIGRATIONS_COUNT, newDatabase, openSqliteDatabase, SqliteNativeModuleError, type SqliteDatabase } from './sqlite-database.js'
 
 export interface BackupSummary {
   /** Schema version (PRAGMA user_version). */
@@ -46,10 +45,12 @@ function fsyncFile (path: string): void {
 /** Checks that `path` is a whole, readable session database and says what it holds. */
 export function inspectSqliteBackup (path: string, now: number): BackupSummary {
   if (!existsSync(path)) throw new BackupError(`${path} does not exist`)
-  let db: Database.Database
+  let db: SqliteDatabase
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true })
+    db = newDatabase(path, { readonly: true, fileMustExist: true })
   } catch (cause) {
+    // Not the file's fault: nothing could open any database.
+    if (cause instanceof SqliteNativeModuleError) throw cause
     throw new BackupError(`${path} is not an SQLite database: ${(cause as Error).message}`, { cause })
   }
   try {
@@ -83,7 +84,7 @@ export function backupSqlite (source: string, destination: string, now: number):
   if (existsSync(destination)) throw new BackupError(`${destination} exists already: choose a new file name`)
   mkdirSync(dirname(destination), { recursive: true, mode: 0o700 })
   const partial = temporaryBeside(destination)
-  const db = new Database(source, { readonly: true, fileMustExist: true })
+  const db = newDatabase(source, { readonly: true, fileMustExist: true })
   try {
     db.pragma('busy_timeout = 5000')
     db.prepare('VACUUM INTO ?').run(partial)

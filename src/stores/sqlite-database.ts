@@ -10,6 +10,33 @@ import { dirname } from 'node:path'
 
 export type SqliteDatabase = Database.Database
 
+/**
+ * better-sqlite3's compiled part (build/Release/better_sqlite3.node) is missing: the package was installed
+ * with --ignore-scripts, or its build failed. better-sqlite3 loads it at the first `new Database()` and its
+ * `bindings` helper throws a message listing every path it tried (a dozen lines); this says the cause once,
+ * under a code the service and the CLIs recognize (src/service/startup-errors.ts words the advice: this layer
+ * does not know about STORE or npm scripts). The original error is the cause.
+ */
+export class SqliteNativeModuleError extends Error {
+  override readonly name = 'SqliteNativeModuleError'
+  readonly code = 'ERR_SQLITE_NATIVE_MODULE'
+}
+
+/**
+ * `new Database(path, options)`, with a missing native module said as SqliteNativeModuleError. Every database
+ * this package opens goes through here (the store, backups), so each entry point sees the same error.
+ */
+export function newDatabase (path: string, options?: Database.Options): SqliteDatabase {
+  try {
+    return new Database(path, options)
+  } catch (error) {
+    if (error instanceof Error && error.message.startsWith('Could not locate the bindings file')) {
+      throw new SqliteNativeModuleError('better-sqlite3\'s native module is not built', { cause: error })
+    }
+    throw error
+  }
+}
+
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE families (
      id TEXT PRIMARY KEY,
@@ -85,7 +112,7 @@ export function openSqliteDatabase (options: OpenSqliteOptions): SqliteDatabase 
     // -wal and -shm files the same permissions). An empty file is a valid empty database.
     closeSync(openSync(options.path, 'a', 0o600))
   }
-  const db = new Database(options.path)
+  const db = newDatabase(options.path)
   db.pragma('journal_mode = WAL')
   db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`)
   // Another process (the users CLI, a second instance) may hold the write lock for a moment.

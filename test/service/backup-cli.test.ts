@@ -57,7 +57,7 @@ test('a backup taken under load restores into a fresh data directory: revoked st
     const writesBefore = load.writes
     const file = join(backups, `sessions-${i}.db`)
     const [line] = await backup(['create', file], env)
-    t.match(line, new RegExp(`^backed up .*sessions\\.db to ${file}: 5 users, \\d+ live sessions, \\d+ revocations in force \\(schema \\d+\\)$`))
+    t.match(line, new RegExp(`^backed up .*sessions\\.db to ${file}: 5 users, \\d+ live sessions?, \\d+ revocations? in force \\(schema \\d+\\)$`))
     t.equal(statSync(file).mode & 0o777, 0o600, 'owner-only: it holds password hashes')
     files.push(file)
     await sleep(100)
@@ -70,7 +70,7 @@ test('a backup taken under load restores into a fresh data directory: revoked st
   const restoredDir = tempDir(t)
   const file = files[2] as string
   const [restored] = await backup(['restore', file], { STORE: 'sqlite', DATA_DIR: restoredDir })
-  t.match(restored, /^restored .* 5 users, \d+ live sessions, \d+ revocations in force \(schema \d+\); start the service with the same SESSION_SECRET$/)
+  t.match(restored, /^restored .* 5 users, \d+ live sessions?, \d+ revocations? in force \(schema \d+\); start the service with the same SESSION_SECRET$/)
   await t.rejects(backup(['restore', file], { STORE: 'sqlite', DATA_DIR: restoredDir }), /exists: stop the service and move the current database .* aside before restoring/, 'never over a database')
 
   const after = await buildTestApp(t, { env: { STORE: 'sqlite', DATA_DIR: restoredDir, ...LIMITS } })
@@ -99,17 +99,30 @@ test('the backup CLI refuses what would lose or damage data, with a message sayi
   await t.rejects(backup(['verify', garbage], env), /is (not an SQLite database|damaged|not a session database)/)
   await t.rejects(backup(['restore', garbage], { STORE: 'sqlite', DATA_DIR: tempDir(t) }), /is (not an SQLite database|damaged|not a session database)/)
   await t.rejects(backup(['verify', join(dir, 'missing.db')], env), /does not exist/)
-  for (const args of [[], ['create'], ['frob', 'x'], ['create', 'a', 'b']]) await t.rejects(backup(args, env), /^usage: npm run backup/, args.join(' '))
-  t.match((await backup(['verify', file], env))[0], /^.*b\.db is a whole backup: 1 users, 0 live sessions, 0 revocations in force/)
+  for (const [args, message] of [
+    [[], /^usage: npm run backup/],
+    [['create'], /^create needs a file\nusage: npm run backup/],
+    [['frob', 'x'], /^unknown command "frob"\nusage: npm run backup/],
+    [['create', 'a', 'b'], /^create takes one file, got also: b\nusage: npm run backup/],
+    [['verify', '--force', 'x'], /^unknown option --force\nusage: npm run backup/],
+    [['verify', '--help=yes'], /^Option '--help' does not take an argument\nusage: npm run backup/]
+  ] as Array<[string[], RegExp]>) await t.rejects(backup(args, env), { name: 'BackupUsageError', message }, args.join(' '))
+  t.match((await backup(['verify', file], env))[0], /^.*b\.db is a whole backup: 1 user, 0 live sessions, 0 revocations in force/, 'one user: the singular')
 
-  const cli = (args: string[]): ReturnType<typeof spawnSync> =>
-    spawnSync(process.execPath, [...process.execArgv, 'src/service/cli/backup-main.ts', ...args], { env: { ...process.env, ...testEnv(env) }, encoding: 'utf8', timeout: 60_000 })
+  const cli = (args: string[], overrides: Record<string, string> = {}): ReturnType<typeof spawnSync> =>
+    spawnSync(process.execPath, [...process.execArgv, 'src/service/cli/backup-main.ts', ...args], { env: { ...process.env, ...testEnv({ ...env, ...overrides }) }, encoding: 'utf8', timeout: 60_000 })
   const good = cli(['verify', file])
   t.equal(good.status, 0, String(good.stderr))
-  t.match(good.stdout, /b\.db is a whole backup: 1 users/)
+  t.match(good.stdout, /b\.db is a whole backup: 1 user, /)
   const bad = cli(['restore', file])
-  t.equal(bad.status, 1)
+  t.equal(bad.status, 1, 'a command that fails: exit 1')
   t.match(bad.stderr, /^error: .*sessions\.db exists: stop the service/)
+  const unknown = cli(['bogus', file])
+  t.equal(unknown.status, 2, 'a command refused as given: exit 2, as the package\'s executable')
+  t.match(unknown.stderr, /^error: unknown command "bogus"\nusage: npm run backup -- <command> <file>\n/)
+  const elsewhere = cli(['create', join(dir, 'e.db')], { STORE: 'redis' })
+  t.equal(elsewhere.status, 1, 'STORE=redis is the environment\'s doing, as a wrong setting: exit 1')
+  t.equal(String(elsewhere.stderr).split('\n').length, 2, 'one line')
 })
 
 test('backup --help: the usage on stdout, exit 0, nothing opened', async (t) => {
@@ -134,14 +147,14 @@ test('what counts as a live session is decided at the time given (now), or else 
   await loggedIn(t, app, 'alice')
   const file = join(tempDir(t), 'b.db')
   const [created] = await backup(['create', file], { STORE: 'sqlite', DATA_DIR: dataDir })
-  t.match(created, ': 1 users, 1 live sessions, 0 revocations in force', 'now: the real time')
+  t.match(created, ': 1 user, 1 live session, 0 revocations in force', 'now: the real time (and the singular for one)')
   const at = async (now: number): Promise<string[]> => {
     const out: string[] = []
     await runBackupCli(['verify', file], { out: (line) => out.push(line), env: {}, now: () => now })
     return out
   }
   const [today] = await at(Math.floor(Date.now() / 1000))
-  t.match(today, 'is a whole backup: 1 users, 1 live sessions')
+  t.match(today, 'is a whole backup: 1 user, 1 live session,')
   const [later] = await at(Math.floor(Date.now() / 1000) + 10 * 365 * 86_400)
-  t.match(later, 'is a whole backup: 1 users, 0 live sessions', 'ten years on, the session has expired')
+  t.match(later, 'is a whole backup: 1 user, 0 live sessions', 'ten years on, the session has expired')
 })

@@ -70,7 +70,7 @@ for (const { name, args } of variants) {
     t.notMatch(help.stdout, 'npm run', 'no npm script: an installed package has none')
 
     const noPassword = runBin([...args, 'users', 'add', 'bob'], env)
-    t.equal(noPassword.status, 1, 'no terminal and no --password-stdin')
+    t.equal(noPassword.status, 2, 'no terminal and no --password-stdin: refused as given')
     t.match(noPassword.stderr, '| fastify-stateless-session users add bob --password-stdin', 'the hint names this command')
 
     const added = runBin([...args, 'users', 'add', 'alice', '--role', 'admin', '--password-stdin'], env, TEST_PASSWORD)
@@ -80,10 +80,13 @@ for (const { name, args } of variants) {
     t.match(runBin([...args, 'users', 'list'], env).stdout, /^alice\t[A-Za-z0-9_-]{22}\tenabled\tadmin\n$/)
 
     const refused = runBin([...args, 'users', 'frobnicate', 'x'], env)
-    t.equal(refused.status, 1, 'the users CLI\'s own refusal and exit code')
+    t.equal(refused.status, 2, 'the users CLI\'s own refusal, with the exit code of an unknown command')
     t.match(refused.stderr, /^error: unknown command "frobnicate"/)
     t.match(refused.stderr, '\nusage: fastify-stateless-session users <command>\n', 'the users CLI\'s usage')
     t.notMatch(refused.stderr, 'fastify-stateless-session [<command>]', 'not the dispatcher\'s usage')
+    const bare = runBin([...args, 'users', 'bogus'], env)
+    t.equal(bare.status, 2)
+    t.match(bare.stderr, /^error: unknown command "bogus"\nusage: fastify-stateless-session users <command>\n/, 'named even without a user name after it')
 
     const backupHelp = runBin([...args, 'backup', '--help'], env)
     t.equal(backupHelp.status, 0)
@@ -91,13 +94,16 @@ for (const { name, args } of variants) {
     const file = join(tempDir(t), 'copy.db')
     const created = runBin([...args, 'backup', 'create', file], env)
     t.equal(created.status, 0, 'backup created', { stderr: created.stderr })
-    t.match(created.stdout, /^backed up .*: 1 users, /)
+    t.match(created.stdout, /^backed up .*: 1 user, /)
     const verified = runBin([...args, 'backup', 'verify', file], env)
     t.equal(verified.status, 0)
-    t.match(verified.stdout, `${file} is a whole backup: 1 users, `)
+    t.match(verified.stdout, `${file} is a whole backup: 1 user, `)
     const missing = runBin([...args, 'backup', 'verify'], env)
-    t.equal(missing.status, 1, 'the backup CLI\'s own usage error')
-    t.match(missing.stderr, /^error: usage: fastify-stateless-session backup /)
+    t.equal(missing.status, 2, 'the backup CLI\'s own usage error, with the exit code of an unknown command')
+    t.match(missing.stderr, /^error: verify needs a file\nusage: fastify-stateless-session backup /)
+    const bogus = runBin([...args, 'backup', 'bogus'], env)
+    t.equal(bogus.status, 2)
+    t.match(bogus.stderr, /^error: unknown command "bogus"\nusage: fastify-stateless-session backup /)
   })
 
   for (const start of [['start'], []]) {

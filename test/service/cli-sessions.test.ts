@@ -77,6 +77,7 @@ test('sessions: bad usage', async (t) => {
   for (const args of [['sessions'], ['sessions', 'list'], ['sessions', 'show', 'alice'], ['sessions', 'list', 'alice', 'bob'], ['list', '--session', 'x'], ['sessions', 'list', 'alice', '--session', 'x']]) {
     await t.rejects(cli(env, args), UsageError, args.join(' '))
   }
+  await t.rejects(cli(env, ['sessions', 'show', 'alice']), { name: 'UsageError', message: /^unknown command "sessions show"\n/ }, 'the unknown sub-command named')
   await t.rejects(cli(env, ['sessions', 'list', 'nobody']), { code: 'ERR_USER_NOT_FOUND' })
   await t.rejects(cli(env, ['sessions', 'end', 'alice', '--session']), UsageError, '--session without a value')
 })

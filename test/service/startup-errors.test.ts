@@ -9,8 +9,9 @@ import { once } from 'node:events'
 import { createServer, type AddressInfo, type Server } from 'node:net'
 import { test } from 'tap'
 import { InvalidOptionError, StoreConnectError } from '../../src/common/errors.js'
-import { startupFailure } from '../../src/service/startup-errors.js'
+import { sqliteModuleFailure, startupFailure } from '../../src/service/startup-errors.js'
 import { redisConfigLocation } from '../../src/stores/redis-client.js'
+import { SqliteNativeModuleError } from '../../src/stores/sqlite-database.js'
 
 /** The error `server.listen(port, host)` emits, or undefined when it listened (then it is closed again). */
 async function listenError (port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
@@ -75,6 +76,16 @@ test('a HOST that is not this machine\'s names HOST, whichever way it fails', as
   for (const code of ['ENOTFOUND', 'EAI_AGAIN']) {
     t.equal(startupFailure({ code, syscall: 'getaddrinfo' }, { HOST: 'dns.down' }), line('dns.down'), code)
   }
+})
+
+test('better-sqlite3 without its native module: one line, the rebuild, and the other store where there is one', async (t) => {
+  // sqlite-unbuilt.test.ts meets the real error in the service and the CLIs; this is each wording.
+  const error = new SqliteNativeModuleError('better-sqlite3\'s native module is not built', { cause: new Error('Could not locate the bindings file. Tried:\n → a\n → b') })
+  const rebuild = 'better-sqlite3\'s native module is not built (installed with --ignore-scripts?): run "npm rebuild better-sqlite3"'
+  t.equal(startupFailure(error, {}), `${rebuild}, or set STORE=redis`, 'the service')
+  t.equal(sqliteModuleFailure(error, true), `${rebuild}, or set STORE=redis`, 'the users CLI')
+  t.equal(sqliteModuleFailure(error, false), rebuild, 'the backup CLI: SQLite or nothing')
+  for (const other of [new Error('Could not locate the bindings file'), undefined, null, 'a string']) t.equal(sqliteModuleFailure(other, true), undefined, 'not translated: not this error')
 })
 
 test('anything else is not a setting\'s fault: undefined, so server.ts keeps the stack', async (t) => {

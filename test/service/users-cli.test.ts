@@ -47,7 +47,10 @@ test('the users CLI refuses bad usage with a message saying what to do', async (
     [['add', 'alice', 'bob'], /^usage/],
     [['add', 'alice'], /^add needs the password: run it on a terminal to be prompted, or pipe it in with --password-stdin/],
     [['passwd', 'alice'], /^passwd needs the password/],
-    [['frobnicate', 'x'], /unknown command "frobnicate"/],
+    [['frobnicate', 'x'], /^unknown command "frobnicate"\nusage/],
+    [['bogus'], /^unknown command "bogus"\nusage/],
+    [['bogus', '--password-stdin'], /^unknown command "bogus"\nusage/],
+    [['mfa', 'remove', 'alice'], /^unknown command "mfa remove"\nusage/],
     [['add', 'alice', '--password', 'hunter2hunter2'], /^passwords are never taken as arguments \(other users can see them in `ps`\)/],
     [['add', 'alice', '--password=hunter2hunter2'], /^passwords are never taken as arguments/],
     [['passwd', 'alice', '-p', 'x'], /^unknown option -p\nusage/],
@@ -66,16 +69,22 @@ test('the users CLI refuses bad usage with a message saying what to do', async (
   await t.rejects(run(env, ['add', 'alice', '--password-stdin'], 'password123'), { code: 'ERR_PASSWORD_POLICY', message: /most common passwords/ })
 })
 
-test('the CLI process reports errors on stderr with exit code 1, and works end to end', async (t) => {
+test('the CLI process reports errors on stderr, exit code 2 for a command refused as given and 1 for one that fails, and works end to end', async (t) => {
   const env = { ...process.env, ...testEnv({ STORE: 'sqlite', DATA_DIR: tempDir(t) }) }
   const cli = (args: string[], input = ''): ReturnType<typeof spawnSync> =>
     spawnSync(process.execPath, [...process.execArgv, 'src/service/cli/users-main.ts', ...args], { env, input, encoding: 'utf8', timeout: 60_000 })
   const bad = cli(['add', 'alice'])
-  t.equal(bad.status, 1)
+  t.equal(bad.status, 2)
   t.match(bad.stderr, /^error: add needs the password/)
   const flag = cli(['add', 'alice', '--password', 'hunter2hunter2'])
-  t.equal(flag.status, 1)
+  t.equal(flag.status, 2)
   t.equal(flag.stderr, 'error: passwords are never taken as arguments (other users can see them in `ps`): run the command on a terminal to be prompted, or pipe the password in with --password-stdin\n', 'one line, not Node\'s argument-parser text')
+  const unknown = cli(['bogus'])
+  t.equal(unknown.status, 2, 'as the package\'s executable exits for an unknown command')
+  t.match(unknown.stderr, /^error: unknown command "bogus"\nusage: npm run users -- <command>\n/, 'the command named, then the usage')
+  const failed = cli(['disable', 'nobody'])
+  t.equal(failed.status, 1, 'a command that fails')
+  t.match(failed.stderr, /^error: /)
   const good = cli(['add', 'alice', '--password-stdin'], TEST_PASSWORD)
   t.equal(good.status, 0, String(good.stderr))
   t.match(good.stdout, /^added alice \(id [A-Za-z0-9_-]{22}\)\n$/, 'stdout holds the result only; logs go to stderr')

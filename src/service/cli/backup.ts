@@ -24,8 +24,19 @@ export function backupUsage (invokedAs = BACKUP_INVOKED_AS): string {
   restore <file>   make a backup DATA_DIR's database (stop the service and move the old one aside first)`
 }
 
+/**
+ * The command refused as given (unknown, missing or extra arguments, an unknown option), before anything is
+ * opened: backup-process.ts exits 2 for it, as the package's executable does for an unknown command, and 1
+ * when a command fails.
+ */
 export class BackupUsageError extends Error {
   override name = 'BackupUsageError'
+}
+
+const COMMANDS = ['create', 'verify', 'restore']
+
+function plural (count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
 }
 
 export interface BackupCliIo {
@@ -38,24 +49,35 @@ export interface BackupCliIo {
 }
 
 function describe (summary: BackupSummary): string {
-  return `${summary.users} users, ${summary.liveSessions} live sessions, ${summary.revocations} revocations in force (schema ${summary.schemaVersion})`
+  return `${plural(summary.users, 'user')}, ${plural(summary.liveSessions, 'live session')}, ${plural(summary.revocations, 'revocation')} in force (schema ${summary.schemaVersion})`
 }
 
 /** Runs one backup command; returns the exit code (errors are thrown). */
 export async function runBackupCli (argv: string[], io: BackupCliIo): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean' } } })
   const usageText = backupUsage(io.invokedAs)
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean' } } })
+  } catch (error) {
+    // parseArgs' own text suggests `--` for a file named like an option: said shorter, then the usage.
+    const option = /'(-{1,2}[^'\s]+)/.exec((error as Error).message)?.[1] ?? 'an option'
+    const problem = (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `unknown option ${option}` : (error as Error).message
+    throw new BackupUsageError(`${problem}\n${usageText}`)
+  }
+  const { values, positionals } = parsed
   if (values.help === true) {
     io.out(usageText)
     return 0
   }
   const [command, file, ...extra] = positionals
-  if (command === undefined || file === undefined || extra.length > 0 || !['create', 'verify', 'restore'].includes(command)) {
-    throw new BackupUsageError(usageText)
-  }
+  if (command === undefined) throw new BackupUsageError(usageText)
+  if (!COMMANDS.includes(command)) throw new BackupUsageError(`unknown command "${command}"\n${usageText}`)
+  if (file === undefined) throw new BackupUsageError(`${command} needs a file\n${usageText}`)
+  if (extra.length > 0) throw new BackupUsageError(`${command} takes one file, got also: ${extra.join(' ')}\n${usageText}`)
   const store = io.env['STORE'] ?? 'sqlite'
   if (command !== 'verify' && store !== 'sqlite') {
-    throw new BackupUsageError(`STORE=${store}: this command backs up the SQLite store. Back up Redis with its own persistence (an AOF or RDB copy), see docs/deployment.md`)
+    // Not the command line's fault but the environment's, as a wrong setting is: exit 1.
+    throw new Error(`STORE=${store}: this command backs up the SQLite store. Back up Redis with its own persistence (an AOF or RDB copy), see docs/deployment.md`)
   }
   const database = resolve(join(io.env['DATA_DIR'] ?? './data', SQLITE_FILE))
   const now = io.now?.() ?? Math.floor(Date.now() / 1000)

@@ -3,6 +3,7 @@
  * (`npm run users -- ...`) and by the package's executable (`fastify-stateless-session users ...`), each
  * passing the command line a person typed, so usage and hints name a command that works for them.
  */
+import { sqliteModuleFailure } from '../startup-errors.js'
 import { promptHidden } from './prompt.js'
 import { runUsersCli, UsageError } from './users.js'
 
@@ -19,11 +20,11 @@ export async function usersProcess (argv: string[], invokedAs: string): Promise<
       invokedAs
     })
   } catch (error) {
-    const lines = ((error as { message?: string }).message ?? String(error)).split('\n')
-    // A usage error: the problem, then the usage. Anything else: one line per problem (a wrong setting may
-    // make several), no stack trace.
+    const lines = (sqliteModuleFailure(error, true) ?? (error as { message?: string }).message ?? String(error)).split('\n')
+    // A usage error: the problem, then the usage, and exit 2 as the package's executable does for an unknown
+    // command. Anything else: one line per problem (a wrong setting may make several), no stack trace, exit 1.
     const text = error instanceof UsageError ? [`error: ${lines[0] ?? ''}`, ...lines.slice(1)] : lines.map((line) => `error: ${line}`)
     process.stderr.write(text.join('\n') + '\n')
-    process.exitCode = 1
+    process.exitCode = error instanceof UsageError ? 2 : 1
   }
 }

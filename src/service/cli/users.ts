@@ -53,9 +53,16 @@ function usage (invokedAs: string): string {
 On a terminal, add and passwd prompt for the password; elsewhere pipe it in with --password-stdin.`
 }
 
+/**
+ * The command refused as given (unknown, missing or extra arguments, a wrong option, no way to read the
+ * password, two typed passwords that differ), before anything is opened or changed: users-process.ts exits 2
+ * for it, as the package's executable does for an unknown command, and 1 when a command fails.
+ */
 export class UsageError extends Error {
   override name = 'UsageError'
 }
+
+const KNOWN_COMMANDS = ['add', 'passwd', 'roles', 'disable', 'enable', 'delete', 'list', 'sessions', 'mfa']
 
 async function readStdin (stream: NodeJS.ReadableStream): Promise<string> {
   let text = ''
@@ -142,17 +149,18 @@ export async function runUsersCli (argv: string[], io: CliIo): Promise<number> {
     io.out(usageText)
     return 0
   }
+  if (command === undefined) throw new UsageError(usageText)
+  // Before the argument counts: `users bogus` is an unknown command, not a missing name.
+  if (!KNOWN_COMMANDS.includes(command)) throw new UsageError(`unknown command "${command}"\n${usageText}`)
+  if (command === 'sessions' && sub !== undefined && sub !== 'list' && sub !== 'end') throw new UsageError(`unknown command "sessions ${sub}"\n${usageText}`)
+  if (command === 'mfa' && sub !== undefined && sub !== 'reset') throw new UsageError(`unknown command "mfa ${sub}"\n${usageText}`)
   const needsName = command !== 'list'
-  if (command === undefined || (needsName && name === undefined) || extra.length > 0 || (!needsName && name !== undefined)) {
+  if ((needsName && name === undefined) || extra.length > 0 || (!needsName && name !== undefined)) {
     throw new UsageError(usageText)
   }
-  if (command === 'sessions' && sub !== 'list' && sub !== 'end') throw new UsageError(usageText)
-  if (command === 'mfa' && sub !== 'reset') throw new UsageError(usageText)
   if (values.session !== undefined && !(command === 'sessions' && sub === 'end')) throw new UsageError(`--session goes with "sessions end"\n${usageText}`)
   const needsPassword = command === 'add' || command === 'passwd'
   if (values['password-stdin'] === true && !needsPassword) throw new UsageError(`--password-stdin goes with add and passwd\n${usageText}`)
-  const known = ['add', 'passwd', 'roles', 'disable', 'enable', 'delete', 'list', 'sessions', 'mfa']
-  if (!known.includes(command)) throw new UsageError(`unknown command "${command}"\n${usageText}`)
   const username = name as string
   const password = needsPassword ? await readPassword(command, username, values['password-stdin'] === true, io, invokedAs) : ''
 
