@@ -1,5 +1,5 @@
 /**
- * The account and admin routes' view of the `accounts` option: a failure that is not one of our own refusals
+ * The account, admin and second-factor routes' view of the `accounts` option and of the second factors: a failure that is not one of our own refusals
  * (the user database unreachable, closed or full; an app's directory throwing) becomes 503
  * ERR_STORE_UNAVAILABLE, as a failing credential check already does for login, instead of a 500.
  * The cause stays on the error for the log.
@@ -34,4 +34,25 @@ export function storeFailuresAs503 (accounts: Accounts): Accounts {
     setRoles: guarded('setRoles'),
     setPassword: guarded('setPassword')
   } as Accounts
+}
+
+/**
+ * The same for an object whose methods all answer promises (the second factors: TotpService over the user
+ * store, and that store's pending logins): a rejection that is not one of our refusals becomes 503.
+ */
+export function asyncFailuresAs503<T extends object> (target: T): T {
+  return new Proxy(target, {
+    get (object, key) {
+      const value: unknown = Reflect.get(object, key, object)
+      if (typeof value !== 'function') return value
+      return async (...args: unknown[]): Promise<unknown> => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(object, args)
+        } catch (cause) {
+          if (isOwnRefusal(cause)) throw cause
+          throw new StoreUnavailableError({ cause })
+        }
+      }
+    }
+  })
 }

@@ -1,6 +1,6 @@
 /**
- * The user database goes away under the account routes (a real SQLite file closed): sign-up, password change
- * and the admin routes answer 503 ERR_STORE_UNAVAILABLE, never a 500, and change no cookie.
+ * The user database goes away under the account routes (a real SQLite file closed): sign-up, password change,
+ * the admin and the second-factor routes answer 503 ERR_STORE_UNAVAILABLE, never a 500, and change no cookie.
  */
 import { join } from 'node:path'
 import { test } from 'tap'
@@ -11,7 +11,7 @@ import { UserDirectory } from '../../../src/users/user-directory.js'
 import { client, FAST_HASH, ManualClock, tempDir, TEST_PASSWORD } from '../../helper.js'
 import { embeddingApp } from '../plugin-helper.js'
 
-test('user store down: 503 for sign-up, password change and admin routes', async (t) => {
+test('user store down: 503 for sign-up, password change, admin and second-factor routes', async (t) => {
   const clock = new ManualClock()
   const db = openSqliteDatabase({ path: join(tempDir(t), 'users.db') })
   const accounts = new UserDirectory({ users: new SqliteUserStore(db), hasher: new PasswordHasher(FAST_HASH), clock: clock.now, endSessions: async () => {} })
@@ -24,7 +24,9 @@ test('user store down: 503 for sign-up, password change and admin routes', async
   const cases: Array<[string, string, string, unknown]> = [
     ['sign-up', 'POST', '/auth/signup', { username: 'newbie', password: 'a different long passphrase' }],
     ['password change', 'POST', '/auth/password', { currentPassword: TEST_PASSWORD, newPassword: 'a different long passphrase' }],
-    ['admin: list users', 'GET', '/auth/admin/users', undefined]
+    ['admin: list users', 'GET', '/auth/admin/users', undefined],
+    ['second factor: status', 'GET', '/auth/mfa', undefined],
+    ['second factor: enrolment', 'POST', '/auth/mfa/totp', undefined]
   ]
   for (const [name, method, url, body] of cases) {
     const response = await c.request(method, url, body)
