@@ -8,7 +8,7 @@
  * 49,000 passwords ranked by frequency in public breach corpora; the list zxcvbn-ts, used by Keycloak among
  * others, scores passwords against). It is loaded on the first check, not at start-up.
  */
-import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password-hasher.js'
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password-limits.js'
 
 /** Why a password is refused, or undefined when it is acceptable. */
 export type PasswordProblem = 'too-short' | 'too-long' | 'common' | 'contains-username'

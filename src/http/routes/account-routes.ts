@@ -11,10 +11,10 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { SecondFactorRequiredError, WrongPasswordError } from '../../common/errors.js'
+import { PasswordPolicyError, SecondFactorRequiredError, WrongPasswordError } from '../../common/errors.js'
 import { PASSWORD_AMR, type IssuedSession, type LoginResult, type SessionInfo, type SessionService } from '../../session/session-service.js'
 import type { Accounts, PasswordChange } from '../../users/accounts.js'
-import { checkPassword as checkPasswordPolicy } from '../../users/user-directory.js'
+import { describePasswordProblem, passwordProblem } from '../../users/password-policy.js'
 import { ChangePasswordBody, ErrorBody, SessionBody, SignupBody } from '../../wire/schemas.js'
 import { audit } from '../audit.js'
 import type { AuthRateLimits } from '../rate-limits.js'
@@ -68,7 +68,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
         // the password is right; the new password is checked before the code is used up.
         if (!await service.checkPassword(session, currentPassword)) return null
         if (code === undefined) return { status: 'code-required' }
-        await checkPasswordPolicy(newPassword, session.user.username)
+        const problem = await passwordProblem(newPassword, session.user.username)
+        if (problem !== undefined) throw new PasswordPolicyError(describePasswordProblem(problem))
         if (!await secondFactor.verifyCode(session.user.id, code)) return null
         amr = ['pwd', 'otp']
       }
