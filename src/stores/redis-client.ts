@@ -153,7 +153,11 @@ export async function connectRedis (config: RedisClientConfig): Promise<RedisCon
     throw new StoreConnectError(redisConfigLocation(config), (cause as Error).message, { cause })
   }
   // ioredis reports connection errors as events too; the state they describe is handled where commands fail.
-  client.on('error', () => {})
+  // The first connection's last one says why it failed ("connect ECONNREFUSED 127.0.0.1:6399"), where
+  // connect() itself only says "Connection is closed.".
+  let lastError: Error | undefined
+  const remember = (error: Error): void => { lastError = error }
+  client.on('error', remember)
   // With Sentinels or a cluster, ioredis keeps trying the list for ever: the first connection gets a deadline,
   // so a service started against addresses where nothing answers says so instead of waiting silently.
   const deadlineMs = Math.max(config.commandTimeoutMs * 5, 5000)
@@ -167,9 +171,13 @@ export async function connectRedis (config: RedisClientConfig): Promise<RedisCon
     ])
   } catch (cause) {
     client.disconnect()
-    throw new StoreConnectError(redisConfigLocation(config), (cause as Error).message, { cause })
+    const message = (cause as Error).message
+    const why = lastError !== undefined && message === 'Connection is closed.' ? lastError.message : message
+    throw new StoreConnectError(redisConfigLocation(config), why, { cause })
   } finally {
     clearTimeout(timer)
+    client.off('error', remember)
+    client.on('error', () => {})
   }
   return client
 }
