@@ -28,6 +28,7 @@ const ownPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) 
   bin: Record<string, string>
   exports: Record<string, string | Record<string, string>>
   dependencies: Record<string, string>
+  peerDependencies: Record<string, string>
   devDependencies: Record<string, string>
 }
 
@@ -93,7 +94,7 @@ t.test('the packed package in a consumer project', async (t) => {
     type: 'module',
     dependencies: {
       [ownPackage.name]: `file:../${packed.filename}`,
-      fastify: ownPackage.dependencies['fastify']
+      fastify: ownPackage.peerDependencies['fastify']
     },
     devDependencies: { '@types/node': ownPackage.devDependencies['@types/node'] }
   }, null, 2))
@@ -119,6 +120,22 @@ t.test('the packed package in a consumer project', async (t) => {
   const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], consumer)
   t.equal(install.code, 0, 'the consumer installs the tarball', { stderr: install.stderr.slice(-4000) })
   const installed = join(consumer, 'node_modules', ownPackage.name)
+
+  await t.test('Fastify is a peer dependency: the app and the plugin share one copy', async (t) => {
+    t.notOk(existsSync(join(installed, 'node_modules', 'fastify')), 'no copy of fastify nested under the package')
+    t.ok(existsSync(join(consumer, 'node_modules', 'fastify', 'package.json')), 'the app\'s own')
+  })
+
+  await t.test('an app on a Fastify outside the range is told at install, not given a second copy', async (t) => {
+    // A nested second copy would carry the plugin's type augmentation (request.session) and version check
+    // apart from the app's Fastify; as a peer, npm refuses the install and says why.
+    const old = join(work, 'old-fastify')
+    mkdirSync(old)
+    writeFileSync(join(old, 'package.json'), JSON.stringify({ name: 'old-fastify', private: true, dependencies: { [ownPackage.name]: `file:../${packed.filename}`, fastify: '5.0.0' } }))
+    const refused = await run('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], old)
+    t.not(refused.code, 0, 'npm install fails')
+    t.match(refused.stderr, /ERESOLVE[\s\S]*peer fastify@"\^5\./, 'with ERESOLVE naming the peer range')
+  })
 
   await t.test('the shipped package.json asks nothing of the consumer\'s install', async (t) => {
     const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { private?: boolean, scripts?: Record<string, string>, license?: string }

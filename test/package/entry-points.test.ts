@@ -33,7 +33,9 @@ test('the subpaths load their own backend', async (t) => {
   t.ok(loadedPackages('sqlite.js').includes('better-sqlite3'), './sqlite loads better-sqlite3')
   t.ok(loadedPackages('redis.js').includes('ioredis'), './redis loads ioredis')
   t.ok(loadedPackages('passwords.js').includes('@node-rs/argon2'), './passwords loads @node-rs/argon2')
-  // The test runner injects its own hooks into child processes: look only for the package's dependencies.
-  const dependencies = Object.keys((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> }).dependencies)
+  // The test runner injects its own hooks into child processes: look only for the package's dependencies
+  // (fastify among them, a peer dependency).
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string>, peerDependencies: Record<string, string> }
+  const dependencies = [...Object.keys(manifest.dependencies), ...Object.keys(manifest.peerDependencies)]
   t.same(loadedPackages('client/session-client.js').filter((name) => dependencies.includes(name)), [], 'the browser client loads none of the dependencies')
 })

@@ -13,7 +13,7 @@ import { tempDir, TEST_PASSWORD, testEnv } from '../helper.js'
 import { startServer } from './server-process.js'
 
 const BUILT = 'dist/service/cli/bin.js'
-const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string, bin: Record<string, string>, dependencies: Record<string, string> }
+const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string, bin: Record<string, string>, dependencies: Record<string, string>, peerDependencies: Record<string, string> }
 
 const variants: Array<{ name: string, args: string[] }> = [
   { name: 'built', args: [BUILT] },
@@ -141,7 +141,7 @@ test('built: --help and --version load no dependency; the subcommands load their
     if (list === undefined) throw new Error(run.stderr)
     const packages = (JSON.parse(list) as string[]).map((file) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1])
     // The test runner injects its own hooks into child processes: look only for the package's dependencies.
-    return [...new Set(packages)].filter((name): name is string => name !== undefined && name in manifest.dependencies)
+    return [...new Set(packages)].filter((name): name is string => name !== undefined && (name in manifest.dependencies || name in manifest.peerDependencies))
   }
   t.same(loaded('--help'), [], '--help')
   t.same(loaded('--version'), [], '--version')
