@@ -10,36 +10,12 @@
  * seconds it takes. The types always come from the sources, so type-checking needs no build.
  */
 import { execFileSync } from 'node:child_process'
-import { readdirSync, statSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 
-const root = join(import.meta.dirname, '..')
 const fromSources = process.env['BENCH_CODE'] === 'src'
-const buildInfo = join(root, 'dist', '.tsbuildinfo')
 
-function newestSource (dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs)
-  }
-  return newest
-}
-
-function builtAt (): number {
-  try {
-    return statSync(buildInfo).mtimeMs
-  } catch {
-    return 0
-  }
-}
-
-if (!fromSources && newestSource(join(root, 'src')) >= builtAt()) {
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' })
-  // tsc writes nothing when no source really changed (a file only touched): the stamp says the build is current.
-  const now = new Date()
-  utimesSync(buildInfo, now, now)
-}
+// The same check `npm start` makes (scripts/build-if-stale.mjs): build when a source is newer than dist/.
+if (!fromSources) execFileSync(process.execPath, [join(import.meta.dirname, '..', 'scripts', 'build-if-stale.mjs')], { stdio: 'inherit' })
 
 export const ours = await import(fromSources ? '../src/index.js' : '../dist/index.js') as typeof import('../src/index.js')
 export const oursSqlite = await import(fromSources ? '../src/sqlite.js' : '../dist/sqlite.js') as typeof import('../src/sqlite.js')

@@ -153,11 +153,10 @@ export async function connectRedis (config: RedisClientConfig): Promise<RedisCon
     throw new StoreConnectError(redisConfigLocation(config), (cause as Error).message, { cause })
   }
   // ioredis reports connection errors as events too; the state they describe is handled where commands fail.
-  // The first connection's last one says why it failed ("connect ECONNREFUSED 127.0.0.1:6399"), where
-  // connect() itself only says "Connection is closed.".
+  // The last one is kept (one reference): it says why the first connection failed ("connect ECONNREFUSED
+  // 127.0.0.1:6399"), where connect() itself only says "Connection is closed.".
   let lastError: Error | undefined
-  const remember = (error: Error): void => { lastError = error }
-  client.on('error', remember)
+  client.on('error', (error: Error) => { lastError = error })
   // With Sentinels or a cluster, ioredis keeps trying the list for ever: the first connection gets a deadline,
   // so a service started against addresses where nothing answers says so instead of waiting silently.
   const deadlineMs = Math.max(config.commandTimeoutMs * 5, 5000)
@@ -176,8 +175,6 @@ export async function connectRedis (config: RedisClientConfig): Promise<RedisCon
     throw new StoreConnectError(redisConfigLocation(config), why, { cause })
   } finally {
     clearTimeout(timer)
-    client.off('error', remember)
-    client.on('error', () => {})
   }
   return client
 }

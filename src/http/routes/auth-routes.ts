@@ -24,7 +24,7 @@ import type { SessionCounters } from '../../session/session-counters.js'
 import type { Accounts } from '../../users/accounts.js'
 import { EndedBody, ErrorBody, LoginAnswer, LoginBody, NoContent, SessionBody, SessionIdParams, SessionList } from '../../wire/schemas.js'
 import { accountRoutes } from './account-routes.js'
-import { asyncFailuresAs503, storeFailuresAs503 } from './accounts-guard.js'
+import { storeFailuresAs503 } from './accounts-guard.js'
 import { adminRoutes } from './admin-routes.js'
 import { reauthRoutes } from './reauth-routes.js'
 import { statusRoutes } from './status-routes.js'
@@ -90,7 +90,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async fu
   const sendSession = replies.send
   const refuseSession = replies.refuse
   // The user store behind the second factors failing (unreachable, closed) is a 503, as for the accounts.
-  const secondFactor = options.secondFactor === undefined ? undefined : { totp: asyncFailuresAs503(options.secondFactor.totp), store: asyncFailuresAs503(options.secondFactor.store) }
+  const secondFactor = options.secondFactor === undefined ? undefined : { totp: storeFailuresAs503(options.secondFactor.totp), store: storeFailuresAs503(options.secondFactor.store) }
   const twoStep = secondFactor === undefined ? undefined : twoStepLogin({ ...secondFactor, policy, clock: options.clock, accessTtl: options.accessTtl })
 
   // Bodies are JSON only: text/plain, forms and multipart get 415 (no parser). An empty body is allowed
