@@ -67,6 +67,12 @@ function toFamily (row: FamilyRow): FamilyRecord {
   }
 }
 
+interface QueuedRotation {
+  request: RotationRequest
+  resolve: (outcome: RotationOutcome) => void
+  reject: (error: unknown) => void
+}
+
 function toRevocation (row: RevocationRow): Revocation {
   return row.kind === 'subject'
     ? { kind: 'subject', id: row.id, notBefore: row.not_before as number, expiresAt: row.expires_at }
@@ -98,6 +104,8 @@ export class SqliteSessionStore implements SessionStore {
 
   readonly #createFamily: (family: FamilyRecord, after: number) => boolean
   readonly #rotate: (request: RotationRequest) => RotationOutcome
+  readonly #rotateGroup: (group: QueuedRotation[]) => Array<{ ok: true, outcome: RotationOutcome } | { ok: false, error: unknown }>
+  #queued: QueuedRotation[] = []
   readonly #revokeFamily: (familyId: string, now: number, subject?: string) => Revocation | undefined
   readonly #revokeSubject: (revocation: Extract<Revocation, { kind: 'subject' }>, now: number) => Revocation[]
 
@@ -199,6 +207,17 @@ export class SqliteSessionStore implements SessionStore {
       }
     }).immediate
 
+    this.#rotateGroup = db.transaction((group: QueuedRotation[]) => group.map((queued) => {
+      try {
+        return { ok: true as const, outcome: this.#rotateOne(queued.request) }
+      } catch (error) {
+        // An error that made SQLite roll the whole transaction back (a full disk, say) ends the group here: the
+        // rest would otherwise run outside any transaction. The commit then fails and every caller hears it.
+        if (!db.inTransaction) throw error
+        return { ok: false as const, error }
+      }
+    })).immediate
+
     this.#revokeFamily = db.transaction((familyId: string, now: number, subject?: string): Revocation | undefined => {
       const row = this.#sql.getFamily.get(familyId)
       if (row === undefined || (subject !== undefined && row.subject !== subject)) return undefined
@@ -227,7 +246,52 @@ export class SqliteSessionStore implements SessionStore {
     return this.#createFamily(family, Number(mark))
   }
 
+  /**
+   * Rotations are committed in groups: the ones asked for while the event loop handles one round of I/O
+   * (every refresh whose request arrived in it) are written by one transaction, right after that round
+   * (setImmediate), and each caller gets its answer once the group is committed. One commit, so one WAL
+   * append and one release of the file lock, instead of one per rotation: a rotation alone cost 31 µs of CPU
+   * and 20 µs in groups of ten (`bench/sqlite-rotation.ts`). Each rotation inside keeps its own logic and
+   * order, so two refreshes of one family in one group get the same answers as one after the other. A lone
+   * rotation runs as its single statement, as before.
+   */
   async rotate (request: RotationRequest): Promise<RotationOutcome> {
+    return await new Promise<RotationOutcome>((resolve, reject) => {
+      if (this.#queued.push({ request, resolve, reject }) === 1) setImmediate(this.#commitQueued)
+    })
+  }
+
+  readonly #commitQueued = (): void => {
+    const group = this.#queued
+    if (group.length === 0) return
+    this.#queued = []
+    if (group.length === 1) {
+      const { request, resolve, reject } = group[0] as QueuedRotation
+      try {
+        resolve(this.#rotateOne(request))
+      } catch (error) {
+        reject(error)
+      }
+      return
+    }
+    let outcomes: Array<{ ok: true, outcome: RotationOutcome } | { ok: false, error: unknown }>
+    try {
+      outcomes = this.#rotateGroup(group)
+    } catch (error) {
+      // The group's transaction failed as a whole (the database busy past its timeout, a full disk, a
+      // closed connection): nothing of it was written, and every caller hears why.
+      for (const queued of group) queued.reject(error)
+      return
+    }
+    group.forEach((queued, i) => {
+      const result = outcomes[i] as (typeof outcomes)[number]
+      if (result.ok) queued.resolve(result.outcome)
+      else queued.reject(result.error)
+    })
+  }
+
+  /** One rotation: the single-statement common case, else the transaction that reads the family first. */
+  #rotateOne (request: RotationRequest): RotationOutcome {
     const { next } = request
     const row = this.#sql.rotateCurrent.get({
       id: request.familyId,
@@ -241,6 +305,8 @@ export class SqliteSessionStore implements SessionStore {
       access_expires_at: next.accessExpiresAt,
       client_address: next.clientAddress ?? null
     })
+    // Inside a group's transaction, the second one is a savepoint: a rotation that throws takes back only
+    // its own writes, and the others of the group stand.
     return row === undefined ? this.#rotate(request) : { outcome: 'rotated', family: toFamily(row) }
   }
 
@@ -292,6 +358,8 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async close (): Promise<void> {
+    // Rotations already asked for are committed (or refused) before the connection goes.
+    if (this.#db.open) this.#commitQueued()
     if (this.#db.open) this.#db.close()
   }
 

@@ -14,7 +14,7 @@ export interface ContractOptions {
   openPair?: (t: Test) => Promise<[SessionStore, SessionStore]>
 }
 
-const NOW = 1_800_000_000
+export const NOW = 1_800_000_000
 const user = (id = 'user-1') => ({ id, username: `name-${id}`, roles: ['reader'] })
 
 export function family (overrides: Partial<FamilyRecord> = {}): FamilyRecord {
@@ -41,7 +41,7 @@ export async function create (store: SessionStore, f: FamilyRecord): Promise<voi
   if (!await store.createFamily(f, await store.revocationMark())) throw new Error('createFamily refused')
 }
 
-function rotation (f: FamilyRecord, presentedJti: string, now: number, extra: Partial<RotationRequest['next']> = {}): RotationRequest {
+export function rotation (f: FamilyRecord, presentedJti: string, now: number, extra: Partial<RotationRequest['next']> = {}): RotationRequest {
   return {
     familyId: f.id,
     subject: f.user.id,
