@@ -2,8 +2,8 @@
  * A session store, measured: each operation's duration and failures go to an observer (the latency
  * histograms), each revocation it records is counted by kind, and, inside a traced request, each operation
  * is a span. Used only when metrics or tracing are on: otherwise the plugin talks to the store directly.
- * The blocking revocation feed (`waitForRevocations`, which waits up to a second by design) is passed through
- * unmeasured.
+ * The blocking revocation feed (`waitForRevocations`, which waits up to a second by design) and SQLite's
+ * `changedByOthers` (asked every 10 ms) are passed through unmeasured.
  */
 import { performance } from 'node:perf_hooks'
 import { trace, type Tracer } from '@opentelemetry/api'
@@ -70,7 +70,11 @@ export function observedStore (store: SessionStore, o: ObservedStoreOptions): Se
     ping: store.ping.bind(store),
     close: store.close.bind(store)
   }
+  // Every optional member the store has must be passed on: the revocation sync looks for them on this object,
+  // and a missing `changedByOthers` once left SQLite's 10 ms check off whenever metrics were on (revocations by
+  // other processes then waited for the 1 s poll). test/session/observed-store.test.ts checks each backend.
   if (store.waitForRevocations !== undefined) observed.waitForRevocations = store.waitForRevocations.bind(store)
+  if (store.changedByOthers !== undefined) observed.changedByOthers = store.changedByOthers.bind(store)
   if (store.restoreRevocations !== undefined) observed.restoreRevocations = measured('restoreRevocations', store.restoreRevocations)
   if (store.isUnavailableError !== undefined) observed.isUnavailableError = store.isUnavailableError.bind(store)
   return observed
