@@ -60,6 +60,8 @@ export const UserNotFoundError = createError('ERR_USER_NOT_FOUND', 'No user %s',
 export const InvalidUserInputError = createError('ERR_INVALID_USER_INPUT', '%s', 400)
 /** A new password outside the password policy (docs/security.md, "Passwords"); the message says which rule. */
 export const PasswordPolicyError = createError('ERR_PASSWORD_POLICY', 'Password refused: %s', 400)
+/** A password change whose new password is the current one (checked once the current one is verified). */
+export const PasswordUnchangedError = createError('ERR_PASSWORD_UNCHANGED', 'The new password is the current one: choose another', 400)
 /** The current password given with a password change is wrong: nothing changed. */
 export const WrongPasswordError = createError('ERR_WRONG_PASSWORD', 'The current password is not correct', 403)
 /** A signed-in user without the admin role on an admin route. */
@@ -116,6 +118,7 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   UserNotFoundError,
   InvalidUserInputError,
   PasswordPolicyError,
+  PasswordUnchangedError,
   WrongPasswordError,
   ForbiddenError,
   LastAdminError,
