@@ -20,7 +20,8 @@ export const ValidationError = createError('ERR_VALIDATION', '%s', 400)
 export const MalformedJsonError = createError('ERR_MALFORMED_JSON', 'The request body is not valid JSON', 400)
 export const UnsupportedMediaTypeError = createError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be application/json', 415)
 export const BodyTooLargeError = createError('ERR_BODY_TOO_LARGE', 'The request body is too large', 413)
-export const RouteNotFoundError = createError('ERR_ROUTE_NOT_FOUND', 'Route %s:%s not found', 404)
+/** No route for the method and path. The message repeats neither: they are the client's text. */
+export const RouteNotFoundError = createError('ERR_ROUTE_NOT_FOUND', 'Route not found', 404)
 /**
  * Answers Fastify's router or Node's HTTP parser would otherwise give in their own shape, before any route
  * runs (src/http/framework-errors.ts). None names the path or echoes the request.

@@ -16,7 +16,7 @@ import { compileTrustProxy, type TrustProxy } from './trust-proxy.js'
 import { errorHandlerFor } from '../http/error-handler.js'
 import { clientErrorHandler, frameworkErrorHandler } from '../http/framework-errors.js'
 import { cookiePolicy } from '../http/cookies.js'
-import { errorBody, InvalidOptionError } from '../common/errors.js'
+import { errorBody, InvalidOptionError, RouteNotFoundError } from '../common/errors.js'
 import { DEFAULT_ASSETS_DIR, demoRoutes } from './demo/demo-routes.js'
 import { registerOpenApi } from './openapi.js'
 import sessionPlugin from '../http/plugin.js'
@@ -142,10 +142,12 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     clientErrorHandler
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // One fixed body: Fastify's own names the method and path, text chosen by the client.
+  const notFound = new RouteNotFoundError()
+  const notFoundBody = errorBody(404, notFound.code, notFound.message)
   app.setNotFoundHandler(async (request, reply) => {
     setSecurityHeaders(request, reply, app.config.COOKIE_SECURE)
-    return await reply.code(404).header('cache-control', 'no-store')
-      .send(errorBody(404, 'ERR_ROUTE_NOT_FOUND', `Route ${request.method}:${request.url.split('?')[0] ?? ''} not found`))
+    return await reply.code(404).header('cache-control', 'no-store').send(notFoundBody)
   })
 
   // Checked first by loadConfig, for one clear line per wrong variable; then @fastify/env (the same env-schema

@@ -94,6 +94,18 @@ test('unknown routes under the prefix already answer 404 in our shape with no-st
   }
 })
 
+test('the 404 answer never echoes the request: one fixed message, whatever the method and path', async (t) => {
+  const app = await buildTestApp(t)
+  const hostile = ['/<script>alert(1)</script>', '/auth/%3Cimg%20src=x%3E', `/${'x'.repeat(300)}`, '/nope?q=<b>']
+  for (const url of hostile) {
+    for (const method of ['GET', 'POST', 'PROPFIND'] as const) {
+      const response = await app.inject({ method, url })
+      t.same(response.json(), { statusCode: 404, code: 'ERR_ROUTE_NOT_FOUND', error: 'Not Found', message: 'Route not found' }, `${method} ${url.slice(0, 30)}`)
+      t.notMatch(response.body, /script|img|xxx|nope|POST|PROPFIND/, `${method} ${url.slice(0, 30)}: neither path nor method in the body`)
+    }
+  }
+})
+
 test('oversized headers and unparsable requests over the network get our error shape and headers', async (t) => {
   const logs = new LogCapture()
   const app = await buildTestApp(t, { env: { LOG_LEVEL: 'info' }, logger: logs.logger('info') })
