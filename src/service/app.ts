@@ -14,7 +14,8 @@ import { prepareDataDir } from './data-dir.js'
 import { resolveSecret } from './secrets.js'
 import { compileTrustProxy, type TrustProxy } from './trust-proxy.js'
 import { errorHandlerFor } from '../http/error-handler.js'
-import { clientErrorHandler, frameworkErrorHandler } from '../http/framework-errors.js'
+import { clientErrorHandler, frameworkErrorHandler, type PreRouteSettings } from '../http/framework-errors.js'
+import { unmatchedResponses } from '../http/metrics.js'
 import { cookiePolicy } from '../http/cookies.js'
 import { errorBody, InvalidOptionError, RouteNotFoundError } from '../common/errors.js'
 import { DEFAULT_ASSETS_DIR, demoRoutes } from './demo/demo-routes.js'
@@ -127,8 +128,9 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   // Fastify needs trustProxy before the configuration is read: it gets a function that consults TRUST_PROXY
   // once compiled below, and trusts no one until then.
   let trustProxy: TrustProxy = () => false
-  // Read from COOKIE_SECURE below, before any request can arrive.
-  let cookieSecure = true
+  // What the answers given before any route need: filled in below from the configuration (and the metrics, once
+  // registered), before any request can arrive.
+  const preRoute: PreRouteSettings = { cookieSecure: true, isTrustedProxy: () => false, countResponse: undefined }
   const app = Fastify({
     logger: options.logger ?? false,
     // Request ids never come from the client: they go into audit lines.
@@ -138,8 +140,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     // What Fastify's router and Node's parser refuse before any route (an over-long id, bad percent-encoding,
     // oversized headers) is answered in our error shape with our headers, not theirs (framework-errors.ts).
     // Both run only once requests arrive, after the configuration below is read.
-    frameworkErrors: frameworkErrorHandler(() => cookieSecure),
-    clientErrorHandler
+    frameworkErrors: frameworkErrorHandler(preRoute),
+    clientErrorHandler: clientErrorHandler(preRoute)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // One fixed body: Fastify's own names the method and path, text chosen by the client.
@@ -156,7 +158,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   await app.register(fastifyEnv, { schema: structuredClone(envSchema), data: { ...options.env }, env: false, dotenv: options.dotenv ?? false })
   const config = app.config
   trustProxy = compileTrustProxy(config.TRUST_PROXY)
-  cookieSecure = config.COOKIE_SECURE
+  preRoute.cookieSecure = config.COOKIE_SECURE
+  preRoute.isTrustedProxy = (address) => trustProxy(address, 0)
   if (options.logger !== undefined && options.logger !== false) app.log.level = config.LOG_LEVEL
   const production = config.NODE_ENV === 'production'
   const clock = options.clock ?? systemClock
@@ -242,6 +245,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
     ...(stores.redis === undefined ? {} : { redis: stores.redis })
   })
+  if (metricsRegistry !== undefined) preRoute.countResponse = unmatchedResponses(metricsRegistry)
   await app.register(async function healthScope (scope) {
     scope.addHook('onSend', securityHeaders(config.COOKIE_SECURE))
     await scope.register(healthRoutes, { store: stores.sessions })

@@ -100,6 +100,23 @@ test('logins, refreshes, access checks, revocations and rate limits are counted 
   }
 })
 
+test('answers given before any route are counted as route "unmatched": router errors by method, parser errors as method "unknown"', async (t) => {
+  const { app, url } = await metricsApp(t)
+  t.equal((await app.inject({ method: 'DELETE', url: '/auth/sessions/%zz' })).statusCode, 400)
+  t.equal((await app.inject({ method: 'GET', url: `/auth/admin/users/${'a'.repeat(120)}` })).statusCode, 414)
+  t.equal((await app.inject({ method: 'GET', url: `/auth/admin/users/${'b'.repeat(120)}` })).statusCode, 414)
+  const socket = { written: [] as string[], destroyed: false, writable: true, write: (s: string) => { socket.written.push(s); return true }, destroy: () => { socket.destroyed = true } }
+  app.server.emit('clientError', Object.assign(new Error('too large'), { code: 'HPE_HEADER_OVERFLOW' }), socket)
+  t.match(socket.written.join(''), /^HTTP\/1\.1 431 /)
+  const reset = { ...socket, written: [] as string[] }
+  app.server.emit('clientError', Object.assign(new Error('reset'), { code: 'ECONNRESET' }), reset)
+
+  const s = await scrape(url)
+  t.equal(sample(s, `${P}http_responses_total`, { route: 'unmatched', method: 'DELETE', status_class: '4xx' }), 1, 'malformed percent-encoding')
+  t.equal(sample(s, `${P}http_responses_total`, { route: 'unmatched', method: 'GET', status_class: '4xx' }), 2, 'ids over 100 characters')
+  t.equal(sample(s, `${P}http_responses_total`, { route: 'unmatched', method: 'unknown', status_class: '4xx' }), 1, 'oversized headers; a reset connection got no answer and is not counted')
+})
+
 test('metrics are off without METRICS_PORT, and never share the public port', async (t) => {
   const app = await buildTestApp(t)
   t.equal(app.metricsRegistry, undefined)
