@@ -13,6 +13,7 @@ import { loadConfig } from './config.js'
 import { prepareDataDir } from './data-dir.js'
 import { resolveSecret } from './secrets.js'
 import { compileTrustProxy, type TrustProxy } from './trust-proxy.js'
+import { requestIds } from './request-ids.js'
 import { errorHandlerFor } from '../http/error-handler.js'
 import { clientErrorHandler, frameworkErrorHandler, type PreRouteSettings } from '../http/framework-errors.js'
 import { unmatchedResponses } from '../http/metrics.js'
@@ -133,8 +134,10 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   const preRoute: PreRouteSettings = { cookieSecure: true, isTrustedProxy: () => false, countResponse: undefined }
   const app = Fastify({
     logger: options.logger ?? false,
-    // Request ids never come from the client: they go into audit lines.
+    // Request ids never come from the client: they go into audit lines. Ours are unique across the workers of
+    // WORKERS=n and across restarts (Fastify's req-1, req-2... repeat in each): request-ids.ts.
     requestIdHeader: false,
+    genReqId: requestIds(),
     return503OnClosing: true,
     trustProxy: (address: string, hop: number) => trustProxy(address, hop),
     // What Fastify's router and Node's parser refuse before any route (an over-long id, bad percent-encoding,
