@@ -7,7 +7,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import { test } from 'tap'
 import { buildApp } from '../../src/service/app.js'
-import { listenMetrics } from '../../src/service/metrics-server.js'
+import { listenMetrics, serviceRegistry } from '../../src/service/metrics-server.js'
+import { unmatchedResponses } from '../../src/http/metrics.js'
 import { addUser, buildTestApp, client, CookieJar, FAST_HASH, loggedIn, ManualClock, TEST_PASSWORD, testEnv, tempDir } from '../helper.js'
 import { sample, scrape } from '../helpers/prometheus.js'
 import { freePort, startRedis } from '../helpers/redis-server.js'
@@ -115,6 +116,7 @@ test('answers given before any route are counted as route "unmatched": router er
   t.equal(sample(s, `${P}http_responses_total`, { route: 'unmatched', method: 'DELETE', status_class: '4xx' }), 1, 'malformed percent-encoding')
   t.equal(sample(s, `${P}http_responses_total`, { route: 'unmatched', method: 'GET', status_class: '4xx' }), 2, 'ids over 100 characters')
   t.equal(sample(s, `${P}http_responses_total`, { route: 'unmatched', method: 'unknown', status_class: '4xx' }), 1, 'oversized headers; a reset connection got no answer and is not counted')
+  t.throws(() => unmatchedResponses(serviceRegistry()), /http_responses_total is not registered/, 'a registry without the session metrics is a programming error, said at once')
 })
 
 test('metrics are off without METRICS_PORT, and never share the public port', async (t) => {
