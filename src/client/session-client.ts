@@ -408,7 +408,7 @@ export class SessionClient {
    * gets a new session (a new `sessionId`), announced to its other tabs. A user with a second factor sends its
    * code too (as for `reauth`). A wrong current password or code rejects with status 403, code
    * ERR_WRONG_PASSWORD; a missing code with 401 ERR_SECOND_FACTOR_REQUIRED; a new password outside the policy
-   * with 400 ERR_PASSWORD_POLICY.
+   * with 400 ERR_PASSWORD_POLICY, one equal to the current password with 400 ERR_PASSWORD_UNCHANGED.
    */
   async changePassword (currentPassword: string, newPassword: string, code?: string): Promise<SessionState> {
     let state: SessionState | undefined

@@ -20,7 +20,8 @@ export const ValidationError = createError('ERR_VALIDATION', '%s', 400)
 export const MalformedJsonError = createError('ERR_MALFORMED_JSON', 'The request body is not valid JSON', 400)
 export const UnsupportedMediaTypeError = createError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be application/json', 415)
 export const BodyTooLargeError = createError('ERR_BODY_TOO_LARGE', 'The request body is too large', 413)
-export const RouteNotFoundError = createError('ERR_ROUTE_NOT_FOUND', 'Route %s:%s not found', 404)
+/** No route for the method and path. The message repeats neither: they are the client's text. */
+export const RouteNotFoundError = createError('ERR_ROUTE_NOT_FOUND', 'Route not found', 404)
 /**
  * Answers Fastify's router or Node's HTTP parser would otherwise give in their own shape, before any route
  * runs (src/http/framework-errors.ts). None names the path or echoes the request.
@@ -60,6 +61,8 @@ export const UserNotFoundError = createError('ERR_USER_NOT_FOUND', 'No user %s',
 export const InvalidUserInputError = createError('ERR_INVALID_USER_INPUT', '%s', 400)
 /** A new password outside the password policy (docs/security.md, "Passwords"); the message says which rule. */
 export const PasswordPolicyError = createError('ERR_PASSWORD_POLICY', 'Password refused: %s', 400)
+/** A password change whose new password is the current one (checked once the current one is verified). */
+export const PasswordUnchangedError = createError('ERR_PASSWORD_UNCHANGED', 'The new password is the current one: choose another', 400)
 /** The current password given with a password change is wrong: nothing changed. */
 export const WrongPasswordError = createError('ERR_WRONG_PASSWORD', 'The current password is not correct', 403)
 /** A signed-in user without the admin role on an admin route. */
@@ -116,6 +119,7 @@ export const httpErrors: readonly FastifyErrorConstructor[] = [
   UserNotFoundError,
   InvalidUserInputError,
   PasswordPolicyError,
+  PasswordUnchangedError,
   WrongPasswordError,
   ForbiddenError,
   LastAdminError,

@@ -44,6 +44,13 @@ const ACCESS_RESULTS: Record<string, Array<keyof AccessCounts>> = {
 }
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const
+const RESPONSES = `${METRIC_PREFIX}http_responses_total`
+/** The `route` label of answers given before any route matched (src/http/framework-errors.ts). */
+export const UNMATCHED_ROUTE = 'unmatched'
+
+function statusClass (statusCode: number): string {
+  return STATUS_CLASSES[Math.floor(statusCode / 100) - 1] ?? '5xx'
+}
 
 /** A counter whose value, per label set, is read from a plain number when scraped. */
 function readCounter (registry: Registry, name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>): Counter {
@@ -128,7 +135,7 @@ export function registerMetrics (registry: Registry, sources: MetricSources): Se
   const timers = new Map<StoreOperation, Histogram.Internal<string>>()
   const failures = new Map<StoreOperation, Counter.Internal>()
   const responses = new Counter({
-    name: `${METRIC_PREFIX}http_responses_total`,
+    name: RESPONSES,
     help: 'Responses of the auth routes, by route, method and status class.',
     labelNames: ['route', 'method', 'status_class'],
     registers: [registry]
@@ -146,9 +153,18 @@ export function registerMetrics (registry: Registry, sources: MetricSources): Se
       }
     },
     onResponse (request, reply, done) {
-      const status = STATUS_CLASSES[Math.floor(reply.statusCode / 100) - 1] ?? '5xx'
-      responses.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status_class: status })
+      responses.inc({ route: request.routeOptions.url ?? UNMATCHED_ROUTE, method: request.method, status_class: statusClass(reply.statusCode) })
       done()
     }
   }
+}
+
+/**
+ * Counts an answer given before any route (route `unmatched`) in the responses counter of the session metrics
+ * registered on `registry`: the standalone service's answers of framework-errors.ts.
+ */
+export function unmatchedResponses (registry: Registry): (method: string, statusCode: number) => void {
+  const responses = registry.getSingleMetric(RESPONSES)
+  if (!(responses instanceof Counter)) throw new Error(`${RESPONSES} is not registered: register the session plugin's metrics first`)
+  return (method, statusCode) => { responses.inc({ route: UNMATCHED_ROUTE, method, status_class: statusClass(statusCode) }) }
 }

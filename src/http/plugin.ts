@@ -297,6 +297,7 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       assertions,
       loginUrl: o.loginUrl,
       redirectHosts: o.redirectHosts,
+      cookieSecure: o.cookieSecure,
       isTrustedProxy: o.isTrustedProxy,
       isStoreUnavailable: service.isStoreUnavailable
     })

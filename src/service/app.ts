@@ -13,10 +13,12 @@ import { loadConfig } from './config.js'
 import { prepareDataDir } from './data-dir.js'
 import { resolveSecret } from './secrets.js'
 import { compileTrustProxy, type TrustProxy } from './trust-proxy.js'
+import { requestIds } from './request-ids.js'
 import { errorHandlerFor } from '../http/error-handler.js'
-import { clientErrorHandler, frameworkErrorHandler } from '../http/framework-errors.js'
+import { clientErrorHandler, frameworkErrorHandler, type PreRouteSettings } from '../http/framework-errors.js'
+import { unmatchedResponses } from '../http/metrics.js'
 import { cookiePolicy } from '../http/cookies.js'
-import { errorBody, InvalidOptionError } from '../common/errors.js'
+import { errorBody, InvalidOptionError, RouteNotFoundError } from '../common/errors.js'
 import { DEFAULT_ASSETS_DIR, demoRoutes } from './demo/demo-routes.js'
 import { registerOpenApi } from './openapi.js'
 import sessionPlugin from '../http/plugin.js'
@@ -127,25 +129,30 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   // Fastify needs trustProxy before the configuration is read: it gets a function that consults TRUST_PROXY
   // once compiled below, and trusts no one until then.
   let trustProxy: TrustProxy = () => false
-  // Read from COOKIE_SECURE below, before any request can arrive.
-  let cookieSecure = true
+  // What the answers given before any route need: filled in below from the configuration (and the metrics, once
+  // registered), before any request can arrive.
+  const preRoute: PreRouteSettings = { cookieSecure: true, isTrustedProxy: () => false, countResponse: undefined }
   const app = Fastify({
     logger: options.logger ?? false,
-    // Request ids never come from the client: they go into audit lines.
+    // Request ids never come from the client: they go into audit lines. Ours are unique across the workers of
+    // WORKERS=n and across restarts (Fastify's req-1, req-2... repeat in each): request-ids.ts.
     requestIdHeader: false,
+    genReqId: requestIds(),
     return503OnClosing: true,
     trustProxy: (address: string, hop: number) => trustProxy(address, hop),
     // What Fastify's router and Node's parser refuse before any route (an over-long id, bad percent-encoding,
     // oversized headers) is answered in our error shape with our headers, not theirs (framework-errors.ts).
     // Both run only once requests arrive, after the configuration below is read.
-    frameworkErrors: frameworkErrorHandler(() => cookieSecure),
-    clientErrorHandler
+    frameworkErrors: frameworkErrorHandler(preRoute),
+    clientErrorHandler: clientErrorHandler(preRoute)
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // One fixed body: Fastify's own names the method and path, text chosen by the client.
+  const notFound = new RouteNotFoundError()
+  const notFoundBody = errorBody(404, notFound.code, notFound.message)
   app.setNotFoundHandler(async (request, reply) => {
     setSecurityHeaders(request, reply, app.config.COOKIE_SECURE)
-    return await reply.code(404).header('cache-control', 'no-store')
-      .send(errorBody(404, 'ERR_ROUTE_NOT_FOUND', `Route ${request.method}:${request.url.split('?')[0] ?? ''} not found`))
+    return await reply.code(404).header('cache-control', 'no-store').send(notFoundBody)
   })
 
   // Checked first by loadConfig, for one clear line per wrong variable; then @fastify/env (the same env-schema
@@ -154,7 +161,8 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
   await app.register(fastifyEnv, { schema: structuredClone(envSchema), data: { ...options.env }, env: false, dotenv: options.dotenv ?? false })
   const config = app.config
   trustProxy = compileTrustProxy(config.TRUST_PROXY)
-  cookieSecure = config.COOKIE_SECURE
+  preRoute.cookieSecure = config.COOKIE_SECURE
+  preRoute.isTrustedProxy = (address) => trustProxy(address, 0)
   if (options.logger !== undefined && options.logger !== false) app.log.level = config.LOG_LEVEL
   const production = config.NODE_ENV === 'production'
   const clock = options.clock ?? systemClock
@@ -240,6 +248,7 @@ export async function buildApp (options: BuildAppOptions = {}): Promise<FastifyI
     // With STORE=redis the rate-limit counters live in the same Redis: every instance counts together.
     ...(stores.redis === undefined ? {} : { redis: stores.redis })
   })
+  if (metricsRegistry !== undefined) preRoute.countResponse = unmatchedResponses(metricsRegistry)
   await app.register(async function healthScope (scope) {
     scope.addHook('onSend', securityHeaders(config.COOKIE_SECURE))
     await scope.register(healthRoutes, { store: stores.sessions })

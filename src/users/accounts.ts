@@ -45,7 +45,8 @@ export interface Accounts {
   /**
    * The signed-in user changes their own password: checks `currentPassword`, applies the password policy to
    * `newPassword`, stores it and ends every session of the user. The route then opens a new session for the
-   * device that asked.
+   * device that asked. A `newPassword` equal to `currentPassword` never gets here: the route verifies the
+   * current password itself and answers ERR_PASSWORD_UNCHANGED.
    */
   changePassword: (userId: string, currentPassword: string, newPassword: string) => Promise<PasswordChange>
   /** Creates an account with no roles (self-service sign-up), under the password policy. */

@@ -71,7 +71,7 @@ test('any other framework error (a failing async route constraint) is a logged 5
   const logs = new LogCapture()
   const app = Fastify({ logger: logs.logger('info') })
   t.teardown(async () => await app.close())
-  const handler = frameworkErrorHandler(() => false)
+  const handler = frameworkErrorHandler({ cookieSecure: false, isTrustedProxy: () => false, countResponse: undefined })
   const error = Object.assign(new Error('Unexpected error from async constraint'), { code: 'FST_ERR_ASYNC_CONSTRAINT', statusCode: 500 }) as FastifyError
   app.get('/constrained', (request, reply) => { handler(error, request, reply) })
   const response = await app.inject({ method: 'GET', url: '/constrained' })
@@ -91,6 +91,18 @@ test('unknown routes under the prefix already answer 404 in our shape with no-st
     t.equal(response.json().code, 'ERR_ROUTE_NOT_FOUND')
     t.equal(response.headers['cache-control'], 'no-store')
     for (const [header, value] of Object.entries(SECURITY_HEADERS)) t.equal(response.headers[header], value, header)
+  }
+})
+
+test('the 404 answer never echoes the request: one fixed message, whatever the method and path', async (t) => {
+  const app = await buildTestApp(t)
+  const hostile = ['/<script>alert(1)</script>', '/auth/%3Cimg%20src=x%3E', `/${'x'.repeat(300)}`, '/nope?q=<b>']
+  for (const url of hostile) {
+    for (const method of ['GET', 'POST', 'PROPFIND'] as const) {
+      const response = await app.inject({ method, url })
+      t.same(response.json(), { statusCode: 404, code: 'ERR_ROUTE_NOT_FOUND', error: 'Not Found', message: 'Route not found' }, `${method} ${url.slice(0, 30)}`)
+      t.notMatch(response.body, /script|img|xxx|nope|POST|PROPFIND/, `${method} ${url.slice(0, 30)}: neither path nor method in the body`)
+    }
   }
 })
 
@@ -142,6 +154,23 @@ test('a request whose headers arrive too slowly gets 408 in our shape; a reset c
   app.server.emit('clientError', Object.assign(new Error('parse'), { code: 'HPE_INVALID_METHOD' }), closed)
   t.same(closed.written, [], 'nothing written to a connection that cannot be written')
   t.ok(closed.destroyed)
+})
+
+test('a parser error on a TLS socket carries HSTS with Secure cookies, as every other answer over https', async (t) => {
+  const fake = (encrypted: boolean): { written: string[], destroyed: boolean, writable: boolean, encrypted: boolean, write: (s: string) => boolean, destroy: () => void } => {
+    const socket = { written: [] as string[], destroyed: false, writable: true, encrypted, write: (s: string) => { socket.written.push(s); return true }, destroy: () => { socket.destroyed = true } }
+    return socket
+  }
+  const hstsOf = (app: FastifyInstance, encrypted: boolean): string | undefined => {
+    const socket = fake(encrypted)
+    app.server.emit('clientError', Object.assign(new Error('parse'), { code: 'HPE_INVALID_METHOD' }), socket)
+    return parseRaw(socket.written.join('')).headers['strict-transport-security']
+  }
+  const secure = await buildTestApp(t)
+  t.equal(hstsOf(secure, true), 'max-age=31536000; includeSubDomains', 'TLS socket, Secure cookies: HSTS')
+  t.equal(hstsOf(secure, false), undefined, 'plain socket: none (X-Forwarded-Proto was never read)')
+  const plain = await buildTestApp(t, { env: { COOKIE_SECURE: 'false' } })
+  t.equal(hstsOf(plain, true), undefined, 'COOKIE_SECURE=false: none')
 })
 
 test('health answers are never cached; the OpenAPI document and the JWKS carry the security headers', async (t) => {

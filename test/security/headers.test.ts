@@ -53,6 +53,26 @@ test('every auth answer, error or not, carries no-store and the security headers
   t.equal(SECURITY_HEADERS['content-security-policy'], "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 })
 
+test('HSTS on the answers given before any route too: an over-long id or bad percent-encoding over https through a trusted proxy', async (t) => {
+  const cases: Array<[string, Record<string, string>, string, Record<string, string>, string | undefined]> = [
+    ['https through the trusted proxy', { TRUST_PROXY: '10.0.0.1' }, '10.0.0.1', { 'x-forwarded-proto': 'https' }, HSTS],
+    ['https last of a list, through the trusted proxy', { TRUST_PROXY: '10.0.0.1' }, '10.0.0.1', { 'x-forwarded-proto': 'http, https' }, HSTS],
+    ['X-Forwarded-Proto from anyone else', { TRUST_PROXY: '10.0.0.1' }, '203.0.113.9', { 'x-forwarded-proto': 'https' }, undefined],
+    ['plain http through the proxy', { TRUST_PROXY: '10.0.0.1' }, '10.0.0.1', { 'x-forwarded-proto': 'http' }, undefined],
+    ['https but COOKIE_SECURE=false', { TRUST_PROXY: '10.0.0.1', COOKIE_SECURE: 'false' }, '10.0.0.1', { 'x-forwarded-proto': 'https' }, undefined]
+  ]
+  for (const [name, env, remoteAddress, headers, expected] of cases) {
+    const { app } = await securityApp(t, { login: false, env })
+    const routed = await app.inject({ method: 'GET', url: '/auth/session', remoteAddress, headers })
+    t.equal(routed.headers['strict-transport-security'], expected, `${name}: a routed answer (the reference)`)
+    for (const [url, status] of [[`/auth/admin/users/${'a'.repeat(120)}`, 414], ['/auth/sessions/%zz', 400]] as const) {
+      const response = await app.inject({ method: 'GET', url, remoteAddress, headers })
+      t.equal(response.statusCode, status, `${name}, ${url.slice(0, 24)}: answered before any route`)
+      t.equal(response.headers['strict-transport-security'], expected, `${name}, ${url.slice(0, 24)}: the same HSTS`)
+    }
+  }
+})
+
 test('HSTS: over TLS with Secure cookies, seen through a trusted proxy only', async (t) => {
   const cases: Array<[string, Record<string, string>, string, Record<string, string>, string | undefined]> = [
     ['https through the trusted proxy', { TRUST_PROXY: '10.0.0.1' }, '10.0.0.1', { 'x-forwarded-proto': 'https' }, HSTS],

@@ -7,7 +7,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:http'
 import { test } from 'tap'
 import { buildApp } from '../../src/service/app.js'
-import { listenMetrics } from '../../src/service/metrics-server.js'
+import { listenMetrics, serviceRegistry } from '../../src/service/metrics-server.js'
+import { unmatchedResponses } from '../../src/http/metrics.js'
 import { addUser, buildTestApp, client, CookieJar, FAST_HASH, loggedIn, ManualClock, TEST_PASSWORD, testEnv, tempDir } from '../helper.js'
 import { sample, scrape } from '../helpers/prometheus.js'
 import { freePort, startRedis } from '../helpers/redis-server.js'
@@ -98,6 +99,24 @@ test('logins, refreshes, access checks, revocations and rate limits are counted 
   for (const secret of [userId, 'alice', 'mallory', access, ...[...c.jar.cookies.values()].map((cookie) => cookie.value)]) {
     t.notOk(s.text.includes(secret), `the scrape never contains ${secret.slice(0, 12)}…`)
   }
+})
+
+test('answers given before any route are counted as route "unmatched": router errors by method, parser errors as method "unknown"', async (t) => {
+  const { app, url } = await metricsApp(t)
+  t.equal((await app.inject({ method: 'DELETE', url: '/auth/sessions/%zz' })).statusCode, 400)
+  t.equal((await app.inject({ method: 'GET', url: `/auth/admin/users/${'a'.repeat(120)}` })).statusCode, 414)
+  t.equal((await app.inject({ method: 'GET', url: `/auth/admin/users/${'b'.repeat(120)}` })).statusCode, 414)
+  const socket = { written: [] as string[], destroyed: false, writable: true, write: (s: string) => { socket.written.push(s); return true }, destroy: () => { socket.destroyed = true } }
+  app.server.emit('clientError', Object.assign(new Error('too large'), { code: 'HPE_HEADER_OVERFLOW' }), socket)
+  t.match(socket.written.join(''), /^HTTP\/1\.1 431 /)
+  const reset = { ...socket, written: [] as string[] }
+  app.server.emit('clientError', Object.assign(new Error('reset'), { code: 'ECONNRESET' }), reset)
+
+  const s = await scrape(url)
+  t.equal(sample(s, `${P}http_responses_total`, { route: 'unmatched', method: 'DELETE', status_class: '4xx' }), 1, 'malformed percent-encoding')
+  t.equal(sample(s, `${P}http_responses_total`, { route: 'unmatched', method: 'GET', status_class: '4xx' }), 2, 'ids over 100 characters')
+  t.equal(sample(s, `${P}http_responses_total`, { route: 'unmatched', method: 'unknown', status_class: '4xx' }), 1, 'oversized headers; a reset connection got no answer and is not counted')
+  t.throws(() => unmatchedResponses(serviceRegistry()), /http_responses_total is not registered/, 'a registry without the session metrics is a programming error, said at once')
 })
 
 test('metrics are off without METRICS_PORT, and never share the public port', async (t) => {

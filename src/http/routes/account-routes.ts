@@ -11,7 +11,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { PasswordPolicyError, SecondFactorRequiredError, WrongPasswordError } from '../../common/errors.js'
+import { PasswordPolicyError, PasswordUnchangedError, SecondFactorRequiredError, WrongPasswordError } from '../../common/errors.js'
 import { PASSWORD_AMR, type IssuedSession, type LoginResult, type SessionInfo, type SessionService } from '../../session/session-service.js'
 import type { Accounts, PasswordChange } from '../../users/accounts.js'
 import { describePasswordProblem, passwordProblem } from '../../users/password-policy.js'
@@ -68,10 +68,17 @@ export const accountRoutes: FastifyPluginAsyncTypebox<AccountRoutesOptions> = as
         // the password is right; the new password is checked before the code is used up.
         if (!await service.checkPassword(session, currentPassword)) return null
         if (code === undefined) return { status: 'code-required' }
+        if (newPassword === currentPassword) throw new PasswordUnchangedError()
         const problem = await passwordProblem(newPassword, session.user.username)
         if (problem !== undefined) throw new PasswordPolicyError(describePasswordProblem(problem))
         if (!await secondFactor.verifyCode(session.user.id, code)) return null
         amr = ['pwd', 'otp']
+      } else if (newPassword === currentPassword) {
+        // The same password again is no change (other devices logged out, the credential kept). Refused once the
+        // current password is verified (a wrong one is a failed attempt, as always), here instead of calling
+        // `changePassword`: one argon2 verification either way, and the same answer whatever the user directory.
+        if (!await service.checkPassword(session, currentPassword)) return null
+        throw new PasswordUnchangedError()
       }
       const change: PasswordChange = await accounts.changePassword(session.user.id, currentPassword, newPassword)
       return change.status === 'changed' ? { status: 'changed', change, amr } : null

@@ -31,6 +31,8 @@ export interface ForwardAuthRoutesOptions {
   assertions: IdentityAssertions
   loginUrl: string | undefined
   redirectHosts: readonly string[]
+  /** COOKIE_SECURE: with Secure cookies, `rd` carries no plain-http URL (except to a loopback host). */
+  cookieSecure: boolean
   isTrustedProxy: (address: string) => boolean
   isStoreUnavailable: (error: unknown) => boolean
 }
@@ -142,6 +144,15 @@ function identityValue (session: SessionInfo, field: IdentityHeader['field']): s
   }
 }
 
+/**
+ * Hosts browsers treat as secure over plain http (they send Secure cookies there; W3C Secure Contexts,
+ * "potentially trustworthy"), and whose traffic never leaves the machine. The URL parser has already made
+ * every IPv4 spelling dotted-decimal and IPv6 compressed.
+ */
+function isLoopback (hostname: string): boolean {
+  return hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
+}
+
 function isBrowserNavigation (request: FastifyRequest): boolean {
   const accept = header(request, 'accept')
   return accept !== undefined && accept.includes('text/html') && header(request, 'x-requested-with')?.toLowerCase() !== 'xmlhttprequest'
@@ -154,8 +165,12 @@ export async function forwardAuthRoutes (fastify: FastifyInstance, options: Forw
   const redirectExact = new Set(options.redirectHosts.filter((h) => !h.startsWith('.')))
   const redirectSuffixes = options.redirectHosts.filter((h) => h.startsWith('.'))
 
-  const mayReturnTo = (url: URL): boolean =>
-    redirectExact.has(url.host) || redirectSuffixes.some((suffix) => url.hostname.endsWith(suffix))
+  // With Secure cookies the service is used over https: sending the browser back to an http:// URL would be a
+  // downgrade (and the Secure session cookie would not reach it, so the user would land on the login page
+  // again). Loopback hosts are the exception, as browsers treat them (development behind a local proxy).
+  const schemeAllowed = (url: URL): boolean => url.protocol === 'https:' || !options.cookieSecure || isLoopback(url.hostname)
+  const mayReturnTo = (url: URL): boolean => schemeAllowed(url) &&
+    (redirectExact.has(url.host) || redirectSuffixes.some((suffix) => url.hostname.endsWith(suffix)))
 
   const loginLocation = (original: OriginalRequest): string => {
     const login = loginUrl as string

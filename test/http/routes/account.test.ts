@@ -77,6 +77,36 @@ test('POST /auth/password refuses, changing nothing: a table of bad inputs', asy
   t.equal((await client(app).request('POST', '/auth/login', { username: 'alice', password: TEST_PASSWORD })).statusCode, 200, 'the password is unchanged')
 })
 
+test('a new password equal to the current one is refused with ERR_PASSWORD_UNCHANGED, once the current one is verified, with one password check', async (t) => {
+  const clock = new ManualClock()
+  const app = await buildTestApp(t, { clock: clock.now })
+  await addUser(app, 'alice')
+  const laptop = await loggedIn(t, app, 'alice', TEST_PASSWORD, clock)
+  const phone = await loggedIn(t, app, 'alice', TEST_PASSWORD, clock)
+  // Every argon2 verification of the route goes through one of these two.
+  const calls: string[] = []
+  const { verifyCredentials, changePassword } = app.users
+  app.users.verifyCredentials = async (...args) => { calls.push('verifyCredentials'); return await verifyCredentials.apply(app.users, args) }
+  app.users.changePassword = async (...args) => { calls.push('changePassword'); return await changePassword.apply(app.users, args) }
+
+  const same = await laptop.request('POST', '/auth/password', { currentPassword: TEST_PASSWORD, newPassword: TEST_PASSWORD })
+  t.equal(same.statusCode, 400)
+  t.same(same.json(), { statusCode: 400, code: 'ERR_PASSWORD_UNCHANGED', error: 'Bad Request', message: 'The new password is the current one: choose another' })
+  t.equal(same.headers['set-cookie'], undefined, 'no cookie set or cleared')
+  t.same(calls, ['verifyCredentials'], 'one verification of the current password, and no change attempted')
+  t.equal((await phone.request('GET', '/auth/session')).statusCode, 200, 'the other device is still logged in: nothing happened')
+  t.equal((await laptop.request('GET', '/auth/session')).statusCode, 200, 'and so is this one')
+
+  calls.length = 0
+  const wrong = await laptop.request('POST', '/auth/password', { currentPassword: 'not the password', newPassword: 'not the password' })
+  t.equal(wrong.json().code, 'ERR_WRONG_PASSWORD', 'equal but wrong: the wrong password answer, not a hint that it is the current one')
+  t.same(calls, ['verifyCredentials'])
+
+  calls.length = 0
+  t.equal((await laptop.request('POST', '/auth/password', { currentPassword: TEST_PASSWORD, newPassword: NEW_PASSWORD })).statusCode, 200, 'another password is a change')
+  t.same(calls, ['changePassword'], 'verified by the change itself, as before')
+})
+
 test('wrong current passwords count as failed logins of the account: a stolen session gives no extra guesses', async (t) => {
   const clock = new ManualClock()
   const app = await buildTestApp(t, { clock: clock.now, env: { RATE_LIMIT_LOGIN_ACCOUNT_MAX: '3' } })

@@ -196,6 +196,41 @@ test('admin routes refuse bad input with exact codes, and leave everything as it
   t.equal((await admin.request('GET', '/auth/session')).statusCode, 200, 'the admin is still in')
 })
 
+test('who may call an admin route is decided before its input is read: bad parameters, queries and bodies tell a non-admin nothing', async (t) => {
+  const { app, clock, admin, bob, bobId } = await setup(t, { REAUTH_MAX_AGE_SECONDS: '5' })
+  const json = { 'content-type': 'application/json' }
+  // Each is a 400 or 415 for an admin: the route's shape (an id pattern, a body schema, a page size limit).
+  const table: Array<[string, string, string, { body?: unknown, raw?: string, headers?: Record<string, string> }, number, string]> = [
+    ['malformed session id in the path', 'DELETE', `/auth/admin/users/${bobId}/sessions/bad!id`, {}, 400, 'ERR_VALIDATION'],
+    ['page size over the limit', 'GET', '/auth/admin/users?limit=201', {}, 400, 'ERR_VALIDATION'],
+    ['unknown query parameter', 'GET', '/auth/admin/users?role=admin', {}, 400, 'ERR_VALIDATION'],
+    ['create: no password', 'POST', '/auth/admin/users', { body: { username: 'gina' } }, 400, 'ERR_VALIDATION'],
+    ['create: broken JSON', 'POST', '/auth/admin/users', { raw: '{"username":', headers: json }, 400, 'ERR_MALFORMED_JSON'],
+    ['create: text/plain', 'POST', '/auth/admin/users', { raw: '{}', headers: { 'content-type': 'text/plain' } }, 415, 'ERR_UNSUPPORTED_MEDIA_TYPE'],
+    ['roles: not an array', 'PUT', `/auth/admin/users/${bobId}/roles`, { body: { roles: { admin: true } } }, 400, 'ERR_VALIDATION'],
+    ['disable: a body', 'POST', `/auth/admin/users/${bobId}/disable`, { body: { really: true } }, 400, 'ERR_VALIDATION']
+  ]
+  const send = async (c: Client | null, method: string, url: string, input: { body?: unknown, raw?: string, headers?: Record<string, string> }) => await app.inject({
+    method: method as 'GET',
+    url,
+    headers: { ...(c === null ? {} : { cookie: c.jar.header(url) }), ...(input.body === undefined ? {} : json), ...input.headers },
+    ...(input.body === undefined && input.raw === undefined ? {} : { payload: input.raw ?? JSON.stringify(input.body) })
+  })
+  for (const [label, method, url, input, status, code] of table) {
+    const asAdmin = await send(admin, method, url, input)
+    t.same([asAdmin.statusCode, asAdmin.json().code], [status, code], `${label}: an admin gets the input error`)
+    const asBob = await send(bob, method, url, input)
+    t.same([asBob.statusCode, asBob.json().code], [403, 'ERR_FORBIDDEN'], `${label}: a non-admin gets 403, not the input error`)
+    const anonymous = await send(null, method, url, input)
+    t.same([anonymous.statusCode, anonymous.json().code], [401, 'ERR_SESSION_INVALID'], `${label}: no session, 401`)
+  }
+  clock.advance(10)
+  for (const [label, method, url, input] of table) {
+    const stale = await send(admin, method, url, input)
+    t.same([stale.statusCode, stale.json().code], [401, 'ERR_REAUTH_REQUIRED'], `${label}: an admin without a recent authentication, 401 first`)
+  }
+})
+
 test('the last admin: two admins demoting each other at once cannot leave none; ADMIN_ROLE names the role', async (t) => {
   const { app, clock, admin, adminId, logs } = await setup(t, { ADMIN_ROLE: 'ops-admin' })
   t.equal((await admin.request('GET', '/auth/admin/users')).statusCode, 200, 'the configured role opens the routes')

@@ -200,8 +200,37 @@ test('browser navigations go to LOGIN_URL: 302 for GET/HEAD, 303 otherwise, ngin
 
 test('a path LOGIN_URL and one with a query', async (t) => {
   const app = await forwardAuthApp(t, { LOGIN_URL: '/login?next=1', REDIRECT_HOSTS: 'app.example.com' })
-  const response = await verify(app, null, { headers: { accept: 'text/html', 'x-original-url': 'http://app.example.com/' } })
-  t.equal(response.headers['location'], '/login?next=1&rd=http%3A%2F%2Fapp.example.com%2F')
+  const response = await verify(app, null, { headers: { accept: 'text/html', 'x-original-url': 'https://app.example.com/' } })
+  t.equal(response.headers['location'], '/login?next=1&rd=https%3A%2F%2Fapp.example.com%2F')
+})
+
+test('rd never sends a browser back to plain http while cookies are Secure, loopback hosts excepted; COOKIE_SECURE=false allows it', async (t) => {
+  const hosts = 'app.example.com,.corp.example,localhost:8080,127.0.0.1:8080,[::1]:8080'
+  const nginx = (url: string): Record<string, string> => ({ accept: 'text/html', 'x-original-url': url, 'x-original-method': 'GET' })
+  const traefik = (proto: string, host: string): Record<string, string> =>
+    ({ accept: 'text/html', 'x-forwarded-method': 'GET', 'x-forwarded-proto': proto, 'x-forwarded-host': host, 'x-forwarded-uri': '/page' })
+  const login = 'https://auth.example.com/login'
+  const secure = await forwardAuthApp(t, { LOGIN_URL: login, REDIRECT_HOSTS: hosts })
+  for (const [what, headers] of [
+    ['nginx, an allowed host', nginx('http://app.example.com/page')],
+    ['nginx, an allowed subdomain', nginx('http://wiki.corp.example/page')],
+    ['Traefik or Caddy, X-Forwarded-Proto: http', traefik('http', 'app.example.com')]
+  ] as const) {
+    t.equal((await verify(secure, null, { headers })).headers['location'], login, `${what}: no rd (a downgrade from the https service)`)
+  }
+  const envoy = await verify(secure, null, { url: '/auth/envoy/page', headers: { host: 'app.example.com', accept: 'text/html' } })
+  t.equal(envoy.headers['location'], login, 'Envoy without X-Forwarded-Proto (plain http): no rd')
+  t.equal((await verify(secure, null, { headers: traefik('https', 'app.example.com') })).headers['location'],
+    `${login}?rd=${encodeURIComponent('https://app.example.com/page')}`, 'the same over https: rd')
+  for (const host of ['localhost:8080', '127.0.0.1:8080', '[::1]:8080']) {
+    t.equal((await verify(secure, null, { headers: nginx(`http://${host}/page`) })).headers['location'],
+      `${login}?rd=${encodeURIComponent(`http://${host}/page`)}`, `http://${host}: rd (loopback: browsers send Secure cookies there)`)
+  }
+
+  const plain = await forwardAuthApp(t, { LOGIN_URL: login, REDIRECT_HOSTS: hosts, COOKIE_SECURE: 'false' })
+  t.equal((await verify(plain, null, { headers: nginx('http://app.example.com/page') })).headers['location'],
+    `${login}?rd=${encodeURIComponent('http://app.example.com/page')}`, 'COOKIE_SECURE=false (plain-http development): rd over http')
+  t.equal((await verify(plain, null, { headers: nginx('http://evil.example/page') })).headers['location'], login, 'but still only for REDIRECT_HOSTS')
 })
 
 test('original-request headers: only from TRUST_PROXY peers; malformed ones from a trusted proxy are a 400', async (t) => {

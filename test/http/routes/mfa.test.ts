@@ -210,6 +210,8 @@ test('a password change of a user with a factor needs the code too: a stolen ses
 
   const weak = await device.request('POST', '/auth/password', { ...change, newPassword: 'password', code: appCode(secret, clock.ms) })
   t.equal(weak.json().code, 'ERR_PASSWORD_POLICY', 'the new password is checked first')
+  const same = await device.request('POST', '/auth/password', { ...change, newPassword: TEST_PASSWORD, code: appCode(secret, clock.ms) })
+  t.equal(same.json().code, 'ERR_PASSWORD_UNCHANGED', 'and so is a new password equal to the current one')
   const changed = await device.request('POST', '/auth/password', { ...change, code: appCode(secret, clock.ms) })
   t.equal(changed.statusCode, 200, 'the same code still works: the refused new password did not use it up')
   t.match(app.sessions.authenticate(device.jar.get('__Host-session') as string), { amr: ['pwd', 'otp'], authTime: clock.seconds })
