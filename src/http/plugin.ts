@@ -299,7 +299,8 @@ async function sessionPlugin (fastify: FastifyInstance, options: SessionPluginOp
       redirectHosts: o.redirectHosts,
       cookieSecure: o.cookieSecure,
       isTrustedProxy: o.isTrustedProxy,
-      isStoreUnavailable: service.isStoreUnavailable
+      isStoreUnavailable: service.isStoreUnavailable,
+      onResponse: metrics?.onResponse
     })
   }
 }

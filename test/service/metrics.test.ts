@@ -119,6 +119,18 @@ test('answers given before any route are counted as route "unmatched": router er
   t.throws(() => unmatchedResponses(serviceRegistry()), /http_responses_total is not registered/, 'a registry without the session metrics is a programming error, said at once')
 })
 
+test('forward-auth answers are counted too: the 5xx alert sees a stale view, the dashboards a misconfigured proxy', async (t) => {
+  const { app, url, clock } = await metricsApp(t)
+  await addUser(app)
+  const c = await loggedIn(t, app, 'alice', TEST_PASSWORD, clock)
+  t.equal((await c.request('GET', '/auth/verify')).statusCode, 200)
+  t.equal((await app.inject({ method: 'GET', url: '/auth/verify' })).statusCode, 401)
+  t.equal((await c.request('GET', '/auth/verify?role=Not%20A%20Role!')).statusCode, 400)
+  const s = await scrape(url)
+  t.equal(sample(s, `${P}http_responses_total`, { route: '/auth/verify', method: 'GET', status_class: '2xx' }), 1)
+  t.equal(sample(s, `${P}http_responses_total`, { route: '/auth/verify', method: 'GET', status_class: '4xx' }), 2, 'no session, and a policy the service refuses')
+})
+
 test('metrics are off without METRICS_PORT, and never share the public port', async (t) => {
   const app = await buildTestApp(t)
   t.equal(app.metricsRegistry, undefined)

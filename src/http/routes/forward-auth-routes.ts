@@ -35,6 +35,8 @@ export interface ForwardAuthRoutesOptions {
   cookieSecure: boolean
   isTrustedProxy: (address: string) => boolean
   isStoreUnavailable: (error: unknown) => boolean
+  /** The metrics' onResponse hook (answers by route, method and status class), when metrics are on. */
+  onResponse?: ((request: FastifyRequest, reply: FastifyReply, done: () => void) => void) | undefined
 }
 
 /** The request the proxy is asking about, as far as a trusted proxy told us. */
@@ -162,6 +164,9 @@ export async function forwardAuthRoutes (fastify: FastifyInstance, options: Forw
   const { authPrefix: prefix, identityHeaders, assertionHeader, assertions, loginUrl, isTrustedProxy } = options
   const { sessionOf, isStale } = fastify.statelessSession
   fastify.setErrorHandler(errorHandlerFor(options.isStoreUnavailable))
+  // Counted like the auth routes' answers: a proxy's checks failing (503 on a stale view, 400 for a bad
+  // configuration) must show in the 5xx alert and the dashboards too.
+  if (options.onResponse !== undefined) fastify.addHook('onResponse', options.onResponse)
   const redirectExact = new Set(options.redirectHosts.filter((h) => !h.startsWith('.')))
   const redirectSuffixes = options.redirectHosts.filter((h) => h.startsWith('.'))
 
