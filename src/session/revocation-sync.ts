@@ -243,8 +243,8 @@ export class RevocationSync {
    * view as of the read's start, and the next read, which barely waits, confirms it as of about its return.
    */
   #confirm (startedAt: number, blockMs: number, empty: boolean): void {
-    const at = empty ? Math.min(this.#now(), startedAt + blockMs) : startedAt
-    if (at > this.#confirmedAt) this.#confirmedAt = at
+    // Never earlier than the last confirmation: that came at the latest when the previous read returned.
+    this.#confirmedAt = empty ? Math.min(this.#now(), startedAt + blockMs) : startedAt
   }
 
   async purge (): Promise<void> {
