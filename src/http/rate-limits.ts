@@ -29,8 +29,9 @@
  * process count as failures until they finish, so parallel guesses cannot all slip past one read; between
  * instances sharing Redis the gap is one password check per instance.
  */
-import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit'
+import fastifyRateLimit, { normalizeIP, type FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Cluster, Redis } from 'ioredis'
 import { createHash } from 'node:crypto'
 import type { Clock } from '../common/clock.js'
 import { InvalidOptionError, StoreUnavailableError } from '../common/errors.js'
@@ -181,6 +182,69 @@ export class MemoryRateLimitStore {
   }
 }
 
+/** INCR and, on a window's first count, its expiry; a counter found without one gets it (never a lockout for good). */
+const REDIS_INCR = `
+local current = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if current == 1 or ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {current, ttl}`
+
+/** The count and the window's remaining milliseconds, unchanged (0, 0 without a window). */
+const REDIS_READ = `
+local current = redis.call('GET', KEYS[1])
+if not current then return {0, 0} end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = 0 end
+return {tonumber(current), ttl}`
+
+type RedisCounter = (key: string, ...args: Array<string | number>) => Promise<[number, number]>
+
+/**
+ * Fixed windows in Redis, shared by every instance, under `<namespace><limit>:<client or account>` (the keys
+ * the limiters' key generators make: `<prefix>rate-limit:login-ip:203.0.113.7`). The window starts at its first
+ * count and is the key's expiry. In place of @fastify/rate-limit's own Redis store, whose limiters made with
+ * `createRateLimit` put the route's method and URL in the key, and there are none: `undefinedundefined-`.
+ */
+export class RedisRateLimitStore {
+  readonly #incr: RedisCounter
+  readonly #read: RedisCounter
+  readonly #namespace: string
+
+  constructor (redis: Redis | Cluster, namespace: string) {
+    const commands = redis as unknown as Record<string, RedisCounter | undefined>
+    if (commands['sessionRateLimitIncr'] === undefined) redis.defineCommand('sessionRateLimitIncr', { numberOfKeys: 1, lua: REDIS_INCR })
+    if (commands['sessionRateLimitRead'] === undefined) redis.defineCommand('sessionRateLimitRead', { numberOfKeys: 1, lua: REDIS_READ })
+    this.#incr = (commands['sessionRateLimitIncr'] as RedisCounter).bind(redis)
+    this.#read = (commands['sessionRateLimitRead'] as RedisCounter).bind(redis)
+    this.#namespace = namespace
+  }
+
+  incr (key: string, callback: StoreCallback, timeWindow: number): void {
+    this.#incr(this.#namespace + key, timeWindow).then(([current, ttl]) => { callback(null, { current, ttl }) }, (error: Error) => { callback(error) })
+  }
+
+  read (key: string, callback: StoreCallback): void {
+    this.#read(this.#namespace + key).then(([current, ttl]) => { callback(null, { current, ttl }) }, (error: Error) => { callback(error) })
+  }
+
+  /** One store for every limiter: each one's keys start with its own name (`login-ip:`, `refresh-ip:`, ...). */
+  child (): RedisRateLimitStore {
+    return this
+  }
+}
+
+/** The store classes @fastify/rate-limit instantiates itself (with its own options, which these ignore). */
+function memoryStore (clock: Clock): FastifyRateLimitStoreCtor {
+  return class extends MemoryRateLimitStore { constructor () { super(clock) } }
+}
+
+function redisStore (redis: Redis | Cluster, namespace: string): FastifyRateLimitStoreCtor {
+  return class extends RedisRateLimitStore { constructor () { super(redis, namespace) } }
+}
+
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>
 /** What a limiter answers when no allowList is configured (none is): the counted state. */
 type Counted = Extract<Awaited<ReturnType<Limiter>>, { isAllowed: false }>
@@ -201,7 +265,7 @@ export interface RateLimitRegistration {
   settings: RateLimitSettings
   clock: Clock
   /** An ioredis client: the counters then live in Redis, shared by every instance. */
-  redis?: unknown
+  redis?: Redis | Cluster | undefined
   /** With `redis`: the deployment's key prefix (REDIS_KEY_PREFIX). */
   keyPrefix: string
 }
@@ -216,9 +280,7 @@ export async function registerRateLimits (fastify: FastifyInstance, options: Rat
     throw new InvalidOptionError('session plugin: @fastify/rate-limit is already registered in a parent scope; register the session plugin before it (or in a sibling scope), or pass rateLimit: false and limit the auth routes yourself')
   }
   const { settings, clock, redis, keyPrefix } = options
-  await fastify.register(fastifyRateLimit, redis === undefined
-    ? { global: false, store: class extends MemoryRateLimitStore { constructor () { super(clock) } } }
-    : { global: false, redis, nameSpace: redisNamespace(keyPrefix) })
+  await fastify.register(fastifyRateLimit, { global: false, store: redis === undefined ? memoryStore(clock) : redisStore(redis, redisNamespace(keyPrefix)) })
 
   const loginWindow = settings.loginWindowSeconds * 1000
   // The account a password check is about: the username typed at login, the session's user for a password change.

@@ -14,7 +14,7 @@ import { loadConfig } from './config.js'
 import { loggerOptions } from './logger.js'
 import { startupFailure } from './startup-errors.js'
 import { prettyLogStream, startupBanner, wantsTerminalOutput } from './terminal.js'
-import { clusterSettings, runPrimary, workerCount } from './workers.js'
+import { checkListen, clusterSettings, runPrimary, workerCount } from './workers.js'
 
 export interface ServiceProcessOptions {
   /** The command line that runs the users CLI (`npm run users --`), named in the banner's hints. */
@@ -53,6 +53,12 @@ export async function runService (options: ServiceProcessOptions): Promise<void>
       process.stdout.write(JSON.stringify({ level, time: Date.now(), pid: process.pid, msg: message }) + '\n')
     }
     const log = { info: line(30), error: line(50) }
+    // A PORT that cannot be listened on is said in one line, as without WORKERS, before any worker starts.
+    try {
+      await checkListen(config.HOST, config.PORT)
+    } catch (error) {
+      fail(error)
+    }
     if (config.METRICS_PORT !== '') {
       try {
         const { listenClusterMetrics } = await import('./cluster-metrics.js')

@@ -27,7 +27,8 @@ export function startupFailure (error: unknown, env: Record<string, string | und
   }
   const host = env['HOST'] ?? 'localhost'
   const port = env['PORT'] ?? '3000'
-  if (e.syscall === 'listen' || e.syscall === 'getaddrinfo') {
+  // `bind`: the same failure as a node:cluster worker meets it (the primary binds the port on its behalf).
+  if (e.syscall === 'listen' || e.syscall === 'bind' || e.syscall === 'getaddrinfo') {
     switch (e.code) {
       case 'EADDRINUSE':
         return `PORT ${port} is already in use on ${host}: stop the other process or choose another PORT`

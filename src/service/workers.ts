@@ -7,7 +7,9 @@
  * (`PRAGMA data_version`; src/session/revocation-sync.ts). With Redis, as several instances do.
  */
 import cluster, { type Worker } from 'node:cluster'
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { parseEnv } from 'node:util'
 
@@ -30,6 +32,19 @@ export function clusterSettings (env: NodeJS.ProcessEnv, dotenvFile = '.env'): {
     file = parseEnv(readFileSync(dotenvFile, 'utf8')) as Record<string, string>
   } catch {}
   return { workers: env['WORKERS'] ?? file['WORKERS'], store: env['STORE'] ?? file['STORE'] }
+}
+
+/**
+ * Rejects with the error a listen on `host:port` meets (EADDRINUSE, EACCES, a host that is not this machine's),
+ * else resolves once the trial listener is closed again. The primary asks before forking: with node:cluster it
+ * is the primary that binds the port on the workers' behalf, and each worker would only get the error back
+ * (as a `bind` error), so a port in use would stop the service from inside a worker instead of saying so once.
+ */
+export async function checkListen (host: string, port: number): Promise<void> {
+  const server = createServer()
+  server.listen({ host, port })
+  await once(server, 'listening')
+  await new Promise((resolve) => server.close(resolve))
 }
 
 export interface PrimaryLog {

@@ -12,7 +12,8 @@
  * harmlessly (adding is idempotent). It also purges entries whose tokens have all expired, in memory and in
  * the store.
  *
- * Freshness: the view is "confirmed" each time a read of the log comes back complete. With `maxStalenessMs`,
+ * Freshness: the view is "confirmed" each time a read of the log comes back complete, as of the moment the
+ * store answered (for a blocking read that came back empty, the end of its block: `#confirm`). With `maxStalenessMs`,
  * a view not confirmed for that long is `stale`, and the plugin then refuses to vouch for any session (503)
  * rather than accept a token that another instance may have revoked meanwhile. Once the store answers again
  * the sync reads everything it missed from its cursor first, and only then is the view fresh again.
@@ -197,12 +198,15 @@ export class RevocationSync {
     const blockMs = Math.min(1000, this.#maxStaleness > 0 ? Math.floor(this.#maxStaleness / 4) : 1000)
     let failures = 0
     let failingSince = 0
+    // After revocations came in, the next read barely waits: its answer confirms the view as of about now.
+    let nextBlockMs = blockMs
     while (!signal.aborted) {
       const startedAt = this.#now()
+      const waitedMs = nextBlockMs
       try {
         let batch: RevocationFeedBatch
         try {
-          batch = await wait(this.#cursor, blockMs, signal)
+          batch = await wait(this.#cursor, waitedMs, signal)
         } catch (error) {
           if (!(error instanceof RevocationLogLostError)) throw error
           await this.#reload(error)
@@ -210,7 +214,8 @@ export class RevocationSync {
         }
         this.#o.denylist.addAll(batch.revocations)
         this.#cursor = batch.cursor
-        if (batch.complete) this.#confirmedAt = startedAt
+        nextBlockMs = batch.revocations.length === 0 ? blockMs : 1
+        if (batch.complete) this.#confirm(startedAt, waitedMs, batch.revocations.length === 0)
         if (failures > 0) {
           this.#o.log.info({ outageMs: Math.round(this.#now() - failingSince), caughtUp: batch.revocations.length }, 'revocation feed restored')
           failures = 0
@@ -226,6 +231,20 @@ export class RevocationSync {
         await sleep(backoff(failures), undefined, { signal }).catch(() => {})
       }
     }
+  }
+
+  /**
+   * A complete answer of the feed proves the view complete as of the moment the store answered: some time
+   * between the read's start and its return. An empty answer came once the read had waited its block (or
+   * earlier, if the store returns early), so it confirms the view as of `startedAt + blockMs`, or of its
+   * return if that is sooner: on an idle instance the lag then stays under one block (plus a round trip), not
+   * two, and a reply held up on the way back (a stalled connection) still counts as old as it is. An answer
+   * with revocations came as soon as they were recorded, at an unknown moment of the read: it confirms the
+   * view as of the read's start, and the next read, which barely waits, confirms it as of about its return.
+   */
+  #confirm (startedAt: number, blockMs: number, empty: boolean): void {
+    // Never earlier than the last confirmation: that came at the latest when the previous read returned.
+    this.#confirmedAt = empty ? Math.min(this.#now(), startedAt + blockMs) : startedAt
   }
 
   async purge (): Promise<void> {

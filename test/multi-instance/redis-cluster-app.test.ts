@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Cluster } from 'ioredis'
 import { test, type Test } from 'tap'
+import { accountKey } from '../../src/http/rate-limits.js'
 import { closeRedis, connectRedis, parseRedisAddress } from '../../src/stores/redis-client.js'
 import { addUser, buildTestApp, client, loggedIn, TEST_PASSWORD } from '../helper.js'
 import { captureLogs } from '../helpers/log-capture.js'
@@ -60,6 +61,11 @@ test('two instances over a Redis Cluster', async (t) => {
     statuses.push((await client(app).request('POST', '/auth/login', { username: 'user-5', password: 'wrong password here' })).statusCode)
   }
   t.same(statuses, [401, 401, 429], 'the failed-login counter is shared through the cluster')
+  const admin = await connectRedis({ url: 'redis://', commandTimeoutMs: 1000, clusterNodes: cluster.nodes.split(',').map(parseRedisAddress) }) as Cluster
+  t.teardown(async () => { await closeRedis(admin) })
+  const counters = (await Promise.all(admin.nodes('master').map(async (node) => await node.keys('session:rate-limit:*')))).flat().sort()
+  t.same(counters.filter((key) => key.startsWith('session:rate-limit:login-')), [`session:rate-limit:login-account:${accountKey('user-5')}`, 'session:rate-limit:login-ip:127.0.0.1'], 'the counters\' keys say what they count')
+  t.same(counters.filter((key) => !/^session:rate-limit:(login-account|login-ip|refresh-ip):[^:]/.test(key)), [], 'every one of them')
   t.equal((await client(limitedB.app).request('POST', '/auth/login', { username: 'user-4', password: TEST_PASSWORD })).statusCode, 200)
 })
 

@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { test, type Test } from 'tap'
 import sessionPlugin from '../../src/http/plugin.js'
-import { redisNamespace } from '../../src/http/rate-limits.js'
+import { accountKey, redisNamespace } from '../../src/http/rate-limits.js'
 import { MemorySessionStore } from '../../src/stores/memory-session-store.js'
 import { TEST_SECRET } from '../helper.js'
 import { startRedis } from '../helpers/redis-server.js'
@@ -80,4 +80,27 @@ test('deployments sharing one Redis count apart under their own key prefix', asy
   t.equal(await login(tenantB, 'right password'), 200, 'tenant B has its own counters')
   t.equal((await redis.keys('tenant-a:rate-limit:*')).length, 2)
   t.same(await redis.keys('stateless-session:*'), [], 'nothing under the default prefix')
+})
+
+test('each counter\'s key says what it counts: <prefix>rate-limit:<limit>:<account hash or client>', async (t) => {
+  const server = await startRedis(t)
+  const redis = await client(t, server.port)
+  const app = await instance(t, redis)
+  t.equal(await login(app, 'wrong'), 401)
+  t.equal((await app.inject({ method: 'POST', url: '/auth/refresh' })).statusCode, 401, 'a refresh without a cookie is counted too')
+  const keys: string[] = []
+  for (let cursor = '0'; ;) {
+    const [next, found] = await redis.scan(cursor, 'MATCH', '*', 'COUNT', 100)
+    keys.push(...found)
+    cursor = next
+    if (cursor === '0') break
+  }
+  t.same(keys.sort(), [
+    `stateless-session:rate-limit:login-account:${accountKey('alice')}`,
+    'stateless-session:rate-limit:login-ip:127.0.0.1',
+    'stateless-session:rate-limit:refresh-ip:127.0.0.1'
+  ], 'every key in Redis, and nothing made of undefined values')
+  t.equal(await redis.get('stateless-session:rate-limit:login-ip:127.0.0.1'), '1', 'one failure counted')
+  const ttl = await redis.pttl('stateless-session:rate-limit:refresh-ip:127.0.0.1')
+  t.ok(ttl > 0 && ttl <= 60_000, `the refresh window is the key's expiry (${ttl} ms)`)
 })

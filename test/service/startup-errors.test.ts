@@ -56,6 +56,10 @@ test('a port in use names PORT and HOST, as set or by their defaults', async (t)
   t.equal(error?.syscall, 'listen')
   t.equal(startupFailure(error, { HOST: '127.0.0.1', PORT: String(port) }), `PORT ${port} is already in use on 127.0.0.1: stop the other process or choose another PORT`)
   t.equal(startupFailure(error, {}), 'PORT 3000 is already in use on localhost: stop the other process or choose another PORT', 'HOST and PORT unset: their defaults')
+  // A node:cluster worker gets the primary's failure to bind on its behalf as a `bind` error (node's
+  // ExceptionWithHostPort in lib/internal/cluster/child.js): the same line.
+  const inWorker = Object.assign(new Error(`bind EADDRINUSE 127.0.0.1:${port}`), { code: 'EADDRINUSE', errno: -98, syscall: 'bind', address: '127.0.0.1', port })
+  t.equal(startupFailure(inWorker, { HOST: '127.0.0.1', PORT: String(port) }), `PORT ${port} is already in use on 127.0.0.1: stop the other process or choose another PORT`, 'as a cluster worker meets it')
 })
 
 test('a privileged port names PORT and the ways out', async (t) => {

@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo } from 'node:net'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -153,6 +154,26 @@ test('WORKERS=2 with a setting only the workers refuse: the service stops with e
   t.equal(primary.filter((m) => / exited \(1\) before it served: stopping the service$/.test(m)).length, 1, 'the primary says it stops')
   t.notOk(primary.some((m) => m.includes('starting another')), 'no worker started in its place')
   t.notMatch(stdout, 'Server listening')
+})
+
+test('WORKERS=2 with PORT in use: the one line of a single process, once, and exit 1', async (t) => {
+  const busy = createServer()
+  busy.listen(0, '127.0.0.1')
+  await once(busy, 'listening')
+  t.teardown(() => { busy.close() })
+  const port = (busy.address() as AddressInfo).port
+  const child = spawn(process.execPath, [...process.execArgv, 'src/service/server.ts'], {
+    env: { ...process.env, ...testEnv({ STORE: 'sqlite', DATA_DIR: tempDir(t), WORKERS: '2', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' }) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  t.equal(code, 1, 'a supervisor sees the failure')
+  t.equal(stderr, `error: PORT ${port} is already in use on 127.0.0.1: stop the other process or choose another PORT\n`, 'the documented line, once')
+  t.notMatch(stdout, /EADDRINUSE|"stack"|before it served/, 'no stack trace, no worker failure')
 })
 
 test('WORKERS=2: a worker that dies while serving is replaced, and the service goes on; SIGTERM twice stops it once', async (t) => {

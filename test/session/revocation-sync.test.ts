@@ -214,6 +214,39 @@ test('push mode: batches, confirmation, failures with backoff, recovery, lost lo
   await s.sync.stop()
 })
 
+test('push mode: a read confirms the view as of when the store answered, not when the read started', async (t) => {
+  const store = new ScriptedFeedStore()
+  const s = sync(store, { maxStalenessMs: 4000 })
+  const timeouts: number[] = []
+  const wait = store.waitForRevocations.bind(store)
+  store.waitForRevocations = async (cursor, timeoutMs, signal) => {
+    timeouts.push(timeoutMs)
+    return await wait(cursor, timeoutMs, signal)
+  }
+  const seen: number[] = []
+  // A step that takes `ms` of monotonic time (the read blocking), then answers.
+  const after = (ms: number, revocations: Revocation[]) => async (cursor: string): Promise<RevocationFeedBatch> => {
+    seen.push(s.sync.status().confirmedMsAgo)
+    s.monotonic.ms += ms
+    return { revocations, cursor: revocations.length === 0 ? cursor : `${cursor}+`, complete: true }
+  }
+  store.steps.push(
+    after(1000, []), // an idle read that waited its whole block
+    after(1000, []),
+    after(600, [token('late-in-a-block')]), // revocations that came 600 ms into a read
+    after(1, []), // the short read after them
+    after(6000, []) // an empty answer held up for 5 s on its way back
+  )
+  await s.sync.start()
+  await waitFor('the script to run out', () => store.steps.length, (n) => n === 0)
+  await waitFor('the reads to settle', () => store.cursors.length, (n) => n === 6)
+  seen.push(s.sync.status().confirmedMsAgo)
+  t.same(seen, [0, 0, 0, 600, 0, 5000], 'confirmed as of each empty answer (the end of its block); as of the start of a read with revocations; not past the end of a block')
+  t.same(timeouts, [1000, 1000, 1000, 1, 1000, 1000], 'after revocations, one short read; idle reads block a quarter of the limit, at most 1 s')
+  t.equal(s.sync.stale, true, 'a reply held up longer than the limit leaves the view stale')
+  await s.sync.stop()
+})
+
 test('push mode: a failing reload after a loss is an outage like any other', async (t) => {
   const store = new ScriptedFeedStore()
   const s = sync(store, { maxStalenessMs: 2000 })

@@ -4,6 +4,7 @@
  * push feed between two stores, and an interrupted revocation finished by the next call.
  */
 import { Cluster } from 'ioredis'
+import { readFileSync } from 'node:fs'
 import { test, type Test } from 'tap'
 import { newId } from '../../src/common/random-id.js'
 import { closeRedis, connectRedis, parseRedisAddress } from '../../src/stores/redis-client.js'
@@ -98,6 +99,26 @@ test('Redis store on a three-primary cluster', async (t) => {
       await store.revokeFamily(f.id, NOW, f.user.id)
       t.equal((await store.loadRevocations(NOW)).revocations.length, expected.length, `${next}: and only once`)
     }
+  })
+
+  t.test('family-owner:<id>, the one key without a hash tag: the user id, for a few hours; and in the documented layout', async (t) => {
+    const keyPrefix = uniquePrefix()
+    const store = await open(t, keyPrefix)
+    const client = await clusterClient(t, cluster)
+    const f = family({ refreshExpiresAt: NOW + 7200, accessExpiresAt: NOW + 60 })
+    await create(store, f)
+    t.equal(await client.get(`${keyPrefix}family-owner:${f.id}`), f.user.id, 'it holds the user id')
+    const ttl = await client.ttl(`${keyPrefix}family-owner:${f.id}`)
+    t.ok(ttl > 7200 + 3600 - 5 && ttl <= 7200 + 3600, `it lives the first refresh token's lifetime plus the hour of retention (${ttl} s)`)
+    t.ok(await store.revokeFamily(f.id, NOW), 'through it the session is ended by its id alone')
+    const keys = (await Promise.all(client.nodes('master').map(async (node) => await node.keys(`${keyPrefix}*`)))).flat()
+    const shapes = [...new Set(keys.map((key) => key.slice(keyPrefix.length).replace(`{${f.user.id}}`, '{<user id>}').replace(f.id, '<id>')))].sort()
+    t.same(shapes, ['family-owner:<id>', '{<user id>}:families', '{<user id>}:family:<id>', '{log}:revocations'], 'every key a login and a logout by id wrote')
+    const deployment = readFileSync(new URL('../../docs/deployment.md', import.meta.url), 'utf8')
+    for (const shape of ['family-owner:<id>', '{<user id>}:family:<id>', '{<user id>}:families', '{<user id>}:revoked']) {
+      t.match(deployment, `\`<prefix>${shape}\``, `docs/deployment.md names <prefix>${shape}`)
+    }
+    t.match(deployment, '`family-owner:<id>` (string), the user id of a session', 'and says what family-owner is for')
   })
 
   t.test('a key prefix with a brace is refused on a cluster', async (t) => {
