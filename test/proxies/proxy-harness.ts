@@ -217,3 +217,34 @@ export async function checkProxy (t: Test, stack: Stack): Promise<void> {
   t.equal((await curl(t, `${origin}/hello`, { jar: kept })).status, 401, 'the access cookie kept from before the logout is refused at once')
   t.equal((await curl(t, `${origin}/hello`, { jar: rootJar })).status, 200, 'another user\'s session is untouched')
 }
+
+/** Logs `username` in through the proxy; the cookie jar holding its session. */
+async function logIn (t: Test, origin: string, username: string): Promise<string> {
+  const jar = join(tempDir(t, 'jar-'), 'jar')
+  const login = await curl(t, `${origin}/auth/login`, { method: 'POST', jar, data: JSON.stringify({ username, password: TEST_PASSWORD }) })
+  t.equal(login.status, 200, `${username} logs in through the proxy`)
+  return jar
+}
+
+/**
+ * What an outside review of the example configurations found (docs/proxies.md, "What the configurations
+ * guard against"); each subtest failed on the configurations before the fixes.
+ */
+export async function checkHardening (t: Test, stack: Stack): Promise<void> {
+  const { origin } = stack
+  const alice = await logIn(t, origin, 'alice')
+  const root = await logIn(t, origin, 'root')
+
+  await t.test('the admin location also covers the paths an upstream may route to its admin pages', async (t) => {
+    // Express matches a mount case-insensitively and without its trailing slash; Java servlet containers
+    // drop `;...` path parameters; Rails reads `.json` as a format.
+    for (const path of ['/ADMIN/secret', '/Admin/panel', '/admin', '/admin/', '/admin;x', '/admin;x/secret', '/admin.json', '/%61dmin/panel']) {
+      const response = await curl(t, `${origin}${path}`, { jar: alice })
+      t.equal(response.status, 403, `${path}: the admin check refuses alice`, { body: response.body })
+    }
+    const admin = await curl(t, `${origin}/ADMIN/secret`, { jar: root })
+    t.equal(admin.status, 200, 'and admits an admin')
+    t.match(JSON.parse(admin.body), { identity: { username: 'root' }, url: '/ADMIN/secret' })
+    t.equal((await curl(t, `${origin}/administrators`, { jar: alice })).status, 200, 'a path that only begins with the same letters is another location')
+  })
+}
