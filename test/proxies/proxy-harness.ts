@@ -226,6 +226,17 @@ async function logIn (t: Test, origin: string, username: string): Promise<string
   return jar
 }
 
+/** The value of cookie `name` in a curl cookie jar (Netscape format; HttpOnly lines start with #HttpOnly_). */
+function jarCookie (jar: string, name: string): string {
+  for (const line of readFileSync(jar, 'utf8').split('\n')) {
+    const fields = line.replace(/^#HttpOnly_/, '').split('\t')
+    if (fields.length === 7 && fields[5] === name) return fields[6] ?? ''
+  }
+  throw new Error(`no ${name} cookie in the jar`)
+}
+
+interface Seen { identity: { username: string, roles: string[] }, headers: Record<string, string | null>, received: string[], url: string }
+
 /**
  * What an outside review of the example configurations found (docs/proxies.md, "What the configurations
  * guard against"); each subtest failed on the configurations before the fixes.
@@ -246,5 +257,23 @@ export async function checkHardening (t: Test, stack: Stack): Promise<void> {
     t.equal(admin.status, 200, 'and admits an admin')
     t.match(JSON.parse(admin.body), { identity: { username: 'root' }, url: '/ADMIN/secret' })
     t.equal((await curl(t, `${origin}/administrators`, { jar: alice })).status, 200, 'a path that only begins with the same letters is another location')
+  })
+
+  await t.test('the access cookie never reaches the upstream, look-alike names before it or not', async (t) => {
+    const token = jarCookie(alice, '__Host-session')
+    const cases: Array<[string, string]> = [
+      [`a__Host-session=1; __Host-session=${token}; theme=dark`, 'a__Host-session=1; theme=dark'],
+      [`x__Host-session=1; __Host-session=${token}`, 'x__Host-session=1'],
+      [`__Host-session=${token}; theme=dark`, 'theme=dark'],
+      [`theme=dark; __Host-session=${token}`, 'theme=dark'],
+      [`theme=dark;__Host-session=${token};b__Host-session=2`, 'theme=dark;b__Host-session=2']
+    ]
+    for (const [cookie, expected] of cases) {
+      const response = await curl(t, `${origin}/hello`, { headers: [`Cookie: ${cookie}`] })
+      t.equal(response.status, 200, `${expected}: the session is found`, { body: response.body })
+      const seen = JSON.parse(response.body) as Seen
+      t.notOk((seen.headers['cookie'] ?? '').includes(token), 'the upstream does not get the token', { seen: seen.headers['cookie'] })
+      t.equal(seen.headers['cookie'], expected, 'and gets every other cookie, without a stray separator')
+    }
   })
 }
