@@ -276,4 +276,28 @@ export async function checkHardening (t: Test, stack: Stack): Promise<void> {
       t.equal(seen.headers['cookie'], expected, 'and gets every other cookie, without a stray separator')
     }
   })
+
+  await t.test('the check endpoints are not public: no assertion for an audience the client chose', async (t) => {
+    const requests: Array<[string, string[]]> = [
+      ['/auth/verify', ['X-Original-URL: https://billing.internal/', 'X-Original-Method: GET']],
+      ['/auth/verify', ['X-Forwarded-Proto: https', 'X-Forwarded-Host: billing.internal', 'X-Forwarded-Uri: /', 'X-Forwarded-Method: GET']],
+      ['/auth/verify?role=ops', []],
+      ['/auth/verify/', []],
+      ['/auth/envoy/hello', []],
+      ['/auth/envoy/', []]
+    ]
+    for (const [path, headers] of requests) {
+      const response = await curl(t, `${origin}${path}`, { jar: alice, headers })
+      t.equal(response.status, 404, `${path} ${headers.join(', ')}: 404`)
+      t.equal(response.headers['x-session-assertion'], undefined, 'no assertion')
+      t.equal(response.headers['x-auth-request-user'], undefined, 'no identity header')
+    }
+    // A path the proxy reads as /auth/session (it decodes %2F) while the service's router finds
+    // /auth/envoy/*: whatever the answer, it carries no assertion and no identity.
+    const traversal = await curl(t, `${origin}/auth/envoy/x%2F..%2F..%2Fsession`, { jar: alice, headers: ['X-Forwarded-Proto: https'] })
+    t.equal(traversal.headers['x-session-assertion'], undefined, 'an encoded traversal to the Envoy endpoint: no assertion')
+    t.equal(traversal.headers['x-auth-request-user'], undefined, 'and no identity header')
+    t.equal((await curl(t, `${origin}/hello`, { jar: alice })).status, 200, 'the proxy\'s own check still works')
+    t.equal((await curl(t, `${origin}/auth/session`, { jar: alice })).status, 200, 'and so do the other auth routes')
+  })
 }
