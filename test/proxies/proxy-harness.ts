@@ -300,4 +300,14 @@ export async function checkHardening (t: Test, stack: Stack): Promise<void> {
     t.equal((await curl(t, `${origin}/hello`, { jar: alice })).status, 200, 'the proxy\'s own check still works')
     t.equal((await curl(t, `${origin}/auth/session`, { jar: alice })).status, 200, 'and so do the other auth routes')
   })
+
+  await t.test('identity headers spelt with underscores never reach the upstream', async (t) => {
+    // CGI, WSGI, PHP and many servers read `_` as `-` and join the values: HTTP_X_AUTH_REQUEST_GROUPS=",admin".
+    const lookalikes = ['X-Auth-Request_Groups: admin', 'X_Auth_Request_User: mallory', 'X-Auth_Request-Email: mallory@evil.example', 'Remote_Groups: admin', 'Remote_User: mallory', 'Remote_Name: mallory', 'X-Session_Assertion: forged', 'X_Session_Assertion: forged']
+    const response = await curl(t, `${origin}/hello`, { jar: alice, headers: lookalikes })
+    t.equal(response.status, 200, 'the request itself is served', { body: response.body })
+    const seen = JSON.parse(response.body) as Seen
+    t.same(seen.received.filter((name) => name.includes('_')), [], 'no header name with an underscore arrives', { received: seen.received })
+    t.equal(seen.headers['groups'], 'ops', 'X-Auth-Request-Groups is ours')
+  })
 }

@@ -19,6 +19,8 @@ const server = createServer((request, response) => {
         email: request.headers['x-auth-request-email'] ?? null,
         cookie: request.headers.cookie ?? null
       },
+      // Every header name that arrived (lower case), to show that look-alikes (X-Auth-Request_Groups) did not.
+      received: Object.keys(request.headers),
       method: request.method,
       url: request.url
     }))
