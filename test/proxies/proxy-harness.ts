@@ -310,4 +310,16 @@ export async function checkHardening (t: Test, stack: Stack): Promise<void> {
     t.same(seen.received.filter((name) => name.includes('_')), [], 'no header name with an underscore arrives', { received: seen.received })
     t.equal(seen.headers['groups'], 'ops', 'X-Auth-Request-Groups is ours')
   })
+
+  await t.test('the login page is served without a check: no redirect loop', async (t) => {
+    const navigation = await curl(t, `${origin}/hello`, { headers: ['Accept: text/html'] })
+    t.equal(navigation.status, 302, 'a navigation without a session goes to the login page')
+    const login = new URL(navigation.headers['location'] ?? '', origin)
+    t.equal(login.pathname, '/login')
+    const page = await curl(t, login.href, { headers: ['Accept: text/html', 'X-Auth-Request-User: mallory', 'X-Session-Assertion: forged'] })
+    t.equal(page.status, 200, 'which the app serves, instead of another redirect to itself', { location: page.headers['location'] })
+    t.match(page.headers['content-type'], /^text\/html/)
+    t.match(page.body, /<form id="login">/)
+    t.equal((await curl(t, `${origin}/login/admin`, { headers: ['Accept: text/html'] })).status, 302, 'only the login page itself: /login/admin is checked')
+  })
 }
