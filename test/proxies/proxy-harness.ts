@@ -322,4 +322,20 @@ export async function checkHardening (t: Test, stack: Stack): Promise<void> {
     t.match(page.body, /<form id="login">/)
     t.equal((await curl(t, `${origin}/login/admin`, { headers: ['Accept: text/html'] })).status, 302, 'only the login page itself: /login/admin is checked')
   })
+
+  await t.test('a path starting with // is a path: checked and passed on, never a host', async (t) => {
+    const allowed = await curl(t, `${origin}//x`, { jar: alice })
+    t.equal(allowed.status, 200, '//x with a session: the app answers', { body: allowed.body })
+    t.equal((JSON.parse(allowed.body) as Seen).url, '//x')
+    t.equal((await curl(t, `${origin}//x`)).status, 401, 'without one: 401')
+    t.equal((await curl(t, `${origin}//admin/panel`, { jar: alice })).status, 403, '//admin/panel: the admin location\'s check refuses alice')
+    const navigation = await curl(t, `${origin}//evil.example/a`, { headers: ['Accept: text/html'] })
+    t.equal(navigation.status, 302, 'a navigation to //evil.example/a without a session: to the login page')
+    const location = new URL(navigation.headers['location'] ?? '', origin)
+    t.equal(location.origin, origin, 'on this site')
+    t.equal(location.pathname, '/login')
+    const rd = new URL(location.searchParams.get('rd') ?? '')
+    t.equal(rd.host, new URL(origin).host, 'rd stays on this host: //evil.example is its path')
+    t.equal(rd.pathname, '//evil.example/a')
+  })
 }
