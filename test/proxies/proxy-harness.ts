@@ -237,12 +237,22 @@ function jarCookie (jar: string, name: string): string {
 
 interface Seen { identity: { username: string, roles: string[] }, headers: Record<string, string | null>, received: string[], url: string }
 
+/** Whether something accepts TCP connections on address:port. */
+async function accepts (address: string, port: number): Promise<boolean> {
+  return await new Promise<boolean>((resolve) => {
+    const socket = connect({ host: address, port, timeout: 2000 })
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('timeout', () => { socket.destroy(); resolve(false) })
+    socket.once('error', () => { resolve(false) })
+  })
+}
+
 /**
  * What an outside review of the example configurations found (docs/proxies.md, "What the configurations
  * guard against"); each subtest failed on the configurations before the fixes.
  */
 export async function checkHardening (t: Test, stack: Stack): Promise<void> {
-  const { origin } = stack
+  const { origin, ports } = stack
   const alice = await logIn(t, origin, 'alice')
   const root = await logIn(t, origin, 'root')
 
@@ -321,6 +331,11 @@ export async function checkHardening (t: Test, stack: Stack): Promise<void> {
     t.match(page.headers['content-type'], /^text\/html/)
     t.match(page.body, /<form id="login">/)
     t.equal((await curl(t, `${origin}/login/admin`, { headers: ['Accept: text/html'] })).status, 302, 'only the login page itself: /login/admin is checked')
+  })
+
+  await t.test('the proxy listens on the loopback address only', async (t) => {
+    t.ok(await accepts('127.0.0.1', ports.proxy), 'on 127.0.0.1')
+    t.notOk(await accepts('127.0.0.2', ports.proxy), 'not on another address (127.0.0.2 stands for the machine\'s others)')
   })
 
   await t.test('a path starting with // is a path: checked and passed on, never a host', async (t) => {
