@@ -248,8 +248,9 @@ async function accepts (address: string, port: number): Promise<boolean> {
 }
 
 /**
- * What an outside review of the example configurations found (docs/proxies.md, "What the configurations
- * guard against"); each subtest failed on the configurations before the fixes.
+ * What an outside review of the example configurations found (docs/proxies.md: "Role locations", "The
+ * check endpoints are the proxy's alone", "Stripping what the client sends", "The login page"); each subtest
+ * failed on the configurations (or, for //, the service) before the fixes.
  */
 export async function checkHardening (t: Test, stack: Stack): Promise<void> {
   const { origin, ports } = stack
