@@ -217,3 +217,141 @@ export async function checkProxy (t: Test, stack: Stack): Promise<void> {
   t.equal((await curl(t, `${origin}/hello`, { jar: kept })).status, 401, 'the access cookie kept from before the logout is refused at once')
   t.equal((await curl(t, `${origin}/hello`, { jar: rootJar })).status, 200, 'another user\'s session is untouched')
 }
+
+/** Logs `username` in through the proxy; the cookie jar holding its session. */
+async function logIn (t: Test, origin: string, username: string): Promise<string> {
+  const jar = join(tempDir(t, 'jar-'), 'jar')
+  const login = await curl(t, `${origin}/auth/login`, { method: 'POST', jar, data: JSON.stringify({ username, password: TEST_PASSWORD }) })
+  t.equal(login.status, 200, `${username} logs in through the proxy`)
+  return jar
+}
+
+/** The value of cookie `name` in a curl cookie jar (Netscape format; HttpOnly lines start with #HttpOnly_). */
+function jarCookie (jar: string, name: string): string {
+  for (const line of readFileSync(jar, 'utf8').split('\n')) {
+    const fields = line.replace(/^#HttpOnly_/, '').split('\t')
+    if (fields.length === 7 && fields[5] === name) return fields[6] ?? ''
+  }
+  throw new Error(`no ${name} cookie in the jar`)
+}
+
+interface Seen { identity: { username: string, roles: string[] }, headers: Record<string, string | null>, received: string[], url: string }
+
+/** Whether something accepts TCP connections on address:port. */
+async function accepts (address: string, port: number): Promise<boolean> {
+  return await new Promise<boolean>((resolve) => {
+    const socket = connect({ host: address, port, timeout: 2000 })
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('timeout', () => { socket.destroy(); resolve(false) })
+    socket.once('error', () => { resolve(false) })
+  })
+}
+
+/**
+ * What an outside review of the example configurations found (docs/proxies.md: "Role locations", "The
+ * check endpoints are the proxy's alone", "Stripping what the client sends", "The login page"); each subtest
+ * failed on the configurations (or, for //, the service) before the fixes.
+ */
+export async function checkHardening (t: Test, stack: Stack): Promise<void> {
+  const { origin, ports } = stack
+  const alice = await logIn(t, origin, 'alice')
+  const root = await logIn(t, origin, 'root')
+
+  await t.test('the admin location also covers the paths an upstream may route to its admin pages', async (t) => {
+    // Express matches a mount case-insensitively and without its trailing slash; Java servlet containers
+    // drop `;...` path parameters; Rails reads `.json` as a format.
+    for (const path of ['/ADMIN/secret', '/Admin/panel', '/admin', '/admin/', '/admin;x', '/admin;x/secret', '/admin.json', '/%61dmin/panel']) {
+      const response = await curl(t, `${origin}${path}`, { jar: alice })
+      t.equal(response.status, 403, `${path}: the admin check refuses alice`, { body: response.body })
+    }
+    const admin = await curl(t, `${origin}/ADMIN/secret`, { jar: root })
+    t.equal(admin.status, 200, 'and admits an admin')
+    t.match(JSON.parse(admin.body), { identity: { username: 'root' }, url: '/ADMIN/secret' })
+    t.equal((await curl(t, `${origin}/administrators`, { jar: alice })).status, 200, 'a path that only begins with the same letters is another location')
+  })
+
+  await t.test('the access cookie never reaches the upstream, look-alike names before it or not', async (t) => {
+    const token = jarCookie(alice, '__Host-session')
+    const cases: Array<[string, string]> = [
+      [`a__Host-session=1; __Host-session=${token}; theme=dark`, 'a__Host-session=1; theme=dark'],
+      [`x__Host-session=1; __Host-session=${token}`, 'x__Host-session=1'],
+      [`__Host-session=${token}; theme=dark`, 'theme=dark'],
+      [`theme=dark; __Host-session=${token}`, 'theme=dark'],
+      [`theme=dark;__Host-session=${token};b__Host-session=2`, 'theme=dark;b__Host-session=2']
+    ]
+    for (const [cookie, expected] of cases) {
+      const response = await curl(t, `${origin}/hello`, { headers: [`Cookie: ${cookie}`] })
+      t.equal(response.status, 200, `${expected}: the session is found`, { body: response.body })
+      const seen = JSON.parse(response.body) as Seen
+      t.notOk((seen.headers['cookie'] ?? '').includes(token), 'the upstream does not get the token', { seen: seen.headers['cookie'] })
+      t.equal(seen.headers['cookie'], expected, 'and gets every other cookie, without a stray separator')
+    }
+  })
+
+  await t.test('the check endpoints are not public: no assertion for an audience the client chose', async (t) => {
+    const requests: Array<[string, string[]]> = [
+      ['/auth/verify', ['X-Original-URL: https://billing.internal/', 'X-Original-Method: GET']],
+      ['/auth/verify', ['X-Forwarded-Proto: https', 'X-Forwarded-Host: billing.internal', 'X-Forwarded-Uri: /', 'X-Forwarded-Method: GET']],
+      ['/auth/verify?role=ops', []],
+      ['/auth/verify/', []],
+      ['/auth/envoy/hello', []],
+      ['/auth/envoy/', []]
+    ]
+    for (const [path, headers] of requests) {
+      const response = await curl(t, `${origin}${path}`, { jar: alice, headers })
+      t.equal(response.status, 404, `${path} ${headers.join(', ')}: 404`)
+      t.equal(response.headers['x-session-assertion'], undefined, 'no assertion')
+      t.equal(response.headers['x-auth-request-user'], undefined, 'no identity header')
+    }
+    // A path the proxy reads as /auth/session (it decodes %2F) while the service's router finds
+    // /auth/envoy/*: whatever the answer, it carries no assertion and no identity.
+    const traversal = await curl(t, `${origin}/auth/envoy/x%2F..%2F..%2Fsession`, { jar: alice, headers: ['X-Forwarded-Proto: https'] })
+    t.equal(traversal.headers['x-session-assertion'], undefined, 'an encoded traversal to the Envoy endpoint: no assertion')
+    t.equal(traversal.headers['x-auth-request-user'], undefined, 'and no identity header')
+    t.equal((await curl(t, `${origin}/hello`, { jar: alice })).status, 200, 'the proxy\'s own check still works')
+    t.equal((await curl(t, `${origin}/auth/session`, { jar: alice })).status, 200, 'and so do the other auth routes')
+  })
+
+  await t.test('identity headers spelt with underscores never reach the upstream', async (t) => {
+    // CGI, WSGI, PHP and many servers read `_` as `-` and join the values: HTTP_X_AUTH_REQUEST_GROUPS=",admin".
+    const lookalikes = ['X-Auth-Request_Groups: admin', 'X_Auth_Request_User: mallory', 'X-Auth_Request-Email: mallory@evil.example', 'Remote_Groups: admin', 'Remote_User: mallory', 'Remote_Name: mallory', 'X-Session_Assertion: forged', 'X_Session_Assertion: forged']
+    const response = await curl(t, `${origin}/hello`, { jar: alice, headers: lookalikes })
+    t.equal(response.status, 200, 'the request itself is served', { body: response.body })
+    const seen = JSON.parse(response.body) as Seen
+    t.same(seen.received.filter((name) => name.includes('_')), [], 'no header name with an underscore arrives', { received: seen.received })
+    t.equal(seen.headers['groups'], 'ops', 'X-Auth-Request-Groups is ours')
+  })
+
+  await t.test('the login page is served without a check: no redirect loop', async (t) => {
+    const navigation = await curl(t, `${origin}/hello`, { headers: ['Accept: text/html'] })
+    t.equal(navigation.status, 302, 'a navigation without a session goes to the login page')
+    const login = new URL(navigation.headers['location'] ?? '', origin)
+    t.equal(login.pathname, '/login')
+    const page = await curl(t, login.href, { headers: ['Accept: text/html', 'X-Auth-Request-User: mallory', 'X-Session-Assertion: forged'] })
+    t.equal(page.status, 200, 'which the app serves, instead of another redirect to itself', { location: page.headers['location'] })
+    t.match(page.headers['content-type'], /^text\/html/)
+    t.match(page.body, /<form id="login">/)
+    t.equal((await curl(t, `${origin}/login/admin`, { headers: ['Accept: text/html'] })).status, 302, 'only the login page itself: /login/admin is checked')
+  })
+
+  await t.test('the proxy listens on the loopback address only', async (t) => {
+    t.ok(await accepts('127.0.0.1', ports.proxy), 'on 127.0.0.1')
+    t.notOk(await accepts('127.0.0.2', ports.proxy), 'not on another address (127.0.0.2 stands for the machine\'s others)')
+  })
+
+  await t.test('a path starting with // is a path: checked and passed on, never a host', async (t) => {
+    const allowed = await curl(t, `${origin}//x`, { jar: alice })
+    t.equal(allowed.status, 200, '//x with a session: the app answers', { body: allowed.body })
+    t.equal((JSON.parse(allowed.body) as Seen).url, '//x')
+    t.equal((await curl(t, `${origin}//x`)).status, 401, 'without one: 401')
+    t.equal((await curl(t, `${origin}//admin/panel`, { jar: alice })).status, 403, '//admin/panel: the admin location\'s check refuses alice')
+    const navigation = await curl(t, `${origin}//evil.example/a`, { headers: ['Accept: text/html'] })
+    t.equal(navigation.status, 302, 'a navigation to //evil.example/a without a session: to the login page')
+    const location = new URL(navigation.headers['location'] ?? '', origin)
+    t.equal(location.origin, origin, 'on this site')
+    t.equal(location.pathname, '/login')
+    const rd = new URL(location.searchParams.get('rd') ?? '')
+    t.equal(rd.host, new URL(origin).host, 'rd stays on this host: //evil.example is its path')
+    t.equal(rd.pathname, '//evil.example/a')
+  })
+}

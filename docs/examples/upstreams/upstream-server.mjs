@@ -6,7 +6,31 @@ import { assertionVerifier } from './verify-assertion.mjs'
 
 const verifyAssertion = assertionVerifier({ jwksUrl: process.env.JWKS_URL, issuer: process.env.ISSUER, audience: process.env.AUDIENCE })
 
+// The login page (LOGIN_URL=/login). The proxy passes /login on without a check, and with no identity: it
+// must show nothing but the form. After the login it goes back to `rd`, only when that is on this very site.
+const LOGIN_PAGE = `<!doctype html>
+<html lang="en"><meta charset="utf-8"><title>Sign in</title>
+<form id="login"><input name="username" autocomplete="username"> <input name="password" type="password" autocomplete="current-password"> <button>Sign in</button></form>
+<script>
+document.getElementById('login').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const form = new FormData(event.target)
+  const response = await fetch('/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: form.get('username'), password: form.get('password') }) })
+  if (!response.ok) return
+  const rd = new URL(new URLSearchParams(location.search).get('rd') ?? '/', location.origin)
+  location.assign(rd.origin === location.origin ? rd.href : '/')
+})
+</script>
+</html>
+`
+
 const server = createServer((request, response) => {
+  const path = (request.url ?? '').split('?')[0]
+  if (path === '/login' && (request.method === 'GET' || request.method === 'HEAD')) {
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+    response.end(request.method === 'HEAD' ? undefined : LOGIN_PAGE)
+    return
+  }
   verifyAssertion(request.headers['x-session-assertion']).then((identity) => {
     response.writeHead(200, { 'content-type': 'application/json' })
     response.end(JSON.stringify({
@@ -19,6 +43,8 @@ const server = createServer((request, response) => {
         email: request.headers['x-auth-request-email'] ?? null,
         cookie: request.headers.cookie ?? null
       },
+      // Every header name that arrived (lower case), to show that look-alikes (X-Auth-Request_Groups) did not.
+      received: Object.keys(request.headers),
       method: request.method,
       url: request.url
     }))

@@ -100,8 +100,13 @@ function forwardedUrl (proto: string | undefined, host: string | undefined, uri:
   const scheme = proto ?? 'http'
   if (scheme !== 'http' && scheme !== 'https') throw new ForwardAuthRequestError('X-Forwarded-Proto must be http or https')
   if (host === undefined || !HOST_PATTERN.test(host.toLowerCase())) throw new ForwardAuthRequestError('the forwarded host is missing or not a host name')
-  if (!uri.startsWith('/') || uri.startsWith('//')) throw new ForwardAuthRequestError('the forwarded URI must be a path starting with one /')
-  return absoluteUrl(`${scheme}://${host}${uri}`, 'the forwarded URL')
+  if (!uri.startsWith('/')) throw new ForwardAuthRequestError('the forwarded URI must be a path starting with /')
+  // A path may begin with `//` (Caddy passes a request for `//x` on as it came). Joined after the host we were
+  // told, it stays a path: the host ends at the first `/`. Checked anyway, so no path can ever name a host.
+  const origin = absoluteUrl(`${scheme}://${host}`, 'the forwarded URL').origin
+  const url = absoluteUrl(`${origin}${uri}`, 'the forwarded URL')
+  if (url.origin !== origin) throw new ForwardAuthRequestError('the forwarded URI must be a path')
+  return url
 }
 
 /** What nginx (`X-Original-URL`, `-Method`) or Traefik and Caddy (`X-Forwarded-*`) said, from trusted proxies only. */

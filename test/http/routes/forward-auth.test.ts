@@ -243,7 +243,6 @@ test('original-request headers: only from TRUST_PROXY peers; malformed ones from
     ['bad forwarded proto', { 'x-forwarded-proto': 'ftp', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '/' }],
     ['bad forwarded host', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example/evil', 'x-forwarded-uri': '/' }],
     ['uri without slash', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': 'x' }],
-    ['protocol-relative uri', { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '//evil.example/' }],
     ['both families (a client adding the other proxy\'s header)', { 'x-original-url': 'https://evil.example/', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.example', 'x-forwarded-uri': '/' }]
   ]
   for (const [what, headers] of bad) {
@@ -252,6 +251,25 @@ test('original-request headers: only from TRUST_PROXY peers; malformed ones from
     t.equal(response.json().code, 'ERR_FORWARD_AUTH_REQUEST', what)
     t.equal((await verify(app, alice, { headers, remoteAddress: STRANGER })).statusCode, 200, `${what}: ignored from an untrusted peer`)
   }
+})
+
+test('a forwarded path starting with // (Caddy passes //x on as it came) is a path on the forwarded host, never a host', async (t) => {
+  const app = await forwardAuthApp(t, { LOGIN_URL: '/login', REDIRECT_HOSTS: 'app.example.com,evil.example' })
+  const alice = await loggedIn(t, app)
+  const caddy = (uri: string): Record<string, string> => ({ accept: 'text/html', 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': uri })
+  for (const uri of ['//x', '//evil.example/', '///evil.example/a', '//evil.example@app.example.com/', '/\\evil.example/']) {
+    const allowed = await verify(app, alice, { headers: caddy(uri) })
+    t.equal(allowed.statusCode, 200, `${uri} with a session: 200`)
+    const [, payload] = String(allowed.headers['x-session-assertion'] ?? '').split('.')
+    t.equal(JSON.parse(Buffer.from(payload ?? '', 'base64url').toString()).aud, 'app.example.com', `${uri}: the audience is the forwarded host`)
+    const navigation = await verify(app, null, { headers: caddy(uri) })
+    t.equal(navigation.statusCode, 302, `${uri} without one: to the login page, not a 400`)
+    const rd = new URL(new URL(navigation.headers['location'] as string, 'https://app.example.com').searchParams.get('rd') ?? '')
+    t.equal(rd.host, 'app.example.com', `${uri}: rd stays on the forwarded host (evil.example is allowed, and still not reached)`)
+  }
+  const envoy = await verify(app, null, { url: '/auth/envoy//evil.example/', headers: { host: 'app.example.com', 'x-forwarded-proto': 'https', accept: 'text/html' } })
+  t.equal(envoy.statusCode, 302, 'Envoy, //evil.example/: to the login page')
+  t.equal(envoy.headers['location'], '/login?rd=https%3A%2F%2Fapp.example.com%2F%2Fevil.example%2F', 'with a path on the forwarded host')
 })
 
 test('Envoy ext_authz: any method under /auth/envoy/, the original path and query are not a policy, 200 exactly', async (t) => {
