@@ -192,6 +192,23 @@ async function check (contender: Contender, port: number, sessions: BenchSession
   }
 }
 
+const cookieSizes = new Map<string, number>()
+
+/**
+ * Bare Fastify's requests carry a filler cookie the size of our access cookie (bench/contenders/bare.ts): the
+ * warm row's ratio to bare would otherwise also measure the load generator's cost of the bigger cookie. A run
+ * where the two drifted apart (our token grew) stops here instead of reporting a skewed ratio.
+ */
+function checkCookieSizes (id: string, sessions: BenchSession[]): void {
+  if (id !== 'bare' && id !== 'ours-warm') return
+  cookieSizes.set(id, Math.max(...sessions.map((s) => s.cookie.length)))
+  const bare = cookieSizes.get('bare')
+  const ours = cookieSizes.get('ours-warm')
+  if (bare !== undefined && ours !== undefined && Math.abs(bare - ours) > 16) {
+    throw new Error(`bare Fastify's cookie is ${bare} bytes, ours ${ours}: make the filler of bench/contenders/bare.ts match`)
+  }
+}
+
 /** One contender, one round: start, check, warm up, measure, stop. */
 async function measure (contender: Contender, round: number): Promise<Measured> {
   const sessions = contender.sessionsFile === undefined ? SESSIONS + CHECKS : 0
@@ -200,6 +217,7 @@ async function measure (contender: Contender, round: number): Promise<Measured> 
     const file = contender.sessionsFile ?? started.sessionsFile
     const list = readSessions(file)
     await check(contender, started.port, list)
+    checkCookieSizes(contender.id, list)
     const url = `http://127.0.0.1:${started.port}`
     const usable = list.length - CHECKS
     const base = { kind: contender.kind, url, sessionsFile: file, connections: contender.kind === 'login' ? Math.min(CONNECTIONS, 8) : CONNECTIONS, credentials: BENCH_CREDENTIALS }
