@@ -3,6 +3,7 @@
  * arguments) start it another way, e.g. through the package's executable.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import type { Test } from 'tap'
 import { testEnv } from '../helper.js'
 
@@ -53,4 +54,18 @@ export async function startServer (t: Test, env: Record<string, string>, args = 
     stop: async () => { child.kill('SIGTERM'); return await exited },
     kill: async () => { child.kill('SIGKILL'); await exited }
   }
+}
+
+/** Runs the service expecting it to stop by itself (a setting it refuses, a port in use): its exit code and output. */
+export async function runServerToExit (env: Record<string, string>): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, 'src/service/server.ts'], {
+    env: { ...process.env, ...testEnv({ PORT: '0', LOG_LEVEL: 'info', ...env }) },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  return { code, stdout, stderr }
 }

@@ -7,7 +7,6 @@
  *   replay); an older token presented later is reuse, and the family ends on every worker.
  * - A logout served by one worker is enforced by the other (its delay is printed, not asserted).
  */
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { createServer, type AddressInfo } from 'node:net'
@@ -20,7 +19,7 @@ import { runUsersCli } from '../../src/service/cli/users.js'
 import { clusterSettings, workerCount } from '../../src/service/workers.js'
 import { tempDir, TEST_PASSWORD, testEnv } from '../helper.js'
 import { waitFor } from '../helpers/wait-for.js'
-import { startServer, type RunningServer } from './server-process.js'
+import { runServerToExit, startServer, type RunningServer } from './server-process.js'
 
 interface Answer { status: number, cookies: Record<string, string>, body: string }
 
@@ -138,15 +137,7 @@ test('WORKERS=2 with a setting only the workers refuse: the service stops with e
   // The primary checks the settings it reads itself; DATA_DIR is checked by each worker as it builds the app.
   const file = join(tempDir(t), 'a-file')
   writeFileSync(file, '')
-  const child = spawn(process.execPath, [...process.execArgv, 'src/service/server.ts'], {
-    env: { ...process.env, ...testEnv({ STORE: 'sqlite', DATA_DIR: file, WORKERS: '2', PORT: '0', LOG_LEVEL: 'info' }) },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const [code] = await once(child, 'exit') as [number | null]
+  const { code, stdout, stderr } = await runServerToExit({ STORE: 'sqlite', DATA_DIR: file, WORKERS: '2' })
   t.equal(code, 1, 'a supervisor sees the failure')
   if (code !== 1) t.comment(stdout + stderr)
   t.match(stderr, `error: DATA_DIR "${file}" cannot be used (it is a file, not a directory)`, 'the worker\'s line')
@@ -162,15 +153,7 @@ test('WORKERS=2 with PORT in use: the one line of a single process, once, and ex
   await once(busy, 'listening')
   t.teardown(() => { busy.close() })
   const port = (busy.address() as AddressInfo).port
-  const child = spawn(process.execPath, [...process.execArgv, 'src/service/server.ts'], {
-    env: { ...process.env, ...testEnv({ STORE: 'sqlite', DATA_DIR: tempDir(t), WORKERS: '2', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' }) },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-  const [code] = await once(child, 'exit') as [number | null]
+  const { code, stdout, stderr } = await runServerToExit({ STORE: 'sqlite', DATA_DIR: tempDir(t), WORKERS: '2', HOST: '127.0.0.1', PORT: String(port) })
   t.equal(code, 1, 'a supervisor sees the failure')
   t.equal(stderr, `error: PORT ${port} is already in use on 127.0.0.1: stop the other process or choose another PORT\n`, 'the documented line, once')
   t.notMatch(stdout, /EADDRINUSE|"stack"|before it served/, 'no stack trace, no worker failure')

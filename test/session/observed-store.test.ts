@@ -3,10 +3,7 @@
  * sync and the plugin look for the optional members on it. A missing `changedByOthers` once made SQLite's
  * cross-process revocations wait for the 1 s poll whenever metrics were on.
  */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import Fastify from 'fastify'
 import { test } from 'tap'
 import { systemClock } from '../../src/common/clock.js'
@@ -20,6 +17,7 @@ import type { SessionStore } from '../../src/stores/session-store.js'
 import { openSqliteDatabase } from '../../src/stores/sqlite-database.js'
 import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js'
 import { tempDir } from '../helper.js'
+import { startSqliteRevoker } from '../helpers/sqlite-revoker.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 test('the measured store has every method of each built-in store', async (t) => {
@@ -45,15 +43,10 @@ test('with metrics on, a revocation by another process on the same SQLite file s
   const sync = new RevocationSync({ store, denylist, clock: systemClock, log: Fastify().log, leeway: 30, pollIntervalMs: 3_600_000, purgeIntervalMs: 3_600_000 })
   await sync.start()
   t.teardown(async () => await sync.stop())
-  const other = spawn(process.execPath, [...process.execArgv, 'test/fixtures/processes/sqlite-revoker.ts', path], { stdio: ['pipe', 'pipe', 'inherit'] })
-  t.teardown(() => { other.kill() })
-  const lines = createInterface({ input: other.stdout })[Symbol.asyncIterator]()
-  t.equal((await lines.next()).value, 'ready')
+  const other = await startSqliteRevoker(t, path)
   const id = 'measured-store-000000'.padEnd(22, '0')
-  other.stdin.write(`${id}\n`)
-  t.equal((await lines.next()).value, `done ${id}`)
+  await other.revoke(id)
   await waitFor('the revocation to reach this process', () => denylist.isRevoked(id, 'f', 's', 0), (revoked) => revoked, 5000, 2)
   t.pass('enforced')
-  other.stdin.end()
-  await once(other, 'exit')
+  await other.stop()
 })

@@ -3,10 +3,7 @@
  * process's denylist through the cheap `PRAGMA data_version` check, not the slow poll: the poll here is set to
  * an hour, so only the check can pick them up.
  */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import Fastify from 'fastify'
 import { test } from 'tap'
 import { systemClock } from '../../src/common/clock.js'
@@ -15,6 +12,7 @@ import { RevocationSync } from '../../src/session/revocation-sync.js'
 import { openSqliteDatabase } from '../../src/stores/sqlite-database.js'
 import { SqliteSessionStore } from '../../src/stores/sqlite-session-store.js'
 import { tempDir } from '../helper.js'
+import { startSqliteRevoker } from '../helpers/sqlite-revoker.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 test('changedByOthers: true at first and after another connection commits, never for its own commits', async (t) => {
@@ -40,18 +38,13 @@ test('a revocation by another process on the same file reaches the denylist with
   await sync.start()
   t.teardown(async () => await sync.stop())
 
-  const other = spawn(process.execPath, [...process.execArgv, 'test/fixtures/processes/sqlite-revoker.ts', path], { stdio: ['pipe', 'pipe', 'inherit'] })
-  t.teardown(() => { other.kill() })
-  const lines = createInterface({ input: other.stdout })[Symbol.asyncIterator]()
-  t.equal((await lines.next()).value, 'ready')
+  const other = await startSqliteRevoker(t, path)
   for (let i = 0; i < 5; i++) {
     const id = `other-process-${i}`.padEnd(22, '0')
     t.equal(denylist.isRevoked(id, 'f', 's', 0), false)
-    other.stdin.write(`${id}\n`)
-    t.equal((await lines.next()).value, `done ${id}`)
+    await other.revoke(id)
     await waitFor(`revocation ${i} to reach this process`, () => denylist.isRevoked(id, 'f', 's', 0), (revoked) => revoked, 5000, 2)
     t.pass(`revocation ${i} enforced`)
   }
-  other.stdin.end()
-  await once(other, 'exit')
+  await other.stop()
 })
